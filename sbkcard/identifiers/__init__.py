@@ -1,0 +1,1 @@
+"""Identifiers and data formats of the social security card (SPEC §2.1, §7)."""

@@ -1,0 +1,1 @@
+"""Personalisation: applicants, the one-person-one-card registry, issuing cards."""

@@ -1,0 +1,1 @@
+"""The runtime that hosts applet models: power, ATR, journaled NVM, images, the vpcd bridge."""

@@ -1,0 +1,1 @@
+"""Terminals: transports, operations, PSAM/HSM authentication, the national reader interface."""
