@@ -31,3 +31,8 @@ from sbkcard.keys.mac import mac as mac
 from sbkcard.keys.mac import tac as tac
 from sbkcard.keys.session import auth_data as auth_data
 from sbkcard.keys.session import session_key as session_key
+from sbkcard.keys.store import KeyStore as KeyStore
+from sbkcard.keys.store import KeyStoreError as KeyStoreError
+from sbkcard.keys.store_keyset import StoreKeySet as StoreKeySet
+from sbkcard.keys.store_keyset import load_keyset as load_keyset
+from sbkcard.keys.store_keyset import open_store as open_store
