@@ -1,0 +1,1000 @@
+"""Typed contents of every file of the tree, derived from the declarations (SPEC §2; S2 §7).
+
+One frozen dataclass per file (:class:`IssuerData` for SSSE EF05, :class:`Cardholder`
+for EF06, :class:`MedicalInsurance` for DF04 EF05, :class:`TransactionLog` of
+:class:`TransactionRecord` for DF04 EF08, …) and one per B-TLV group or cyclic record.
+Each dataclass field is a data item of :mod:`sbkcard.applet_model.data_items`, with the
+same name; the codec is generic and driven by the item declarations:
+
+- ``an`` → ``str`` (GBK, ``00``-padded), ``cn`` → ``str`` of digits (``F``-padded),
+  ``cn 4`` dates → ``datetime.date | None`` (``None`` is ``FFFFFFFF``), the ``cn 7``
+  transaction time → ``datetime.datetime | None``, binary amounts → ``int``,
+  other binary → ``bytes``, the card identification code →
+  :class:`~sbkcard.identifiers.CardId`;
+- a variable-length record file is its records' simple-TLV encodings concatenated in
+  the declared order (what ``READ RECORD`` "P1 to last" returns and what the card
+  stores), every declared item present, repeated items (``tag:n``) as tuples;
+- cyclic and fixed-record files are their records concatenated, newest first.
+
+``decode`` followed by ``encode`` gives back the exact bytes of any content in the
+declared order; records of tags the declarations do not know (the issuer's own
+extensions, S2 §6) are kept in ``extra`` and written back after the declared ones.
+
+Layouts (:class:`~sbkcard.applet_model.ssse.Layout`): on 2.0x and 3.0x cards the name
+is ``09`` followed by its extension ``4E`` (S3 §10.2: readers join them); on 1.0x cards
+there is no ``4E`` and no ★ item, and the tags that the V2.0 notice reuses keep their
+old length: a new value is written there right-padded with ``E`` nibbles and is
+recognised on reading by its trailing ``EE`` (S2 appendix C); an old value stays in
+``extra``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Self
+
+from sbkcard.applet_model.data_items import (
+    FILE_ITEMS,
+    LEGACY_ITEMS,
+    DataItem,
+    Format,
+    Kind,
+    LegacyItem,
+)
+from sbkcard.applet_model.ssse import Layout
+from sbkcard.errors import SbkcardError
+from sbkcard.identifiers import CardId, FormatError
+from sbkcard.identifiers.formats import (
+    decode_an,
+    decode_cn,
+    decode_date,
+    encode_an,
+    encode_cn,
+    encode_date,
+)
+
+__all__ = [
+    "CONTENT_TYPES",
+    "Cardholder",
+    "Confirmation",
+    "Degree",
+    "Dependants",
+    "Education",
+    "EmploymentAid",
+    "EmploymentAidFile",
+    "EmploymentHistory",
+    "EmploymentRecord",
+    "EmploymentStatus",
+    "Expert",
+    "FileContent",
+    "Fingerprint",
+    "Honours",
+    "HouseholdRegistration",
+    "InjuryDetermination",
+    "InsuranceCertificates",
+    "InsuranceProof",
+    "IssuerData",
+    "MaritalStatus",
+    "Maternity",
+    "MedicalInsurance",
+    "MilitaryTransfer",
+    "NationalityAndAffiliation",
+    "OfflineSettlement",
+    "Pension",
+    "PersonalStatus",
+    "Photo",
+    "ProfessionalQualification",
+    "RecordError",
+    "RegistrationCertificate",
+    "ReservedData",
+    "Residence",
+    "Skills",
+    "SpecialSettlement",
+    "SpecialSettlements",
+    "StatusAndEmployer",
+    "SupportBenefit",
+    "SupportBenefits",
+    "TransactionLog",
+    "TransactionRecord",
+    "UnemploymentInsurance",
+    "WorkAbility",
+    "WorkInjury",
+    "WorkerQualification",
+    "decode_file",
+    "encode_file",
+    "split_name",
+]
+
+NAME_LENGTH = 0x1E
+NAME_EXT_LENGTH = 0x14
+_NO_TIME = b"\xff" * 7
+_EE = 0xEE
+
+
+class RecordError(SbkcardError, ValueError):
+    """File content that does not fit its declaration (names the file and the item)."""
+
+
+Extra = tuple[tuple[int, bytes], ...]
+
+
+# -- values ----------------------------------------------------------------------------
+
+
+def _empty(it: DataItem) -> Any:
+    kind = it.kind
+    if kind in (Kind.TEXT, Kind.DIGITS):
+        return ""
+    if kind is Kind.AMOUNT:
+        return 0
+    if kind is Kind.BYTES:
+        return bytes(it.length)
+    if kind is Kind.GROUP:
+        return _GROUPS[it.field]()
+    return None
+
+
+def _where(path: str, it: DataItem) -> str:
+    return f"{path} {it.label} {it.field}"
+
+
+def _decode_value(path: str, it: DataItem, raw: bytes) -> Any:
+    where = _where(path, it)
+    if len(raw) != it.length:
+        raise RecordError(f"{where}: {it.fmt.value} {it.length:02X} but {len(raw)} bytes stored")
+    kind = it.kind
+    try:
+        if kind is Kind.TEXT:
+            return decode_an(raw, field=where)
+        if kind is Kind.DIGITS:
+            return decode_cn(raw, field=where)
+        if kind is Kind.DATE:
+            return decode_date(raw, field=where)
+        if kind is Kind.DATETIME:
+            return _decode_time(raw, where)
+        if kind is Kind.AMOUNT:
+            return int.from_bytes(raw, "big")
+        if kind is Kind.CARD_ID:
+            return None if raw == b"\xff" * it.length else CardId.from_bytes(raw)
+        if kind is Kind.GROUP:
+            return _decode_group(path, it, raw)
+    except FormatError as exc:
+        raise RecordError(str(exc)) from None
+    except SbkcardError as exc:
+        raise RecordError(f"{where}: {exc}") from None
+    return raw
+
+
+def _encode_value(path: str, it: DataItem, value: Any) -> bytes:
+    where = _where(path, it)
+    kind = it.kind
+    try:
+        if kind is Kind.TEXT:
+            return encode_an(value, it.length, field=where)
+        if kind is Kind.DIGITS:
+            return encode_cn(value, it.length, field=where)
+        if kind is Kind.DATE:
+            return encode_date(value, field=where)
+        if kind is Kind.DATETIME:
+            return _encode_time(value, where)
+        if kind is Kind.AMOUNT:
+            if not 0 <= value < 1 << (8 * it.length):
+                raise RecordError(f"{where}: {value} does not fit b {it.length}")
+            return int(value).to_bytes(it.length, "big")
+        if kind is Kind.CARD_ID:
+            return b"\xff" * it.length if value is None else value.to_bytes()
+        if kind is Kind.GROUP:
+            return _encode_group(path, it, value)
+    except FormatError as exc:
+        raise RecordError(str(exc)) from None
+    raw = bytes(value)
+    if len(raw) > it.length:
+        raise RecordError(f"{where}: {len(raw)} bytes do not fit b {it.length:02X}")
+    return raw + bytes(it.length - len(raw))
+
+
+def _decode_time(raw: bytes, where: str) -> datetime.datetime | None:
+    if raw == _NO_TIME:
+        return None
+    digits = decode_cn(raw, field=where)
+    try:
+        return datetime.datetime.strptime(digits, "%Y%m%d%H%M%S")
+    except ValueError:
+        raise RecordError(f"{where}: {raw.hex().upper()} is not CCYYMMDDhhmmss") from None
+
+
+def _encode_time(value: datetime.datetime | None, where: str) -> bytes:
+    if value is None:
+        return _NO_TIME
+    return encode_cn(value.strftime("%Y%m%d%H%M%S"), 7, field=where)
+
+
+# -- simple-TLV records ------------------------------------------------------------------
+
+
+def _split_tlv(path: str, body: bytes) -> list[tuple[int, bytes]]:
+    out: list[tuple[int, bytes]] = []
+    i, n = 0, len(body)
+    while i < n:
+        if i + 2 > n:
+            raise RecordError(f"{path}: record at offset {i} has no length byte")
+        tag, length = body[i], body[i + 1]
+        if tag in (0x00, 0xFF):
+            raise RecordError(f"{path}: {tag:02X} at offset {i} is not a record identifier")
+        end = i + 2 + length
+        if end > n:
+            raise RecordError(f"{path}: record {tag:02X} needs {length} bytes, {n - i - 2} follow")
+        out.append((tag, body[i + 2 : end]))
+        i = end
+    return out
+
+
+def _tlv(tag: int, value: bytes) -> bytes:
+    return bytes((tag, len(value))) + value
+
+
+def _legacy(path: str) -> dict[int, LegacyItem]:
+    return {lg.tag: lg for lg in LEGACY_ITEMS if lg.path == path}
+
+
+def _decode_records(
+    path: str, items: Sequence[DataItem], body: bytes, layout: Layout
+) -> tuple[dict[str, Any], Extra]:
+    legacy = _legacy(path) if layout is Layout.V1 else {}
+    occurrences: dict[int, list[bytes]] = {}
+    extra: list[tuple[int, bytes]] = []
+    declared = {it.tag: it for it in items}
+    for tag, value in _split_tlv(path, body):
+        it = declared.get(tag)
+        if it is None:
+            extra.append((tag, value))
+            continue
+        old = legacy.get(tag)
+        if old is not None and len(value) == old.old_length:
+            if not value.endswith(bytes((_EE,))):
+                extra.append((tag, value))
+                continue
+            value = _from_legacy(it, value)
+        found = occurrences.setdefault(tag, [])
+        if len(found) < it.repeat:
+            found.append(value)
+        else:
+            extra.append((tag, value))
+    values: dict[str, Any] = {}
+    for it in items:
+        assert it.tag is not None
+        raws = occurrences.get(it.tag, [])
+        decoded = [_decode_value(path, it, raw) for raw in raws]
+        if it.repeat > 1:
+            decoded += [_empty(it) for _ in range(it.repeat - len(decoded))]
+            values[it.field] = tuple(decoded)
+        else:
+            values[it.field] = decoded[0] if decoded else _empty(it)
+    return values, tuple(extra)
+
+
+def _from_legacy(it: DataItem, value: bytes) -> bytes:
+    """The new-format value inside an ``E``-padded 1.00 slot (S2 appendix C)."""
+    stripped = value.rstrip(bytes((_EE,)))
+    pad = b"\xff" if it.fmt is Format.CN else b"\x00"
+    return (stripped + pad * it.length)[: it.length]
+
+
+def _encode_records(
+    path: str, items: Sequence[DataItem], values: Mapping[str, Any], extra: Extra, layout: Layout
+) -> bytes:
+    legacy = _legacy(path) if layout is Layout.V1 else {}
+    out = bytearray()
+    for it in items:
+        assert it.tag is not None
+        old = legacy.get(it.tag)
+        if layout is Layout.V1 and it.added and old is None:
+            continue
+        value = values[it.field]
+        occurrences = tuple(value) if it.repeat > 1 else (value,)
+        if it.repeat > 1 and len(occurrences) > it.repeat:
+            raise RecordError(f"{_where(path, it)}: at most {it.repeat} entries")
+        if it.repeat > 1:
+            occurrences += tuple(_empty(it) for _ in range(it.repeat - len(occurrences)))
+        for occurrence in occurrences:
+            raw = _encode_value(path, it, occurrence)
+            if old is not None:
+                if occurrence == _empty(it):
+                    continue
+                raw = raw.ljust(old.old_length, bytes((_EE,)))
+            out += _tlv(it.tag, raw)
+    for tag, raw in extra:
+        out += _tlv(tag, raw)
+    return bytes(out)
+
+
+def _decode_fields(path: str, items: Sequence[DataItem], raw: bytes) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    offset = 0
+    for it in items:
+        values[it.field] = _decode_value(path, it, raw[offset : offset + it.length])
+        offset += it.length
+    return values
+
+
+def _encode_fields(path: str, items: Sequence[DataItem], values: Mapping[str, Any]) -> bytes:
+    return b"".join(_encode_value(path, it, values[it.field]) for it in items)
+
+
+# -- B-TLV groups ------------------------------------------------------------------------
+
+
+def _decode_group(path: str, it: DataItem, raw: bytes) -> Any:
+    values, extra = _decode_records(path, it.members, raw, Layout.V2)
+    if extra:
+        tags = " ".join(f"{tag:02X}" for tag, _ in extra)
+        raise RecordError(f"{_where(path, it)}: unknown member(s) {tags}")
+    return _GROUPS[it.field](**values)
+
+
+def _encode_group(path: str, it: DataItem, value: Any) -> bytes:
+    values = {m.field: getattr(value, m.field) for m in it.members}
+    return _encode_records(path, it.members, values, (), Layout.V2)
+
+
+# -- the content classes -----------------------------------------------------------------
+
+
+class FileContent:
+    """Base of the file dataclasses: ``decode`` from and ``encode`` to the file's bytes."""
+
+    PATH: ClassVar[str]
+
+    @classmethod
+    def decode(cls, body: bytes, layout: Layout = Layout.V2, *, path: str | None = None) -> Self:
+        """The typed content of ``body`` (the file as stored, all records)."""
+        where = path or cls.PATH
+        items = FILE_ITEMS[where]
+        if items[0].tag is None:
+            return cls._from_values(_decode_fields(where, items, body))
+        values, extra = _decode_records(where, items, body, layout)
+        values["extra"] = extra
+        return cls._from_values(values)
+
+    def encode(self, layout: Layout = Layout.V2, *, path: str | None = None) -> bytes:
+        """The file's bytes for this content (all declared records, in order)."""
+        where = path or self.PATH
+        items = FILE_ITEMS[where]
+        values = self._to_values(layout)
+        if items[0].tag is None:
+            return _encode_fields(where, items, values)
+        return _encode_records(where, items, values, values["extra"], layout)
+
+    @classmethod
+    def _from_values(cls, values: dict[str, Any]) -> Self:
+        return cls(**values)
+
+    def _to_values(self, layout: Layout) -> dict[str, Any]:
+        assert dataclasses.is_dataclass(self)
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+
+class _Records(FileContent):
+    """A cyclic or fixed-record file: its records, newest (record #1) first."""
+
+    RECORD: ClassVar[type[FileContent]]
+    records: tuple[Any, ...]
+
+    @classmethod
+    def decode(cls, body: bytes, layout: Layout = Layout.V2, *, path: str | None = None) -> Self:
+        where = path or cls.PATH
+        size = sum(it.length for it in FILE_ITEMS[where])
+        if len(body) % size:
+            raise RecordError(f"{where}: {len(body)} bytes are not whole {size}-byte records")
+        chunks = [body[i : i + size] for i in range(0, len(body), size)]
+        return cls(tuple(cls.RECORD.decode(c, layout, path=where) for c in chunks))  # type: ignore[call-arg]
+
+    def encode(self, layout: Layout = Layout.V2, *, path: str | None = None) -> bytes:
+        where = path or self.PATH
+        return b"".join(r.encode(layout, path=where) for r in self.records)
+
+
+@dataclass(frozen=True)
+class IssuerData(FileContent):
+    """SSSE EF05 发卡机构数据 (SPEC §2.2)."""
+
+    PATH: ClassVar[str] = "SSSE/EF05"
+    card_id: CardId | None = None
+    card_type: str = ""
+    version: str = ""
+    init_org: str = ""
+    issue_date: datetime.date | None = None
+    expiry: datetime.date | None = None
+    card_number: str = ""
+    extra: Extra = ()
+
+    @property
+    def layout(self) -> Layout:
+        """The layout the version string announces (S3 §10.2)."""
+        return Layout.of(self.version)
+
+
+def split_name(name: str, layout: Layout = Layout.V2, *, field: str = "name") -> tuple[str, str]:
+    """Split a name into EF06 ``09`` (30 GBK bytes) and ``4E`` (20) at a character boundary.
+
+    1.0x cards have no ``4E``: the name must fit 30 bytes (S2 table 9 note on ``09``).
+    """
+    head, used = [], 0
+    chars = iter(name)
+    for ch in chars:
+        size = len(ch.encode("gbk", errors="replace"))
+        if used + size > NAME_LENGTH:
+            rest = ch + "".join(chars)
+            break
+        head.append(ch)
+        used += size
+    else:
+        rest = ""
+    limit = NAME_LENGTH + (NAME_EXT_LENGTH if layout.has_name_extension else 0)
+    if rest and len(rest.encode("gbk", errors="replace")) > limit - used:
+        raise RecordError(f"{field}: {name!r} does not fit {limit} GBK bytes")
+    return "".join(head), rest
+
+
+@dataclass(frozen=True)
+class Cardholder(FileContent):
+    """SSSE EF06 持卡人基本信息 (SPEC §2.3), the name joined from ``09`` and ``4E``."""
+
+    PATH: ClassVar[str] = "SSSE/EF06"
+    ssn: str = ""
+    name: str = ""
+    gender: str = ""
+    ethnicity: str = ""
+    birthplace: str = ""
+    birth_date: datetime.date | None = None
+    extra: Extra = ()
+
+    @classmethod
+    def _from_values(cls, values: dict[str, Any]) -> Self:
+        values = dict(values)
+        values["name"] += values.pop("name_ext")
+        return cls(**values)
+
+    def _to_values(self, layout: Layout) -> dict[str, Any]:
+        values = super()._to_values(layout)
+        values["name"], values["name_ext"] = split_name(self.name, layout, field="SSSE/EF06 name")
+        return values
+
+
+@dataclass(frozen=True)
+class Fingerprint(FileContent):
+    """SSSE EF07 指纹 (0x300 bytes from offset 0)."""
+
+    PATH: ClassVar[str] = "SSSE/EF07"
+    fingerprint: bytes = bytes(0x300)
+
+
+@dataclass(frozen=True)
+class Photo(FileContent):
+    """SSSE EF08 数字相片 (0x1000 bytes, JPEG or BMP; S2 table 15)."""
+
+    PATH: ClassVar[str] = "SSSE/EF08"
+    photo: bytes = bytes(0x1000)
+
+
+@dataclass(frozen=True)
+class HouseholdRegistration(FileContent):
+    """DF01 EF05 户籍信息."""
+
+    PATH: ClassVar[str] = "SSSE/DF01/EF05"
+    hukou_type: str = ""
+    hukou_address: str = ""
+    hukou_region: str = ""
+    extra: Extra = ()
+
+
+@dataclass(frozen=True)
+class Residence(FileContent):
+    """DF01 EF06 常住地信息."""
+
+    PATH: ClassVar[str] = "SSSE/DF01/EF06"
+    residence_address: str = ""
+    residence_region: str = ""
+    phone: str = ""
+    contact_name: str = ""
+    contact_phone: str = ""
+    extra: Extra = ()
+
+
+@dataclass(frozen=True)
+class PersonalStatus(FileContent):
+    """DF01 EF07 个人状况信息."""
+
+    PATH: ClassVar[str] = "SSSE/DF01/EF07"
+    employment_status: str = ""
+    extra: Extra = ()
+
+
+@dataclass(frozen=True)
+class MaritalStatus(FileContent):
+    """DF01 EF08 婚姻状况信息."""
+
+    PATH: ClassVar[str] = "SSSE/DF01/EF08"
+    marital_status: str = ""
+    extra: Extra = ()
+
+
+@dataclass(frozen=True)
+class StatusAndEmployer(FileContent):
+    """DF01 EF09 人员身份及就业单位信息."""
+
+    PATH: ClassVar[str] = "SSSE/DF01/EF09"
+    employer_name: str = ""
+    employer_code: str = ""
+    person_category: str = ""
+    extra: Extra = ()
+
+
+@dataclass(frozen=True)
+class NationalityAndAffiliation(FileContent):
+    """DF01 EF0A 国籍及政治面貌信息."""
+
+    PATH: ClassVar[str] = "SSSE/DF01/EF0A"
+    nationality: str = ""
+    political_status: str = ""
+    party_date: datetime.date | None = None
+    extra: Extra = ()
+
+
+@dataclass(frozen=True)
+class Degree(FileContent):
+    """DF01 EF15 学位信息 (B-TLV ``40``)."""
+
+    degree_code: str = ""
+    major_category: str = ""
+    school: str = ""
+
+
+@dataclass(frozen=True)
+class Education(FileContent):
+    """DF01 EF15 学历信息: education level and up to three degrees (``40:1``–``40:3``)."""
+
+    PATH: ClassVar[str] = "SSSE/DF01/EF15"
+    education: str = ""
+    degrees: tuple[Degree, ...] = ()
+    extra: Extra = ()
+
+
+@dataclass(frozen=True)
+class ReservedData(FileContent):
+    """DF01 EF16–EF1A 预留信息文件 (0x128 bytes each, content undefined)."""
+
+    PATH: ClassVar[str] = "SSSE/DF01/EF16"
+    data: bytes = bytes(0x128)
+
+
+@dataclass(frozen=True)
+class WorkerQualification(FileContent):
+    """DF02 EF05 职业资格（工人技术等级）信息 (B-TLV ``43``)."""
+
+    name_code: str = ""
+    grade: str = ""
+    issuer: str = ""
+    issue_date: datetime.date | None = None
+    certificate: str = ""
+
+
+@dataclass(frozen=True)
+class ProfessionalQualification(FileContent):
+    """DF02 EF05 职业资格（专业技术人员）信息 (B-TLV ``44``)."""
+
+    name_code: str = ""
+    authority: str = ""
+    registration_date: datetime.date | None = None
+    certificate: str = ""
+
+
+@dataclass(frozen=True)
+class Skills(FileContent):
+    """DF02 EF05 职业和专业技能信息."""
+
+    PATH: ClassVar[str] = "SSSE/DF02/EF05"
+    title_code: str = ""
+    title_level: str = ""
+    worker_qualifications: tuple[WorkerQualification, ...] = ()
+    professional_qualifications: tuple[ProfessionalQualification, ...] = ()
+    extra: Extra = ()
+
+
+@dataclass(frozen=True)
+class EmploymentStatus(FileContent):
+    """DF02 EF06 就业状况信息."""
+
+    PATH: ClassVar[str] = "SSSE/DF02/EF06"
+    employment_date: datetime.date | None = None
+    employment_type: str = ""
+    employment_region: str = ""
+    unemployment_date: datetime.date | None = None
+    unemployment_type: str = ""
+    unemployment_region: str = ""
+    occupation: str = ""
+    extra: Extra = ()
+
+
+@dataclass(frozen=True)
+class EmploymentRecord(FileContent):
+    """One DF02 EF07 就业记录 (0x55 bytes)."""
+
+    PATH: ClassVar[str] = "SSSE/DF02/EF07"
+    occupation: str = ""
+    start_date: datetime.date | None = None
+    end_date: datetime.date | None = None
+    employer: str = ""
+
+
+@dataclass(frozen=True)
+class EmploymentHistory(_Records):
+    """DF02 EF07 就业记录信息 (cyclic, newest first)."""
+
+    PATH: ClassVar[str] = "SSSE/DF02/EF07"
+    RECORD: ClassVar[type[FileContent]] = EmploymentRecord
+    records: tuple[EmploymentRecord, ...] = ()
+
+
+@dataclass(frozen=True)
+class RegistrationCertificate(FileContent):
+    """DF02 EF09 就业失业登记证信息."""
+
+    PATH: ClassVar[str] = "SSSE/DF02/EF09"
+    certificate: str = ""
+    issuer: str = ""
+    issue_date: datetime.date | None = None
+    region: str = ""
+    extra: Extra = ()
+
+
+@dataclass(frozen=True)
+class EmploymentAid(FileContent):
+    """DF02 EF15 就业援助对象认定信息 (B-TLV ``99``)."""
+
+    aid_type: str = ""
+    aid_date: datetime.date | None = None
+    aid_region: str = ""
+
+
+@dataclass(frozen=True)
+class EmploymentAidFile(FileContent):
+    """DF02 EF15 就业援助对象认定信息文件."""
+
+    PATH: ClassVar[str] = "SSSE/DF02/EF15"
+    aid: tuple[EmploymentAid, ...] = ()
+    exit_date: datetime.date | None = None
+    exit_region: str = ""
+    extra: Extra = ()
+
+
+@dataclass(frozen=True)
+class SupportBenefit(FileContent):
+    """One DF02 EF16 就业扶持政策享受信息 record (0x12 bytes)."""
+
+    PATH: ClassVar[str] = "SSSE/DF02/EF16"
+    policy_type: str = ""
+    approval_date: datetime.date | None = None
+    start_date: datetime.date | None = None
+    end_date: datetime.date | None = None
+    region: str = ""
+
+
+@dataclass(frozen=True)
+class SupportBenefits(_Records):
+    """DF02 EF16 就业扶持政策享受信息文件 (cyclic, newest first)."""
+
+    PATH: ClassVar[str] = "SSSE/DF02/EF16"
+    RECORD: ClassVar[type[FileContent]] = SupportBenefit
+    records: tuple[SupportBenefit, ...] = ()
+
+
+@dataclass(frozen=True)
+class UnemploymentInsurance(FileContent):
+    """DF03 EF05 失业保险信息."""
+
+    PATH: ClassVar[str] = "SSSE/DF03/EF05"
+    region: str = ""
+    unemployment_date: datetime.date | None = None
+    claim_date: datetime.date | None = None
+    report_date: datetime.date | None = None
+    contribution_years: str = ""
+    effective_years: str = ""
+    entitled_months: str = ""
+    received_months: str = ""
+    extra: Extra = ()
+
+
+@dataclass(frozen=True)
+class Confirmation(FileContent):
+    """DF03 EF06 申请确认事项 (B-TLV ``4A``)."""
+
+    item_code: str = ""
+    conclusion: str = ""
+    aid_device: str = ""
+    apply_date: datetime.date | None = None
+    authority: str = ""
+
+
+@dataclass(frozen=True)
+class WorkAbility(FileContent):
+    """DF03 EF06 劳动能力鉴定信息."""
+
+    PATH: ClassVar[str] = "SSSE/DF03/EF06"
+    appraisal_number: str = ""
+    appraisal_item: str = ""
+    disability_grade: str = ""
+    self_care_grade: str = ""
+    conclusion: str = ""
+    appraisal_date: datetime.date | None = None
+    appraisal_body: str = ""
+    confirmations: tuple[Confirmation, ...] = ()
+    extra: Extra = ()
+
+
+@dataclass(frozen=True)
+class Pension(FileContent):
+    """DF03 EF07 养老保险信息."""
+
+    PATH: ClassVar[str] = "SSSE/DF03/EF07"
+    scheme: str = ""
+    region: str = ""
+    account_date: datetime.date | None = None
+    retirement_date: datetime.date | None = None
+    benefit_date: datetime.date | None = None
+    updated: datetime.date | None = None
+    extra: Extra = ()
+
+
+@dataclass(frozen=True)
+class WorkInjury(FileContent):
+    """DF03 EF15 工伤保险信息."""
+
+    PATH: ClassVar[str] = "SSSE/DF03/EF15"
+    region: str = ""
+    benefit_date: datetime.date | None = None
+    updated: datetime.date | None = None
+    extra: Extra = ()
+
+
+@dataclass(frozen=True)
+class Maternity(FileContent):
+    """DF03 EF16 生育保险信息."""
+
+    PATH: ClassVar[str] = "SSSE/DF03/EF16"
+    region: str = ""
+    spouse_flag: str = ""
+    extra: Extra = ()
+
+
+@dataclass(frozen=True)
+class InjuryDetermination(FileContent):
+    """DF03 EF17 工伤认定信息."""
+
+    PATH: ClassVar[str] = "SSSE/DF03/EF17"
+    determination_number: str = ""
+    employer: str = ""
+    conclusion: str = ""
+    determination_date: datetime.date | None = None
+    authority: str = ""
+    extra: Extra = ()
+
+
+@dataclass(frozen=True)
+class Dependants(FileContent):
+    """DF03 EF18 供养亲属信息."""
+
+    PATH: ClassVar[str] = "SSSE/DF03/EF18"
+    scheme: str = ""
+    region: str = ""
+    relation: str = ""
+    benefit_date: datetime.date | None = None
+    updated: datetime.date | None = None
+    extra: Extra = ()
+
+
+@dataclass(frozen=True)
+class InsuranceProof(FileContent):
+    """DF03 EF19 参保凭证信息 (B-TLV ``79``: pension, medical, unemployment, reserved)."""
+
+    scheme: str = ""
+    region: str = ""
+    start_date: datetime.date | None = None
+    end_date: datetime.date | None = None
+    paid_amount: str = ""
+    paid_months: str = ""
+    issue_date: datetime.date | None = None
+
+
+@dataclass(frozen=True)
+class InsuranceCertificates(FileContent):
+    """DF03 EF19 参保凭证信息文件: four fixed-length records, one ``79`` group each."""
+
+    PATH: ClassVar[str] = "SSSE/DF03/EF19"
+    certificates: tuple[InsuranceProof, ...] = ()
+    extra: Extra = ()
+
+
+@dataclass(frozen=True)
+class MedicalInsurance(FileContent):
+    """DF04 EF05 医疗保险基本信息 (SPEC §2.4)."""
+
+    PATH: ClassVar[str] = "SSSE/DF04/EF05"
+    scheme: str = ""
+    region: str = ""
+    health_record: str = ""
+    category: str = ""
+    account_date: datetime.date | None = None
+    account_number: str = ""
+    certificate: str = ""
+    hospital1: str = ""
+    hospital2: str = ""
+    hospital3: str = ""
+    injury_hospital1: str = ""
+    injury_hospital2: str = ""
+    injury_hospital3: str = ""
+    maternity_hospital1: str = ""
+    maternity_hospital2: str = ""
+    card_usage: str = ""
+    extra: Extra = ()
+
+
+@dataclass(frozen=True)
+class OfflineSettlement(FileContent):
+    """DF04 EF06 医疗保险临时脱网结算信息."""
+
+    PATH: ClassVar[str] = "SSSE/DF04/EF06"
+    offline_allowed: str = ""
+    offline_total: str = ""
+    offline_count: str = ""
+    extra: Extra = ()
+
+
+@dataclass(frozen=True)
+class TransactionRecord(FileContent):
+    """One DF04 EF08 医疗交易明细 record (0x1C bytes), written by the card (Part 7 §11–12)."""
+
+    PATH: ClassVar[str] = "SSSE/DF04/EF08"
+    seq: int = 0
+    kind: str = ""
+    terminal: str = ""
+    time: datetime.datetime | None = None
+    account: int = 0
+    self_paid: int = 0
+    pooled: int = 0
+
+
+@dataclass(frozen=True)
+class TransactionLog(_Records):
+    """DF04 EF08 医疗交易明细文件 (cyclic, at least 30 records, newest first)."""
+
+    PATH: ClassVar[str] = "SSSE/DF04/EF08"
+    RECORD: ClassVar[type[FileContent]] = TransactionRecord
+    records: tuple[TransactionRecord, ...] = ()
+
+
+@dataclass(frozen=True)
+class SpecialSettlement(FileContent):
+    """One DF04 EF15 特殊医疗结算记录 (3 bytes: sequence number, settlement type)."""
+
+    PATH: ClassVar[str] = "SSSE/DF04/EF15"
+    seq: int = 0
+    settlement: str = ""
+
+
+@dataclass(frozen=True)
+class SpecialSettlements(_Records):
+    """DF04 EF15 特殊医疗结算记录文件 (cyclic, at least 8 records, newest first)."""
+
+    PATH: ClassVar[str] = "SSSE/DF04/EF15"
+    RECORD: ClassVar[type[FileContent]] = SpecialSettlement
+    records: tuple[SpecialSettlement, ...] = ()
+
+
+@dataclass(frozen=True)
+class Honours(FileContent):
+    """DF07 EF05 荣誉信息."""
+
+    PATH: ClassVar[str] = "SSSE/DF07/EF05"
+    honour_code: str = ""
+    honour_level: str = ""
+    honour_date: datetime.date | None = None
+    medal_code: str = ""
+    medal_date: datetime.date | None = None
+    extra: Extra = ()
+
+
+@dataclass(frozen=True)
+class Expert(FileContent):
+    """DF07 EF06 专家信息."""
+
+    PATH: ClassVar[str] = "SSSE/DF07/EF06"
+    expert_category: str = ""
+    approval_date: datetime.date | None = None
+    approving_body: str = ""
+    extra: Extra = ()
+
+
+@dataclass(frozen=True)
+class MilitaryTransfer(FileContent):
+    """DF07 EF07 军队转业干部信息."""
+
+    PATH: ClassVar[str] = "SSSE/DF07/EF07"
+    transfer_date: datetime.date | None = None
+    placement: str = ""
+    extra: Extra = ()
+
+
+_GROUPS: dict[str, type[FileContent]] = {
+    "degrees": Degree,
+    "worker_qualifications": WorkerQualification,
+    "professional_qualifications": ProfessionalQualification,
+    "aid": EmploymentAid,
+    "confirmations": Confirmation,
+    "certificates": InsuranceProof,
+}
+
+CONTENT_TYPES: Mapping[str, type[FileContent]] = {
+    **{
+        cls.PATH: cls
+        for cls in (
+            IssuerData,
+            Cardholder,
+            Fingerprint,
+            Photo,
+            HouseholdRegistration,
+            Residence,
+            PersonalStatus,
+            MaritalStatus,
+            StatusAndEmployer,
+            NationalityAndAffiliation,
+            Education,
+            Skills,
+            EmploymentStatus,
+            EmploymentHistory,
+            RegistrationCertificate,
+            EmploymentAidFile,
+            SupportBenefits,
+            UnemploymentInsurance,
+            WorkAbility,
+            Pension,
+            WorkInjury,
+            Maternity,
+            InjuryDetermination,
+            Dependants,
+            InsuranceCertificates,
+            MedicalInsurance,
+            OfflineSettlement,
+            TransactionLog,
+            SpecialSettlements,
+            Honours,
+            Expert,
+            MilitaryTransfer,
+        )
+    },
+    **{f"SSSE/DF01/EF{fid:02X}": ReservedData for fid in range(0x16, 0x1B)},
+}
+"""The content class of every file that holds data items, by path."""
+
+
+def decode_file(path: str, body: bytes, layout: Layout = Layout.V2) -> FileContent:
+    """The typed content of the file at ``path`` (e.g. ``"SSSE/DF04/EF05"``)."""
+    try:
+        cls = CONTENT_TYPES[path]
+    except KeyError:
+        raise RecordError(f"{path}: no data items are declared for this file") from None
+    return cls.decode(body, layout, path=path)
+
+
+def encode_file(path: str, content: FileContent, layout: Layout = Layout.V2) -> bytes:
+    """The bytes of ``content`` as the file at ``path`` stores them."""
+    expected = CONTENT_TYPES.get(path)
+    if expected is None or not isinstance(content, expected):
+        raise RecordError(
+            f"{path}: expected {expected.__name__ if expected else 'no content'}, "
+            f"got {type(content).__name__}"
+        )
+    return content.encode(layout, path=path)

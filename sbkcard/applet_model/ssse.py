@@ -1,0 +1,525 @@
+"""The national file tree of the social security card (S2 tables 1–8; SPEC §1).
+
+The SSSE DDF, selected by its name ``sx1.sh.社会保障``
+(``73 78 31 2E 73 68 2E C9 E7 BB E1 B1 A3 D5 CF``), holds the basic data files
+EF05–EF08 and the application DFs DF01–DF04 and DF07, each with every EF of the V2.0
+notice: identifier, SFI, structure, size and read/write condition. The items of each
+file come from :mod:`sbkcard.applet_model.data_items`.
+
+Layout versions (S2 appendix C; S3 §10.2; SPEC §1.2): the first three characters of
+SSSE EF05 tag ``03`` decide — ``"1.0"`` (or empty) LB002-2000, ``"2.0"`` the V2.0
+notice, ``"3.0"`` the V2.0 tree with EF06 readable only after external authentication
+with RKSSSE (S3 §10.2). This module builds the trees of 2.0x and 3.0x cards; 1.0x
+cards are decoded with the V2.0 declarations plus the legacy rules of appendix C
+(:mod:`sbkcard.applet_model.records`).
+
+Beyond the standard's tables, the tree holds two things every card needs:
+
+- the SSSE directory file (DIR, SFI ``1E``, no FID): the FCI of a real card announces
+  it with ``88 01 1E`` (SPEC §1.1), and Part 3 §6.3 says it holds one application
+  template ``61`` (``4F`` AID, ``50`` label) per application DF;
+- the medical purse of DF04 (S2 §7: "医疗保险金额文件, COS 内部操作文件"), 20 bytes:
+  online counter 2, offline counter 2, balance 4, SPIP 4, SPFP 4, payment year 2,
+  year start MMDD 2.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from sbkcard.applet_model.data_items import FILE_ITEMS, DataItem
+from sbkcard.applet_model.tree import (
+    DF,
+    EF,
+    FREE,
+    NEVER,
+    PIN,
+    SSSE_AID,
+    Access,
+    Category,
+    Structure,
+    Tree,
+    key,
+    pin_and,
+    pin_or,
+)
+from sbkcard.errors import SbkcardError
+from sbkcard.keys import Algorithm
+
+__all__ = [
+    "APPLICATION_RID",
+    "PURSE_SIZE",
+    "SSSE_AID",
+    "Layout",
+    "LayoutError",
+    "dir_records",
+    "national_tree",
+]
+
+APPLICATION_RID = bytes.fromhex("D156000005")
+"""The national RID of the application AIDs D1 56 00 00 05 0x (S2 table 2)."""
+
+DIR_SFI = 0x1E
+"""SFI of the SSSE directory file, as announced by real cards' FCI (SPEC §1.1)."""
+
+PURSE_SIZE = 20
+"""Bytes of the DF04 purse (S2 §7 after table 9)."""
+
+
+class LayoutError(SbkcardError, ValueError):
+    """A specification version string that names no known layout."""
+
+
+class Layout(Enum):
+    """The card layouts of S3 §10.2 ("1.0 卡", "2.0 卡", "3.0 卡")."""
+
+    V1 = "1.0"
+    V2 = "2.0"
+    V3 = "3.0"
+
+    @classmethod
+    def of(cls, version: str) -> Layout:
+        """The layout of an EF05 tag ``03`` version string (first three characters).
+
+        An empty version means 1.0x (S3 §10.2).
+        """
+        head = version.strip("\x00 ")[:3]
+        if not head:
+            return cls.V1
+        for layout in cls:
+            if layout.value == head:
+                return layout
+        raise LayoutError(f"specification version {version!r}: expected 1.0x, 2.0x or 3.0x")
+
+    @property
+    def has_name_extension(self) -> bool:
+        """EF06 tag ``4E`` (姓名扩展) exists from 2.0 on (S3 §10.2)."""
+        return self is not Layout.V1
+
+
+def _records_size(items: tuple[DataItem, ...]) -> int:
+    return sum(it.tlv_size * it.repeat for it in items)
+
+
+def _ef(
+    fid: int,
+    zh: str,
+    en: str,
+    structure: Structure,
+    read: Access,
+    write: Access,
+    path: str,
+    *,
+    records: int = 0,
+    category: Category = Category.ENABLED,
+) -> EF:
+    items = FILE_ITEMS[path]
+    if structure is Structure.TRANSPARENT:
+        return EF(
+            fid,
+            fid & 0x1F,
+            zh,
+            en,
+            structure,
+            read,
+            write,
+            size=items[0].length,
+            items=items,
+            category=category,
+        )
+    if structure is Structure.LINEAR_VARIABLE:
+        return EF(
+            fid,
+            fid & 0x1F,
+            zh,
+            en,
+            structure,
+            read,
+            write,
+            size=_records_size(items),
+            items=items,
+            category=category,
+        )
+    if structure is Structure.LINEAR_FIXED:
+        (group,) = items
+        return EF(
+            fid,
+            fid & 0x1F,
+            zh,
+            en,
+            structure,
+            read,
+            write,
+            record_length=group.tlv_size,
+            records=group.repeat,
+            items=items,
+            category=category,
+        )
+    length = sum(it.length for it in items)
+    return EF(
+        fid,
+        fid & 0x1F,
+        zh,
+        en,
+        structure,
+        read,
+        write,
+        record_length=length,
+        records=records,
+        items=items,
+        category=category,
+    )
+
+
+_V, _C, _F, _T = (
+    Structure.LINEAR_VARIABLE,
+    Structure.CYCLIC,
+    Structure.LINEAR_FIXED,
+    Structure.TRANSPARENT,
+)
+
+
+def _df01() -> DF:
+    p = "SSSE/DF01/"
+    r = pin_or("RK1DF01")
+    efs = [
+        _ef(0xEF05, "户籍信息文件", "household registration", _V, r, key("UK1DF01"), p + "EF05"),
+        _ef(0xEF06, "常住地信息文件", "residence", _V, r, key("UK4DF01"), p + "EF06"),
+        _ef(0xEF07, "个人状况信息文件", "personal status", _V, r, key("UK2DF01"), p + "EF07"),
+        _ef(0xEF08, "婚姻状况信息文件", "marital status", _V, r, key("UK3DF01"), p + "EF08"),
+        _ef(
+            0xEF09,
+            "人员身份及就业单位信息文件",
+            "status and employer",
+            _V,
+            r,
+            key("UK2DF01"),
+            p + "EF09",
+        ),
+        _ef(
+            0xEF0A,
+            "国籍及政治面貌信息文件",
+            "nationality and affiliation",
+            _V,
+            r,
+            key("UK5DF01"),
+            p + "EF0A",
+        ),
+        _ef(0xEF15, "学历信息文件", "education", _V, r, key("UK6DF01"), p + "EF15"),
+    ]
+    for n, (fid, uk) in enumerate(zip(range(0xEF16, 0xEF1B), "789AB", strict=True), start=1):
+        efs.append(
+            _ef(
+                fid,
+                f"预留信息文件 {n}",
+                f"reserved file {n}",
+                _T,
+                FREE,
+                key(f"UK{uk}DF01"),
+                f"{p}EF{fid & 0xFF:02X}",
+                category=Category.RESERVED,
+            )
+        )
+    return DF(
+        0xDF01,
+        APPLICATION_RID + b"\x00",
+        "公共应用信息区",
+        "public information",
+        "STKDF01",
+        key("BK"),
+        efs=tuple(efs),
+    )
+
+
+def _df02() -> DF:
+    p = "SSSE/DF02/"
+    r = pin_or("RK1DF02")
+    efs = (
+        _ef(
+            0xEF05,
+            "职业和专业技能信息文件",
+            "vocational and professional skills",
+            _V,
+            r,
+            key("UK1DF02"),
+            p + "EF05",
+            category=Category.PRESET,
+        ),
+        _ef(0xEF06, "就业状况信息文件", "employment status", _V, r, key("UK2DF02"), p + "EF06"),
+        _ef(
+            0xEF07,
+            "就业记录信息文件",
+            "employment records",
+            _C,
+            r,
+            key("UK3DF02"),
+            p + "EF07",
+            records=4,
+        ),
+        _ef(
+            0xEF09,
+            "就业失业登记证信息文件",
+            "employment registration certificate",
+            _V,
+            r,
+            key("UK4DF02"),
+            p + "EF09",
+        ),
+        _ef(
+            0xEF15,
+            "就业援助对象认定信息文件",
+            "employment-aid recognition",
+            _V,
+            r,
+            key("UK5DF02"),
+            p + "EF15",
+        ),
+        _ef(
+            0xEF16,
+            "就业扶持政策享受信息文件",
+            "employment-support benefits",
+            _C,
+            r,
+            key("UK6DF02"),
+            p + "EF16",
+            records=4,
+        ),
+    )
+    return DF(
+        0xDF02,
+        APPLICATION_RID + b"\x01",
+        "就业与失业信息区",
+        "employment and unemployment",
+        "STKDF02",
+        key("BK"),
+        efs=efs,
+    )
+
+
+def _df03() -> DF:
+    p = "SSSE/DF03/"
+    r1 = pin_or("RK1DF03")
+    efs = (
+        _ef(
+            0xEF05,
+            "失业保险信息文件",
+            "unemployment insurance",
+            _V,
+            pin_or("RK2DF03"),
+            key("UK1DF03"),
+            p + "EF05",
+        ),
+        _ef(
+            0xEF06,
+            "劳动能力鉴定信息文件",
+            "work-ability appraisal",
+            _V,
+            r1,
+            key("UK2DF03"),
+            p + "EF06",
+        ),
+        _ef(0xEF07, "养老保险信息文件", "pension insurance", _V, r1, key("UK3DF03"), p + "EF07"),
+        _ef(
+            0xEF15, "工伤保险信息文件", "work-injury insurance", _V, r1, key("UK4DF03"), p + "EF15"
+        ),
+        _ef(0xEF16, "生育保险信息文件", "maternity insurance", _V, r1, key("UK5DF03"), p + "EF16"),
+        _ef(
+            0xEF17,
+            "工伤认定信息文件",
+            "work-injury determination",
+            _V,
+            r1,
+            key("UK6DF03"),
+            p + "EF17",
+        ),
+        _ef(0xEF18, "供养亲属信息文件", "dependants", _V, r1, key("UK7DF03"), p + "EF18"),
+        _ef(0xEF19, "参保凭证信息文件", "proofs of insurance", _F, r1, key("UK8DF03"), p + "EF19"),
+    )
+    return DF(
+        0xDF03,
+        APPLICATION_RID + b"\x02",
+        "社会保险信息区1",
+        "social insurance 1",
+        "STKDF03",
+        key("LKDF03"),
+        efs=efs,
+    )
+
+
+def _df04() -> DF:
+    p = "SSSE/DF04/"
+    r = pin_or("RK1DF04")
+    purse = EF(
+        None,
+        None,
+        "医疗保险金额文件",
+        "medical purse",
+        Structure.PURSE,
+        PIN,
+        NEVER,
+        size=PURSE_SIZE,
+    )
+    efs = (
+        _ef(0xEF05, "医疗保险基本信息文件", "medical insurance", _V, r, key("UK1DF04"), p + "EF05"),
+        _ef(
+            0xEF06,
+            "医疗保险临时脱网结算信息文件",
+            "temporary offline settlement",
+            _V,
+            pin_and("RK1DF04"),
+            key("UK2DF04"),
+            p + "EF06",
+        ),
+        _ef(
+            0xEF08,
+            "医疗交易明细文件",
+            "medical transactions",
+            _C,
+            PIN,
+            NEVER,
+            p + "EF08",
+            records=30,
+        ),
+        _ef(
+            0xEF15,
+            "特殊医疗结算记录文件",
+            "special medical settlements",
+            _C,
+            r,
+            key("UK2DF04"),
+            p + "EF15",
+            records=8,
+        ),
+        purse,
+    )
+    return DF(
+        0xDF04,
+        APPLICATION_RID + b"\x03",
+        "社会保险信息区2",
+        "social insurance 2 (medical)",
+        "STKDF04",
+        key("LKDF04"),
+        efs=efs,
+    )
+
+
+def _df07() -> DF:
+    p = "SSSE/DF07/"
+    pre = Category.PRESET
+    efs = (
+        _ef(
+            0xEF05,
+            "荣誉信息文件",
+            "honours",
+            _V,
+            key("RK1DF07"),
+            key("UK1DF07"),
+            p + "EF05",
+            category=pre,
+        ),
+        _ef(
+            0xEF06,
+            "专家信息文件",
+            "expert status",
+            _V,
+            key("RK2DF07"),
+            key("UK2DF07"),
+            p + "EF06",
+            category=pre,
+        ),
+        _ef(
+            0xEF07,
+            "军队转业干部信息文件",
+            "transferred military officers",
+            _V,
+            key("RK3DF07"),
+            key("UK3DF07"),
+            p + "EF07",
+            category=pre,
+        ),
+    )
+    return DF(
+        0xDF07,
+        APPLICATION_RID + b"\x04",
+        "人事人才信息区",
+        "personnel and talent",
+        "STKDF07",
+        key("BK"),
+        efs=efs,
+    )
+
+
+def dir_records(dfs: tuple[DF, ...]) -> bytes:
+    """The DIR file's records: one template ``61`` (``4F`` AID, ``50`` label) per DF.
+
+    Part 3 §6.3 tables 2–3; labels in GBK.
+    """
+    out = bytearray()
+    for df in dfs:
+        label = df.label.encode("gbk")
+        body = bytes([0x4F, len(df.aid)]) + df.aid + bytes([0x50, len(label)]) + label
+        out += bytes([0x61, len(body)]) + body
+    return bytes(out)
+
+
+def national_tree(layout: Layout, algorithm: Algorithm) -> Tree:
+    """The V2.0 tree of a 2.0x or 3.0x card whose SSSE announces ``algorithm``.
+
+    On 3.0x cards EF06 is read after external authentication with RKSSSE (S3 §10.2).
+    """
+    if layout is Layout.V1:
+        raise LayoutError("the card model builds 2.0x and 3.0x trees; 1.0x cards are read only")
+    dfs = (_df01(), _df02(), _df03(), _df04(), _df07())
+    directory = dir_records(dfs)
+    dir_ef = EF(
+        None,
+        DIR_SFI,
+        "社会保障系统目录文件",
+        "SSSE directory",
+        _V,
+        FREE,
+        key("UKSSSE"),
+        size=len(directory),
+    )
+    ef06_read = key("RKSSSE") if layout is Layout.V3 else FREE
+    s = "SSSE/"
+    efs = (
+        dir_ef,
+        _ef(0xEF05, "发卡机构数据文件", "issuer data", _V, FREE, key("UKSSSE"), s + "EF05"),
+        _ef(0xEF06, "持卡人的基本信息文件", "cardholder", _V, ef06_read, key("UKSSSE"), s + "EF06"),
+        _ef(
+            0xEF07,
+            "指纹数据文件",
+            "fingerprints",
+            _T,
+            key("RKSSSE"),
+            key("UKSSSE"),
+            s + "EF07",
+            category=Category.PRESET,
+        ),
+        _ef(
+            0xEF08,
+            "照片信息文件",
+            "photo",
+            _T,
+            key("RKSSSE"),
+            key("UKSSSE"),
+            s + "EF08",
+            category=Category.PRESET,
+        ),
+    )
+    ssse = DF(
+        None,
+        SSSE_AID,
+        "社会保障系统环境",
+        "social security system environment",
+        "STKSSSE",
+        key("BK"),
+        efs=efs,
+        dfs=dfs,
+        dir_sfi=DIR_SFI,
+        discretionary=bytes([0x86, 0x01, algorithm.value]),
+        master_key="MKSSSE",
+        pin=True,
+    )
+    return Tree(layout.value, ssse)

@@ -1,0 +1,21 @@
+"""The social security user card: its COS, profiles and personalisation (SPEC §1–§5, §7).
+
+- :class:`UserCard` — the card's operating system over a
+  :class:`~sbkcard.applet_model.storage.Storage` (:mod:`.card`);
+- :class:`Profile`, :data:`SECOND_GENERATION`, :data:`THIRD_GENERATION` — DES/3DES
+  "2.00" and SM4 "3.00" cards (:mod:`.profile`);
+- :mod:`.personalise` — the storage of a personalised or a blank card, and the
+  personalisation commands;
+- :mod:`.fcp` (what the card stores), :mod:`.session` (its volatile security state),
+  :mod:`.purse` (the DF04 medical purse), :mod:`.recordfile` (records in a file).
+"""
+
+from sbkcard.applet_model.user_card.card import UserCard
+from sbkcard.applet_model.user_card.profile import (
+    PROFILES,
+    SECOND_GENERATION,
+    THIRD_GENERATION,
+    Profile,
+)
+
+__all__ = ["PROFILES", "SECOND_GENERATION", "THIRD_GENERATION", "Profile", "UserCard"]

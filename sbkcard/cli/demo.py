@@ -1,0 +1,282 @@
+"""``sbkcard demo``: the main job, end to end, on the built-in simulator (a few seconds).
+
+::
+
+    sbkcard demo [--generation {2,3}] [--workdir DIR] [--no-trace]
+
+With the demo key set (published TEST keys, never for real cards) it issues a card for
+the demo cardholder 张三 and a PSAM, loads the medical account, then plays
+
+1. a hospital visit — insert the card, check the hotlist, read the basic information,
+   verify the PIN, read the medical insurance data, pay from the purse (MAC1 from the
+   PSAM, MAC2 checked by it, TAC kept), write the offline-settlement record, show the
+   APDU trace;
+2. a pharmacy purchase — a reader without PSAM, authenticating through the HSM key
+   service, through the national interface's strings;
+3. loss reporting — the card reported lost (挂失): the pharmacy refuses it; a
+   replacement card (补卡) works while the old one stays refused.
+
+Everything (card images, hotlist) lives in a temporary directory removed at the end,
+unless ``--workdir`` names one to keep.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from sbkcard.applet_model.psam import psam_atr, psam_content
+from sbkcard.applet_model.user_card import PROFILES
+from sbkcard.applet_model.user_card.personalise import (
+    DEMO_CARD_ID,
+    DEMO_CARD_NUMBER,
+    DEMO_CARDHOLDER,
+    DEMO_EXPIRY,
+    DEMO_ISSUE_DATE,
+    DEMO_MEDICAL,
+    DEMO_OFFLINE,
+    DEMO_PIN,
+    card_atr,
+    user_card_content,
+)
+from sbkcard.identifiers import CardId
+from sbkcard.identifiers.card_number import make_card_number
+from sbkcard.keys.hierarchy import DEMO_LABEL, demo_keyset, derive_card_keys
+from sbkcard.simulator import SimulatedCard, save_image
+from sbkcard.terminal import files, purse
+from sbkcard.terminal.basic import read_basic_info
+from sbkcard.terminal.connection import AuthPreference
+from sbkcard.terminal.errors import HotlistedCardError
+from sbkcard.terminal.hotlist import Hotlist
+from sbkcard.terminal.hsm import SoftwareKeyService
+from sbkcard.terminal.hsm_host import CardFacts, HsmHost
+from sbkcard.terminal.national import NationalInterface, yuan
+from sbkcard.terminal.pinpad import CallbackPinPad, PinPrompt
+from sbkcard.terminal.terminal import Terminal
+
+HOSPITAL_PSAM = "410100000101"
+"""The hospital's terminal number: 郑州市 (410100), terminal 000101."""
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``sbkcard demo``."""
+    parser = subparsers.add_parser(
+        "demo",
+        help="the end-to-end demo: issue a card, a hospital visit, a pharmacy, loss",
+        description=__doc__.split("::")[0].strip() if __doc__ else None,
+    )
+    parser.add_argument(
+        "--generation",
+        type=int,
+        choices=(2, 3),
+        default=3,
+        help="card generation: 2 (DES, 2.00) or 3 (SM4, 3.00; default)",
+    )
+    parser.add_argument("--workdir", type=Path, help="keep the images and hotlist here")
+    parser.add_argument("--no-trace", action="store_true", help="do not print the APDU trace")
+    parser.set_defaults(func=_demo)
+
+
+class _Pad(CallbackPinPad):
+    """The cardholder at the PIN pad: types the PIN, shown as asterisks."""
+
+    def __init__(self, console: Console, pin: str) -> None:
+        self.console = console
+        self.pin = pin
+        super().__init__(self._type)
+
+    def _type(self, prompt: PinPrompt) -> str:
+        self.console.print(f"    [dim]PIN pad: {prompt.value} {'*' * len(self.pin)}[/dim]")
+        return self.pin
+
+
+def _issue_card(card_id: CardId, number: str, generation: int) -> SimulatedCard:
+    profile = PROFILES[generation]
+    atr = card_atr(profile, card_id)
+    keys = derive_card_keys(demo_keyset(profile.algorithm), card_id.region, atr)
+    content = user_card_content(
+        profile,
+        DEMO_CARDHOLDER,
+        keys,
+        card_id=card_id,
+        card_number=number,
+        issue_date=DEMO_ISSUE_DATE,
+        expiry=DEMO_EXPIRY,
+        atr=atr,
+        pin=DEMO_PIN,
+        files={"SSSE/DF04/EF05": DEMO_MEDICAL, "SSSE/DF04/EF06": DEMO_OFFLINE},
+    )
+    return SimulatedCard.create("user-card", content, atr, profile=generation)
+
+
+def _step(console: Console, number: str, text: str) -> None:
+    console.print(f"  [bold cyan]{number}[/bold cyan] {text}")
+
+
+def _exact(console: Console, text: str) -> None:
+    """A national-interface string, exactly as returned (never wrapped)."""
+    console.print(f"      {text}", style="green", soft_wrap=True, markup=False)
+
+
+@contextmanager
+def _workdir(path: Path | None) -> Iterator[Path]:
+    if path is not None:
+        path.mkdir(parents=True, exist_ok=True)
+        yield path
+        return
+    with tempfile.TemporaryDirectory(prefix="sbkcard-demo-") as tmp:
+        yield Path(tmp)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    console = Console(highlight=False, soft_wrap=True)
+    started = time.perf_counter()
+    with _workdir(args.workdir) as workdir:
+        run_demo(console, workdir, generation=args.generation, trace=not args.no_trace)
+        kept = f" (files kept in {workdir})" if args.workdir else ""
+    console.print(f"\n[green]Demo finished in {time.perf_counter() - started:.2f} s{kept}.[/green]")
+    return 0
+
+
+def run_demo(console: Console, workdir: Path, *, generation: int = 3, trace: bool = True) -> None:
+    """Play the whole demo, printing to ``console``; images and hotlist in ``workdir``."""
+    profile = PROFILES[generation]
+    when = dt.datetime.now().replace(microsecond=0)
+    console.rule("[bold]sbkcard demo[/bold] — 社会保障卡 at a hospital and a pharmacy")
+    console.print(f"[yellow]Keys: {DEMO_LABEL}.[/yellow]\n")
+
+    # -- issuing ---------------------------------------------------------------------------
+    console.print("[bold]Issuing[/bold] (the provincial card centre)")
+    card = _issue_card(DEMO_CARD_ID, DEMO_CARD_NUMBER, generation)
+    psam = SimulatedCard.create(
+        "psam", psam_content(level=2, terminal_number=HOSPITAL_PSAM), psam_atr(HOSPITAL_PSAM)
+    )
+    save_image(card, workdir / "card.json")
+    save_image(psam, workdir / "psam.json")
+    hotlist = Hotlist(workdir / "hotlist.db")
+    hsm = SoftwareKeyService()
+    _step(
+        console,
+        "•",
+        f"card for {DEMO_CARDHOLDER.name}: {profile}, card number {DEMO_CARD_NUMBER}, "
+        f"ATR {card.atr.hex().upper()}",
+    )
+    _step(console, "•", f"hospital PSAM: provincial keys (level 2), terminal {HOSPITAL_PSAM}")
+    loader = Terminal(card, key_service=hsm, pinpad=_Pad(console, DEMO_PIN), hotlist=hotlist)
+    with loader.session() as conn:
+        loaded = purse.load(conn, 50_000, hsm, time=when)
+    _step(console, "•", f"medical account loaded onto the card (帐户划入): ¥{yuan(loaded.amount)}")
+
+    # -- the hospital ----------------------------------------------------------------------
+    console.print("\n[bold]Hospital visit[/bold] (郑州市, reader with the PSAM)")
+    hospital = Terminal(card, psam_reader=psam, hotlist=hotlist, pinpad=_Pad(console, DEMO_PIN))
+    with hospital.session() as conn:
+        _step(console, "1", "card inserted; hotlist checked: not reported lost")
+        info = read_basic_info(conn)
+        _step(
+            console,
+            "2",
+            f"basic information read and the card authenticated (IRK through the PSAM): "
+            f"{info.apdus} card APDUs",
+        )
+        console.print(_basic_table(info), justify="left")
+        conn.verify_pin()
+        _step(console, "3", "PIN verified")
+        medical = files.read_address(
+            conn, "DF04EF05|81|84|8C|8B|83|8F|$", prefer=AuthPreference.PIN
+        )
+        _step(console, "4", "medical insurance data read (DF04 EF05)")
+        console.print(_medical_table(medical.files[0].values))
+        paid = purse.purchase(conn, account=12_050, self_paid=3_600, pooled=8_900, time=when)
+        _step(
+            console,
+            "5",
+            f"paid from the purse: account ¥{yuan(paid.account)}, self-paid "
+            f"¥{yuan(paid.self_paid)}, pooled fund ¥{yuan(paid.pooled)}; MAC2 checked by the "
+            f"PSAM; TAC {paid.tac.hex().upper()} kept for settlement",
+        )
+        total = paid.account + paid.self_paid + paid.pooled
+        files.write_address(conn, "DF04EF06|92|93|$", f"DF04EF06|{total:08d}|01|$")
+        _step(console, "6", "offline-settlement record written and read back (DF04 EF06)")
+        balance = purse.balance(conn)
+        _step(console, "7", f"balance now ¥{yuan(balance.account)}")
+    if trace:
+        console.print(
+            f"\n  [bold]APDU trace of the visit[/bold]: {hospital.trace.count('card')} card "
+            f"and {hospital.trace.count('psam')} PSAM APDUs (PIN and key data masked)"
+        )
+        for line in hospital.trace.text().splitlines():
+            console.print(f"    {line}", style="dim", soft_wrap=True, markup=False)
+
+    # -- the pharmacy ----------------------------------------------------------------------
+    console.print("\n[bold]Pharmacy purchase[/bold] (no PSAM: the HSM, through national strings)")
+    pharmacy = Terminal(card, hotlist=hotlist, pinpad=_Pad(console, DEMO_PIN))
+    national = NationalInterface(pharmacy)
+    host = HsmHost(hsm)
+    code, out = national.iReadCardBas(1)
+    _step(console, "1", f"iReadCardBas → {code} {out}  (no PSAM: fall back to the HSM)")
+    code, step1 = national.iReadCardBas_HSM_Step1(1)
+    code, basic = national.iReadCardBas_HSM_Step2(host.read_card_bas(step1))
+    _step(console, "2", f"iReadCardBas_HSM_Step1/2 → {code}")
+    _exact(console, basic)
+    facts = CardFacts.from_basic(basic)
+    card_info = f"{facts.card_id}|{facts.card_number}|"
+    code, step1 = national.iDoDebit_HSM_Step1(1, card_info, f"35.80|0.00|{when:%Y%m%d%H%M%S}|")
+    code, out = national.iDoDebit_HSM_Step2(host.debit(step1, facts))
+    _step(console, "3", f"iDoDebit_HSM_Step1/2 (¥35.80) → {code}")
+    _exact(console, out)
+    settled = "right" if host.check_tac(out, facts, mac2_first=True) else "WRONG"
+    _step(console, "4", f"settlement check of the TAC (S3 App. C.7): {settled}")
+    code, records = national.iReadDebitRecord(1)
+    _step(console, "5", f"iReadDebitRecord → {code}")
+    _exact(console, records)
+
+    # -- loss ------------------------------------------------------------------------------
+    console.print("\n[bold]Loss reporting[/bold] (挂失 and 补卡)")
+    hotlist.report(facts.card_number, facts.card_id, "持卡人电话挂失")
+    _step(console, "1", f"card {facts.card_number} reported lost")
+    code, out = national.iReadCardBas_HSM_Step1(1)
+    _step(console, "2", f"the pharmacy refuses it: iReadCardBas_HSM_Step1 → {code} {out}")
+    try:
+        with hospital.session():
+            pass
+    except HotlistedCardError as exc:
+        _step(console, "3", f"so does the hospital: [red]{exc}[/red]")
+    new_id = CardId(DEMO_CARD_ID.region, bytes.fromhex("00000002"), bytes.fromhex("FFFFFFFF"))
+    new_number = make_card_number("A0000002")
+    replacement = _issue_card(new_id, new_number, generation)
+    hotlist.replace(facts.card_number, facts.card_id, new_number, new_id.hex)
+    save_image(replacement, workdir / "replacement.json")
+    fresh = Terminal(replacement, psam_reader=psam, hotlist=hotlist)
+    code, out = NationalInterface(fresh).iReadCardBas(1)
+    _step(console, "4", f"replacement card {new_number} issued (补卡): iReadCardBas → {code}")
+    _exact(console, out)
+    listed = ", ".join(f"{e.card_number} ({e.kind.value})" for e in hotlist.entries())
+    _step(console, "5", f"hotlist now: {listed}")
+    hotlist.close()
+
+
+def _basic_table(info: object) -> Table:
+    from sbkcard.cli.read import basic_table
+    from sbkcard.terminal.basic import BasicInfo
+
+    assert isinstance(info, BasicInfo)
+    return basic_table(info)
+
+
+def _medical_table(values: tuple[str, ...]) -> Table:
+    table = Table(title="医疗保险基本信息 (DF04 EF05)", show_header=False)
+    table.add_column("item", style="bold")
+    table.add_column("value")
+    names = ["险种类型及标识", "参保地", "参保人员类别", "个人账号", "定点医疗机构 1", "用卡方式"]
+    for name, value in zip(names, values, strict=True):
+        table.add_row(name, value)
+    return table

@@ -1,0 +1,213 @@
+"""``sbkcard issue``: a personalisation batch, applicants to checked card images.
+
+::
+
+    sbkcard issue APPLICANTS --keys KEYSTORE --out DIR [--registry DB] [--profile {2,3}]
+                  [--owner NAME] [--hotlist DB] [--psam IMAGE] [--transport-key LABEL]
+                  [--issue-date YYYYMMDD] [--number-prefix XX] [--passphrase-file FILE]
+
+APPLICANTS is a CSV (UTF-8 or GBK) or JSON file of applicant records. Each valid record
+gets a card personalised by APDUs, read back and authenticated by a terminal, saved as
+``DIR/<card number>.json`` and marked issued in the registry; replacements (补卡) put the
+old card on the hotlist. Running the same command again resumes an interrupted batch.
+``--keys demo`` uses the published TEST keys and the demo transport key; a key store
+needs ``--transport-key`` naming the batch's transport key in it. No key or PIN is shown.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import socket
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from sbkcard.applet_model.user_card import PROFILES
+from sbkcard.applet_model.user_card.personalise import demo_transport_key
+from sbkcard.cli.keys import add_passphrase_argument
+from sbkcard.errors import SbkcardError
+from sbkcard.issuance.applicants import read_applicants
+from sbkcard.issuance.batch import BatchSummary, CardResult, IssuingLine, Outcome
+from sbkcard.issuance.personalise import Verifier
+from sbkcard.issuance.registry import SqliteRegistry
+from sbkcard.keys import Algorithm, kcv
+from sbkcard.keys.hierarchy import DEMO_LABEL, KeySet
+from sbkcard.keys.passphrase import resolve_passphrase
+from sbkcard.keys.store_keyset import DEMO, load_keyset, open_store
+from sbkcard.simulator import load_image
+from sbkcard.terminal.hotlist import Hotlist
+from sbkcard.terminal.hsm import SoftwareKeyService
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``sbkcard issue``."""
+    parser = subparsers.add_parser(
+        "issue",
+        help="personalise cards for a file of applicants (resumable batch)",
+        description=__doc__.split("::")[0].strip() if __doc__ else None,
+    )
+    parser.add_argument("applicants", type=Path, metavar="APPLICANTS", help="CSV or JSON file")
+    parser.add_argument(
+        "--keys",
+        required=True,
+        metavar="KEYSTORE",
+        help="issuer keys: 'demo' (published TEST keys, never for real cards) or a software "
+        "key store",
+    )
+    parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="card images")
+    parser.add_argument(
+        "--registry", type=Path, metavar="DB", help="registry database (default DIR/registry.db)"
+    )
+    parser.add_argument(
+        "--profile",
+        type=int,
+        choices=sorted(PROFILES),
+        default=3,
+        help="card generation: 2 (DES, version 2.00) or 3 (SM4, 3.00) (%(default)s)",
+    )
+    parser.add_argument(
+        "--owner",
+        metavar="NAME",
+        help="this batch's name in the registry (default HOST:DIR; the same owner resumes)",
+    )
+    parser.add_argument(
+        "--hotlist", type=Path, metavar="DB", help="hotlist database (default beside the registry)"
+    )
+    parser.add_argument(
+        "--psam",
+        type=Path,
+        metavar="IMAGE",
+        help="check cards through this PSAM image (default: a software key service)",
+    )
+    parser.add_argument(
+        "--transport-key",
+        metavar="LABEL",
+        help="label of the batch transport key in the key store (not with --keys demo)",
+    )
+    parser.add_argument(
+        "--issue-date", metavar="YYYYMMDD", help="issue date (default: the reservation's date)"
+    )
+    parser.add_argument(
+        "--number-prefix",
+        default="HA",
+        metavar="XX",
+        help="two letters opening the card numbers this line allocates (%(default)s)",
+    )
+    add_passphrase_argument(parser)
+    parser.set_defaults(func=_issue)
+
+
+def _keys(args: argparse.Namespace, algorithm: Algorithm) -> tuple[KeySet, bytes]:
+    """The key set and the transport key named by ``--keys`` and ``--transport-key``."""
+    spec = str(args.keys)
+    if spec == DEMO or spec.startswith(DEMO + ":"):
+        if args.transport_key:
+            raise SbkcardError("--transport-key: the demo key set has its own transport key")
+        keyset = load_keyset(spec, algorithm=algorithm)
+        if keyset.algorithm is not algorithm:
+            raise SbkcardError(f"--keys {spec}: profile {args.profile} needs {algorithm.name}")
+        return keyset, demo_transport_key(algorithm)
+    if not args.transport_key:
+        raise SbkcardError("--transport-key LABEL: name the batch's transport key in the store")
+    secret = resolve_passphrase(args.passphrase_file, prompt=f"Key store passphrase ({spec}): ")
+    keyset = load_keyset(spec, secret, algorithm=algorithm)
+    store = open_store(spec, secret)
+    try:
+        with store.use(args.transport_key) as key:
+            transport = bytes(key)
+    finally:
+        store.close()
+    return keyset, transport
+
+
+def _date(text: str | None) -> datetime.date | None:
+    if text is None:
+        return None
+    try:
+        return datetime.datetime.strptime(text, "%Y%m%d").date()
+    except ValueError:
+        raise SbkcardError(f"--issue-date {text!r} is not a date YYYYMMDD") from None
+
+
+def _registry_path(args: argparse.Namespace) -> Path:
+    path: Path = args.registry or args.out / "registry.db"
+    return path
+
+
+def _line(args: argparse.Namespace) -> IssuingLine:
+    out: Path = args.out
+    profile = PROFILES[args.profile]
+    keyset, transport = _keys(args, profile.algorithm)
+    registry_path = _registry_path(args)
+    registry_path.parent.mkdir(parents=True, exist_ok=True)
+    registry = SqliteRegistry(registry_path, number_prefix=args.number_prefix)
+    hotlist = Hotlist(args.hotlist or registry_path.parent / "hotlist.db")
+    verifier = (
+        Verifier(psam=load_image(args.psam), hotlist=hotlist)
+        if args.psam
+        else Verifier(key_service=SoftwareKeyService(keyset), hotlist=hotlist)
+    )
+    return IssuingLine(
+        keyset=keyset,
+        transport_key=transport,
+        profile=profile,
+        registry=registry,
+        out_dir=out,
+        owner=args.owner or f"{socket.gethostname()}:{out.resolve()}",
+        verifier=verifier,
+        hotlist=hotlist,
+        issue_date=_date(args.issue_date),
+    )
+
+
+def _table(summary: BatchSummary) -> Table:
+    table = Table(title="issuance summary")
+    table.add_column("outcome")
+    table.add_column("cards", justify="right")
+    for outcome, count in summary.counts().items():
+        table.add_row(outcome, str(count))
+    return table
+
+
+def _details(title: str, results: list[CardResult]) -> Table:
+    table = Table(title=title)
+    for column in ("line", "SSN", "field", "reason"):
+        table.add_column(column)
+    for r in results:
+        table.add_row(str(r.line), r.ssn, r.field, r.reason)
+    return table
+
+
+def _issue(args: argparse.Namespace) -> int:
+    line = _line(args)
+    accepted, rejected = read_applicants(args.applicants)
+    console = Console()
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("personalising", total=len(accepted))
+        summary = line.run(accepted, rejected, progress=lambda _r: bar.advance(task))
+    console.print(_table(summary))
+    for title, outcome in (("rejected", Outcome.REJECTED), ("failed", Outcome.FAILED)):
+        results = summary.of(outcome)
+        if results:
+            console.print(_details(title, results))
+    console.print(f"card images in {line.out_dir}; registry {_registry_path(args)}")
+    transport_kcv = kcv(line.transport_key, line.keyset.algorithm).hex().upper()
+    console.print(
+        f"keys: {len(line.keyset.roots)} {line.keyset.algorithm.name} roots, "
+        f"IRK KCV {line.keyset.kcvs().get('IRK', '-')}; transport key KCV {transport_kcv}"
+    )
+    if str(args.keys).startswith(DEMO):
+        console.print(f"keys: {DEMO_LABEL}")
+    if summary.of(Outcome.FAILED):
+        console.print("some cards failed: run the same command again to finish them")
+        return 1
+    return 0

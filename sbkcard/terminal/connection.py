@@ -1,0 +1,418 @@
+"""A card in the reader, powered and its SSSE selected: what a run of operations shares.
+
+:meth:`Connection.open` does the preprocessing every transaction starts with (Part 7
+§5, S3 §1.1.3): power the card, SELECT the SSSE by name (its FCI gives the algorithm,
+tag ``86``, S3 §10.1), read the issuer data (SSSE EF05, free, in one READ RECORD "P1 to
+last" by SFI), and check the card against the hotlist (Part 7 §5.4, Part 8 §7.2) before
+anything else happens.
+
+The connection then keeps the card's security state as the terminal knows it: the DF
+selected, the keys authenticated in it (forgotten when another DF is selected, Part 7
+§6.6), whether the PIN was verified (kept until power-off, Part 7 §5.8), and the
+security module (PSAM or HSM) opened on first use.  :meth:`Connection.require` meets a
+file's access rule (:class:`~sbkcard.applet_model.tree.Access`) with the fewest
+commands: nothing if it is already met, else the PIN (through the PIN pad) or an
+external authentication through the security module.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+
+from sbkcard.apdu import builders as b
+from sbkcard.apdu.errors import TlvError
+from sbkcard.apdu.tlv import parse_ber_tlv, parse_simple_tlv
+from sbkcard.applet_model.data_items import FILE_ITEMS, DataItem
+from sbkcard.applet_model.ssse import Layout, LayoutError, national_tree
+from sbkcard.applet_model.tree import DF, EF, Access, Rule, Tree
+from sbkcard.errors import SbkcardError
+from sbkcard.keys.ciphers import Algorithm
+from sbkcard.keys.hierarchy import KeySpec, card_key
+from sbkcard.terminal.errors import (
+    ApplicationBlockedError,
+    CardStatusError,
+    InvalidInputError,
+    NoPsamError,
+    PinBlockedError,
+    UnsupportedCardError,
+    WrongPinError,
+)
+from sbkcard.terminal.hotlist import Hotlist
+from sbkcard.terminal.pinpad import Pin, PinPad, PinPrompt, enter_pin
+from sbkcard.terminal.security import CardContext, SecurityModule
+from sbkcard.terminal.transport import ReaderSession
+from sbkcard.terminal.values import item_text
+
+SSSE = "SSSE"
+CHALLENGE_LENGTH = 8
+
+
+@dataclass(frozen=True)
+class Fci:
+    """The SSSE's FCI (SPEC §1.1): DF name, directory SFI, algorithm (tag ``86``, if any)."""
+
+    name: bytes
+    dir_sfi: int | None
+    algorithm: Algorithm | None
+    raw: bytes
+
+
+def parse_fci(data: bytes) -> Fci:
+    """Decode ``6F [84 name] [A5 [88 sfi] [9F0C [86 alg]]]`` (SPEC §1.1, S3 §10.1)."""
+    try:
+        (top,) = [t for t in parse_ber_tlv(data) if t.tag == 0x6F]
+        fields = {t.tag: t for t in parse_ber_tlv(top.value)}
+        name = fields[0x84].value if 0x84 in fields else b""
+        prop = {t.tag: t.value for t in parse_ber_tlv(fields[0xA5].value)} if 0xA5 in fields else {}
+        sfi = prop[0x88][0] if len(prop.get(0x88, b"")) == 1 else None
+        issuer = dict(parse_simple_tlv(prop.get(0x9F0C, b""), allow_padding=True))
+    except (TlvError, ValueError, KeyError) as exc:
+        raise UnsupportedCardError(
+            f"SSSE FCI {data.hex().upper()} is not well formed: {exc}"
+        ) from exc
+    alg_code = issuer.get(0x86, b"")
+    algorithm = None
+    if len(alg_code) == 1:
+        try:
+            algorithm = Algorithm(alg_code[0])
+        except ValueError:
+            raise UnsupportedCardError(f"unknown algorithm identifier {alg_code[0]:02X}") from None
+    return Fci(name, sfi, algorithm, data)
+
+
+def default_algorithm(region: str) -> Algorithm:
+    """The algorithm of a card whose FCI has no tag ``86``: SSF33 for Beijing (region 11),
+    DES otherwise (S3 §10.1)."""
+    return Algorithm.SSF33 if region.startswith("11") else Algorithm.DES
+
+
+@dataclass(frozen=True)
+class IssuerData:
+    """SSSE EF05, 发卡机构数据 (SPEC §2.2), as the interface writes each item."""
+
+    card_id: str
+    card_type: str
+    version: str
+    init_org: str
+    issue_date: str
+    expiry: str
+    card_number: str
+
+    @property
+    def region(self) -> str:
+        """发卡地区行政区划代码: the first 6 characters of the card identification code."""
+        return self.card_id[:6]
+
+    @property
+    def layout(self) -> Layout:
+        """1.0, 2.0 or 3.0 from the version's first three characters (S3 §10.2)."""
+        return Layout.of(self.version)
+
+
+def decode_records(data: bytes) -> dict[tuple[int, int], bytes]:
+    """Values of a variable-length record file read whole: ``(tag, occurrence) → value``."""
+    out: dict[tuple[int, int], bytes] = {}
+    seen: dict[int, int] = {}
+    try:
+        records = parse_simple_tlv(data, allow_padding=True)
+    except TlvError as exc:
+        raise UnsupportedCardError(f"records are not simple-TLV: {exc}") from exc
+    for tag, value in records:
+        seen[tag] = seen.get(tag, 0) + 1
+        out[tag, seen[tag]] = value
+    return out
+
+
+def records_length(items: tuple[DataItem, ...]) -> int:
+    """The length of all records of a file as declared (Le of a "P1 to last" read)."""
+    return sum(it.tlv_size * it.repeat for it in items if it.tag is not None)
+
+
+class AuthPreference(Enum):
+    """How to meet a "PIN or key" rule (the iAuthType of iReadCard: 1 PIN, 2 RK)."""
+
+    PIN = 1
+    KEY = 2
+
+
+class Connection:
+    """One inserted card, from power-up to power-off (see the module docstring)."""
+
+    def __init__(
+        self,
+        card: ReaderSession,
+        *,
+        module: Callable[[], SecurityModule | None],
+        hotlist: Hotlist | None,
+        pinpad: PinPad | None,
+        rng: Callable[[int], bytes],
+        clock: Callable[[], dt.datetime],
+        device_number: str = "",
+    ) -> None:
+        self.card = card
+        self.device_number = device_number
+        self._module_factory = module
+        self._module: SecurityModule | None = None
+        self._module_opened = False
+        self._module_ready = False
+        self.hotlist = hotlist
+        self.pinpad = pinpad
+        self.rng = rng
+        self.clock = clock
+        self.fci: Fci | None = None
+        self.issuer: IssuerData | None = None
+        self.context: CardContext | None = None
+        self.tree: Tree | None = None
+        self.current_df: str | None = None
+        self.granted: set[str] = set()
+        self.pin_verified = False
+
+    # -- preprocessing --------------------------------------------------------------------
+
+    def open(self) -> IssuerData:
+        """Power up, select the SSSE, read EF05, check the hotlist (Part 7 §5)."""
+        card = self.card
+        atr = card.power_on()
+        with card.during("SSSE selection"):
+            self.fci = parse_fci(self._select_name(b.SSSE_NAME, "SELECT SSSE"))
+            self.current_df = SSSE
+        items = FILE_ITEMS["SSSE/EF05"]
+        with card.during("reading the issuer data (EF05)"):
+            raw = self.read_all_records(0x05, items, "READ RECORD SSSE EF05")
+        values = decode_records(raw)
+
+        def text(field: str, cut: int | None = None) -> str:
+            (item,) = [i for i in items if i.field == field]
+            value = values.get((item.tag or 0, 1))
+            return "" if value is None else item_text(item, value)[:cut]
+
+        issuer = IssuerData(
+            card_id=text("card_id"),
+            card_type=text("card_type"),
+            version=text("version"),
+            init_org=text("init_org"),
+            issue_date=text("issue_date"),
+            expiry=text("expiry"),
+            card_number=text("card_number", 9),
+        )
+        if len(issuer.card_id) != 32:
+            raise UnsupportedCardError("EF05 holds no card identification code (tag 01)")
+        if self.hotlist is not None:
+            self.hotlist.ensure_clear(issuer.card_number, issuer.card_id)
+        algorithm = self.fci.algorithm or default_algorithm(issuer.region)
+        try:
+            layout = issuer.layout
+        except LayoutError as exc:
+            raise UnsupportedCardError(str(exc)) from exc
+        self.tree = national_tree(Layout.V2 if layout is Layout.V1 else layout, algorithm)
+        self.issuer = issuer
+        self.context = CardContext(
+            atr, bytes.fromhex(issuer.card_id), issuer.card_number, issuer.version, algorithm
+        )
+        return issuer
+
+    def close(self) -> None:
+        """Power the card down (and forget its security state)."""
+        self.card.power_off()
+        self.granted.clear()
+        self.pin_verified = False
+        self.current_df = None
+
+    @property
+    def ctx(self) -> CardContext:
+        """The card context (after :meth:`open`)."""
+        if self.context is None:
+            raise InvalidInputError("the connection is not open")
+        return self.context
+
+    @property
+    def layout(self) -> Layout:
+        """The card's layout version (after :meth:`open`)."""
+        assert self.issuer is not None
+        return self.issuer.layout
+
+    # -- files ----------------------------------------------------------------------------
+
+    def _select_name(self, name: bytes, what: str) -> bytes:
+        response = self.card.send(b.select_by_name(name))
+        if response.sw in (0x9303, 0x6A81):
+            raise ApplicationBlockedError(response.sw, what)
+        if response.sw != 0x9000:
+            raise CardStatusError(response.sw, what)
+        return response.data
+
+    def select(self, df: str) -> None:
+        """Make ``df`` (``"SSSE"`` or ``"DF04"``…) current; its keys' grants are forgotten."""
+        if df == self.current_df:
+            return
+        if self.tree is None:
+            raise InvalidInputError("the connection is not open")
+        if df == SSSE:
+            self._select_name(b.SSSE_NAME, "SELECT SSSE")
+        else:
+            try:
+                declared = self.tree.df(f"{SSSE}/{df}")
+            except KeyError:
+                raise InvalidInputError(f"no application {df} in the national tree") from None
+            self._select_name(declared.aid, f"SELECT {df}")
+        self.current_df = df
+        self.granted.clear()
+
+    def ef(self, df: str, ef: int) -> EF:
+        """The declaration of ``df``/EF``ef`` (``InvalidInputError`` if the tree has none)."""
+        if self.tree is None:
+            raise InvalidInputError("the connection is not open")
+        path = f"{SSSE}/EF{ef:02X}" if df == SSSE else f"{SSSE}/{df}/EF{ef:02X}"
+        try:
+            return self.tree.ef(path)
+        except KeyError:
+            raise InvalidInputError(f"no file {path} in the national tree") from None
+
+    def df_declaration(self, df: str) -> DF:
+        """The declaration of ``df``."""
+        assert self.tree is not None
+        return self.tree.ssse if df == SSSE else self.tree.df(f"{SSSE}/{df}")
+
+    def read_all_records(self, sfi: int, items: tuple[DataItem, ...], what: str) -> bytes:
+        """Every record of a file in one READ RECORD ("P1 to last", SFI addressing)."""
+        expected = records_length(items)
+        le = min(max(expected, 1), 256)
+        command = b.read_record(1, sfi=sfi, mode=b.RecordMode.FROM_RECORD_TO_LAST, le=le)
+        response = self.card.send(command)
+        if response.sw == 0x6A83:
+            return b""
+        if response.sw != 0x9000:
+            raise CardStatusError(response.sw, what)
+        return response.data
+
+    # -- security state -------------------------------------------------------------------
+
+    def _opened_module(self) -> SecurityModule | None:
+        if not self._module_opened:
+            self._module = self._module_factory()
+            self._module_opened = True
+        return self._module
+
+    @property
+    def module(self) -> SecurityModule:
+        """The security module, opened and prepared for this card on first use."""
+        module = self._opened_module()
+        if module is None:
+            raise NoPsamError("no PSAM in the reader and no key service configured")
+        if not self._module_ready:
+            module.begin(self.ctx)
+            self._module_ready = True
+        return module
+
+    def has_module(self) -> bool:
+        """Whether a security module is (or can be made) available, without raising."""
+        try:
+            return self._opened_module() is not None
+        except SbkcardError:
+            return False
+
+    def can_meet(self, access: Access) -> bool:
+        """Whether :meth:`require` could meet ``access`` without asking the cardholder."""
+        rule = access.rule
+        if rule is Rule.FREE:
+            return True
+        if rule is Rule.NEVER:
+            return False
+        keyed = access.key in self.granted or (access.key is not None and self.has_module())
+        if rule is Rule.PIN:
+            return self.pin_verified
+        if rule is Rule.KEY:
+            return keyed
+        if rule is Rule.PIN_OR_KEY:
+            return self.pin_verified or keyed
+        return self.pin_verified and keyed
+
+    def terminal_number(self) -> str:
+        """终端机编号: the security module's (the PSAM's file 0016), or 12 zeros without one."""
+        module = self._opened_module()
+        return "0" * 12 if module is None else module.terminal_number.hex().upper()
+
+    def authenticate(self, key: str | KeySpec, version: int | None = None) -> bytes:
+        """External authentication with ``key`` through the security module (Part 7 §6).
+
+        Selects the key's DF first; returns the authentication data sent.  The card's
+        ``63Cx`` (wrong cryptogram) and ``6983`` (key locked) come back as
+        :class:`CardStatusError` with their status word.
+        """
+        spec = key if isinstance(key, KeySpec) else card_key(key)
+        if spec.card_kid is None:
+            raise InvalidInputError(f"key {spec.name} is not used for external authentication")
+        module = self.module
+        self.select(spec.df)
+        card = self.card
+        with card.during(f"external authentication ({spec.name})"):
+            challenge = card.call(b.get_challenge(CHALLENGE_LENGTH), "GET CHALLENGE")
+            original = self.rng(8)
+            auth = module.auth_data(self.ctx, spec, version or 1, challenge, original)
+            card.call(
+                b.external_authenticate(spec.card_kid, auth, original, version),
+                f"EXTERNAL AUTHENTICATE {spec.name}",
+            )
+        self.granted.add(spec.name)
+        return auth
+
+    def verify_pin(self, pin: Pin | None = None) -> None:
+        """VERIFY the PIN (asked on the PIN pad when not given); the PIN never appears.
+
+        ``63Cx`` is :class:`WrongPinError` with the tries left (``63C0``: blocked now),
+        ``6983`` :class:`PinBlockedError`.
+        """
+        if pin is None:
+            if self.pinpad is None:
+                raise InvalidInputError(
+                    "this operation needs the PIN and the terminal has no PIN pad"
+                )
+            pin = enter_pin(self.pinpad, PinPrompt.ENTER)
+        with self.card.during("PIN verification"):
+            response = self.card.send(b.verify(pin.reveal()))
+        check_pin_status(response.sw, "VERIFY")
+        self.pin_verified = True
+
+    def require(self, access: Access, prefer: AuthPreference = AuthPreference.PIN) -> None:
+        """Meet ``access`` in the current DF (S3 §2.1.3 step 6)."""
+        rule = access.rule
+        if rule is Rule.FREE:
+            return
+        if rule is Rule.NEVER:
+            raise InvalidInputError("the file is maintained by the card's COS only")
+        if rule is Rule.PIN:
+            self._pin()
+            return
+        assert access.key is not None
+        if rule is Rule.KEY:
+            self._key(access.key)
+        elif rule is Rule.PIN_AND_KEY:
+            self._key(access.key)
+            self._pin()
+        elif not (self.pin_verified or access.key in self.granted):
+            if prefer is AuthPreference.PIN:
+                self._pin()
+            else:
+                self._key(access.key)
+
+    def _pin(self) -> None:
+        if not self.pin_verified:
+            self.verify_pin()
+
+    def _key(self, name: str) -> None:
+        if name not in self.granted:
+            self.authenticate(name)
+
+
+def check_pin_status(sw: int, command: str) -> None:
+    """Raise the PIN error a VERIFY / CHANGE PIN status word means (``9000`` passes)."""
+    if sw == 0x9000:
+        return
+    if sw == 0x6983 or sw == 0x63C0:
+        raise PinBlockedError(sw, command)
+    if sw & 0xFFF0 == 0x63C0:
+        raise WrongPinError(sw, command)
+    raise CardStatusError(sw, command)

@@ -1,0 +1,777 @@
+"""The national reader interface (人社信息函[2016]38号; S3 "升级部分接口定义"; SPEC §6).
+
+:class:`NationalInterface` offers the standard's functions, with the standard's names
+and arguments, over a :class:`~sbkcard.terminal.terminal.Terminal`; each returns
+``(code, pOutInfo)``: ``0`` and the ``|``-separated output string (every field
+``|``-terminated), or a negative code and the error text (S3 App. A, declared in
+:mod:`sbkcard.terminal.national_codes`; a card status word is ``-(SW1·256+SW2)``).
+HIS code ported from the vendor DLLs gets the same strings byte for byte.
+
+PSAM functions (one transaction each: the card and the PSAM are powered at the start
+and down at the end, S3 §1.1.3): :meth:`~NationalInterface.iReadCardBas`,
+:meth:`~NationalInterface.iReadCard`, :meth:`~NationalInterface.iWriteCard`,
+:meth:`~NationalInterface.iVerifyPIN`, :meth:`~NationalInterface.iChangePIN`,
+:meth:`~NationalInterface.iReloadPIN`, :meth:`~NationalInterface.iUnblockPIN`,
+:meth:`~NationalInterface.iDoDebit`, :meth:`~NationalInterface.iReadDebitRecord`.
+Without a PSAM they answer ``-2201`` where they need one, and the business system falls
+back (S3 §10.5) to the HSM functions ``*_HSM_Step1/2/3``: step 1 returns what the HSM
+must compute (the card keeps its challenges, so the card stays powered), step 2 (and 3)
+take the HSM's answer.  :class:`~sbkcard.terminal.hsm_host.HsmHost` plays the HSM side
+for tests and the demo.
+
+Choices where S3 is silent, and why:
+
+* iType 2 (contactless only) answers ``-1``: the terminals here are contact readers;
+* iDoDebit's amounts (总金额, 账户+统筹金额) go to the card as account ``0``, self-paid =
+  total, pooled = account + pooled: the output's 交易金额 is "the last two amounts of
+  the card command" and with a zero account amount those two are all the TAC needs;
+  iReadDebitRecord maps a record back as total = account + self-paid, sum = account +
+  pooled;
+* the key address of iDoDebit's output is the DTK's (the TAC's key, for the settlement
+  check of App. C.7); that of iDoDebit_HSM_Step1 the DPK's (MAC1);
+* the unblock and reload functions authenticate with the PUK and MAC with STKSSSE (see
+  :mod:`sbkcard.terminal.pin`).
+
+One string carries a secret by the standard's design: iReloadPIN_HSM_Step2 returns the
+new PIN in clear (S3 §6.3.2, "APDU 命令明文数据（新 PIN）") for the HSM to encipher; treat
+it as the PIN it is.  Nothing else returned, logged or traced holds a PIN or a key.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+from sbkcard.apdu import CommandAPDU
+from sbkcard.apdu import builders as b
+from sbkcard.applet_model.ssse import Layout
+from sbkcard.applet_model.tree import Rule
+from sbkcard.errors import SbkcardError
+from sbkcard.keys.hierarchy import KeySpec, card_key
+from sbkcard.terminal import fileaddr, files, pin, purse
+from sbkcard.terminal.auth import internal_authenticate
+from sbkcard.terminal.basic import BasicInfo, Cardholder, read_basic_info, read_cardholder
+from sbkcard.terminal.connection import AuthPreference, Connection
+from sbkcard.terminal.errors import (
+    AuthenticityError,
+    InvalidInputError,
+    NoPsamError,
+    UnsupportedCardError,
+)
+from sbkcard.terminal.national_codes import TEXT, Code, code_for
+from sbkcard.terminal.pinpad import enter_new_pin
+from sbkcard.terminal.security import hsm_address
+from sbkcard.terminal.terminal import Terminal
+
+Result = tuple[int, str]
+MAX_AMOUNT = Decimal("42949672.95")
+
+
+def fields(*values: str) -> str:
+    """``a|b|c|``: the interface's field list, each field ``|``-terminated (SPEC §6)."""
+    return "".join(f"{v}|" for v in values)
+
+
+def split_fields(text: str, count: int, what: str) -> list[str]:
+    """The ``count`` fields of a ``|``-terminated string (a trailing ``|`` is required)."""
+    if not text.endswith("|"):
+        raise InvalidInputError(f"{what}: the last field must end with '|': {text!r}")
+    parts = text[:-1].split("|")
+    if len(parts) != count:
+        raise InvalidInputError(f"{what}: {count} fields expected, got {len(parts)}")
+    return parts
+
+
+def basic_string(info: BasicInfo) -> str:
+    """iReadCardBas's pOutInfo (S3 §1.1.2)."""
+    return fields(
+        info.region,
+        info.holder.ssn,
+        info.issuer.card_number,
+        info.issuer.card_id,
+        info.holder.name,
+        info.history.hex().upper(),
+        info.issuer.version,
+        info.issuer.issue_date,
+        info.issuer.expiry,
+        info.terminal_number,
+        info.device_number,
+    )
+
+
+def parse_card_info(text: str) -> tuple[str, str]:
+    """pCardInfo ``卡识别码|卡号|`` → (card id, card number); ``-20`` for a bad card id."""
+    card_id, number = split_fields(text, 2, "pCardInfo")
+    if len(card_id) != 32 or any(c not in "0123456789ABCDEFabcdef" for c in card_id):
+        raise _CardIdFormat(f"card identification code must be 32 hex characters: {card_id!r}")
+    if not number:
+        raise InvalidInputError("pCardInfo: empty card number")
+    return card_id.upper(), number.upper()
+
+
+class _CardIdFormat(InvalidInputError):
+    """pCardInfo's card identification code is malformed (-20)."""
+
+
+def parse_amount(text: str, what: str) -> int:
+    """A decimal amount in yuan with at most two decimals → fen."""
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise InvalidInputError(f"{what}: {text!r} is not an amount") from None
+    if value < 0 or value > MAX_AMOUNT or value.as_tuple().exponent < -2:  # type: ignore[operator]
+        raise InvalidInputError(f"{what}: {text!r} must be 0..42949672.95 with two decimals")
+    return int(value * 100)
+
+
+def yuan(fen: int) -> str:
+    """Fen as the interface's decimal yuan with two decimals."""
+    return f"{fen // 100}.{fen % 100:02d}"
+
+
+def parse_time(text: str) -> dt.datetime:
+    """``YYYYMMDDHHMMSS`` → datetime."""
+    try:
+        if len(text) != 14:
+            raise ValueError(text)
+        return dt.datetime.strptime(text, "%Y%m%d%H%M%S")
+    except ValueError:
+        raise InvalidInputError(f"time must be YYYYMMDDHHMMSS, got {text!r}") from None
+
+
+def parse_hex(text: str, length: int, what: str) -> bytes:
+    """``length`` bytes written as ``2 * length`` hex characters."""
+    try:
+        raw = bytes.fromhex(text)
+    except ValueError:
+        raise InvalidInputError(f"{what}: {text!r} is not hex") from None
+    if len(raw) != length:
+        raise InvalidInputError(f"{what}: {2 * length} hex characters expected, got {len(text)}")
+    return raw
+
+
+@dataclass
+class _Pending:
+    """An HSM two-step operation between its steps: the card stays powered."""
+
+    function: str
+    stack: ExitStack
+    conn: Connection
+    state: dict[str, object]
+
+
+class NationalInterface:
+    """The national reader interface over ``terminal`` (see the module docstring)."""
+
+    def __init__(self, terminal: Terminal) -> None:
+        self.terminal = terminal
+        self._pending: _Pending | None = None
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def _run(self, body: Callable[[], str]) -> Result:
+        try:
+            return 0, body()
+        except _CardIdFormat as exc:
+            return int(Code.CARD_ID_FORMAT), f"卡识别码格式错：{exc}"
+        except SbkcardError as exc:
+            return code_for(exc)
+
+    @staticmethod
+    def _check_type(i_type: int) -> None:
+        if i_type == 2:
+            raise UnsupportedCardError("contactless operation (iType 2) is not available")
+        if i_type not in (1, 3, 4):
+            raise InvalidInputError(f"iType must be 1, 2, 3 or 4, got {i_type}")
+
+    def _require_psam(self) -> None:
+        if self.terminal.psam_reader is None:
+            raise NoPsamError("no PSAM in the reader")
+
+    def _abandon(self) -> None:
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            pending.stack.close()
+
+    def _begin(
+        self, function: str, i_type: int, expect: tuple[str, str] | None = None
+    ) -> Connection:
+        self._abandon()
+        self._check_type(i_type)
+        stack = ExitStack()
+        try:
+            conn = stack.enter_context(self.terminal.session(expect=expect, hsm=False))
+        except BaseException:
+            stack.close()
+            raise
+        self._pending = _Pending(function, stack, conn, {})
+        return conn
+
+    def _step(self, function: str) -> _Pending:
+        pending = self._pending
+        if pending is None or pending.function != function:
+            self._abandon()
+            raise _NotConnected(f"{function}: call its previous step first")
+        return pending
+
+    def _run_step(self, function: str, body: Callable[[_Pending], str], *, last: bool) -> Result:
+        """Run an HSM step; the card stays up after a successful non-final step."""
+        try:
+            pending = self._step(function)
+            out = body(pending)
+        except _NotConnected as exc:
+            return int(Code.NOT_CONNECTED), f"未建立连接：{exc}"
+        except SbkcardError as exc:
+            self._abandon()
+            return code_for(exc)
+        if last:
+            self._abandon()
+        return 0, out
+
+    def _first_step(self, next_function: str, body: Callable[[], str]) -> Result:
+        """Run step 1; on success the card stays up, waiting for ``next_function``."""
+        try:
+            out = body()
+        except _CardIdFormat as exc:
+            self._abandon()
+            return int(Code.CARD_ID_FORMAT), f"卡识别码格式错：{exc}"
+        except _HsmNotNeeded as exc:
+            self._abandon()
+            return int(Code.HSM_NOT_NEEDED), f"{TEXT[Code.HSM_NOT_NEEDED]}：{exc}"
+        except SbkcardError as exc:
+            self._abandon()
+            return code_for(exc)
+        assert self._pending is not None
+        self._pending.function = next_function
+        return 0, out
+
+    # -- 1 读基本信息 -------------------------------------------------------------------------
+
+    def iReadCardBas(self, iType: int) -> Result:
+        """读基本信息 (S3 §1.1): internal authentication, RKSSSE on 3.0 cards, EF05/EF06."""
+
+        def body() -> str:
+            self._check_type(iType)
+            self._require_psam()
+            with self.terminal.session(hsm=False) as conn:
+                return basic_string(read_basic_info(conn))
+
+        return self._run(body)
+
+    def iReadCardBas_HSM_Step1(self, iType: int) -> Result:
+        """基于加密机的读基本信息（步骤一）(S3 §1.2): the challenges for the HSM."""
+
+        def body() -> str:
+            conn = self._begin("iReadCardBas_HSM_Step1", iType)
+            ctx = conn.ctx
+            card = conn.card
+            original = card.call(b.get_challenge(8), "GET CHALLENGE")
+            factor = card.call(b.get_challenge(8), "GET CHALLENGE")
+            answer = internal_authenticate(conn, factor, original)
+            ea_factor = ea_original = ""
+            if conn.layout is Layout.V3:
+                ea_original = card.call(b.get_challenge(8), "GET CHALLENGE").hex().upper()
+                ea_factor = card.call(b.get_challenge(8), "GET CHALLENGE").hex().upper()
+            assert self._pending is not None
+            self._pending.state.update(answer=answer, original=original, external=bool(ea_factor))
+            return fields(
+                ctx.region,
+                ctx.history.hex().upper(),
+                f"{ctx.algorithm.value:02X}",
+                ctx.card_id_hex,
+                factor.hex().upper(),
+                original.hex().upper(),
+                ea_factor,
+                ea_original,
+            )
+
+        return self._first_step("iReadCardBas_HSM_Step2", body)
+
+    def iReadCardBas_HSM_Step2(self, pKey: str) -> Result:
+        """基于加密机的读基本信息（步骤二）(S3 §1.3): check the card, authenticate, read."""
+
+        def body(pending: _Pending) -> str:
+            conn, state = pending.conn, pending.state
+            internal, external = split_fields(pKey, 2, "pKey")
+            expected = parse_hex(internal, 16, "internal authentication result")
+            if expected[8:] != state["original"]:
+                raise InvalidInputError("pKey: the internal authentication's original data differ")
+            answer = state["answer"]
+            assert isinstance(answer, bytes)
+            if not hmac.compare_digest(expected[:8], answer):
+                raise AuthenticityError("the card's IRK answer does not match the HSM's")
+            if state["external"]:
+                data = parse_hex(external, 16, "external authentication result")
+                _external(conn, card_key("RKSSSE"), data)
+            elif external:
+                raise InvalidInputError("pKey: no external authentication was asked for")
+            holder = read_cardholder(conn)
+            info = _basic(conn, holder, self.terminal)
+            return basic_string(info)
+
+        return self._run_step("iReadCardBas_HSM_Step2", body, last=True)
+
+    # -- 2 通用读卡 ---------------------------------------------------------------------------
+
+    def iReadCard(
+        self,
+        iType: int,
+        iAuthType: int,
+        pCardInfo: str,
+        pFileAddr: str,
+    ) -> Result:
+        """通用读卡 (S3 §2.1): PIN (iAuthType 1) or key (2) as each file's rule needs."""
+
+        def body() -> str:
+            self._check_type(iType)
+            if iAuthType not in (1, 2):
+                raise InvalidInputError(f"iAuthType must be 1 (PIN) or 2 (RK), got {iAuthType}")
+            expect = parse_card_info(pCardInfo)
+            fileaddr.parse(pFileAddr)
+            with self.terminal.session(expect=expect, hsm=False) as conn:
+                prefer = AuthPreference(iAuthType)
+                return files.read_address(conn, pFileAddr, prefer=prefer).national()
+
+        return self._run(body)
+
+    def _key_step1(
+        self, function: str, i_type: int, card_info: str, address: str, write: bool
+    ) -> str:
+        expect = parse_card_info(card_info)
+        request = fileaddr.parse(address)[0]
+        conn = self._begin(function, i_type, expect)
+        ef = conn.ef(request.df, request.ef)
+        access = ef.write if write else ef.read
+        if access.rule is Rule.NEVER:
+            raise InvalidInputError(f"{request.name} cannot be {'written' if write else 'read'}")
+        if access.rule in (Rule.FREE, Rule.PIN) or access.key is None:
+            raise _HsmNotNeeded(f"{request.name}: no key protects this file")
+        key = card_key(access.key)
+        conn.select(key.df)
+        if access.rule is Rule.PIN_AND_KEY:
+            conn.verify_pin()
+        address_text = fileaddr.format_values([(request, [i.token for i in request.items])])
+        assert self._pending is not None
+        self._pending.state.update(key=key, address=address_text)
+        return _challenges(conn, key)
+
+    def iReadCard_HSM_Step1(
+        self,
+        iType: int,
+        pCardInfo: str,
+        pFileAddr: str,
+    ) -> Result:
+        """基于加密机的通用读卡（步骤一）(S3 §2.2): the first file's key and challenges."""
+
+        def body() -> str:
+            return self._key_step1("iReadCard_HSM_Step1", iType, pCardInfo, pFileAddr, False)
+
+        return self._first_step("iReadCard_HSM_Step2", body)
+
+    def iReadCard_HSM_Step2(self, pKey: str) -> Result:
+        """基于加密机的通用读卡（步骤二）(S3 §2.3): authenticate, read the first file."""
+
+        def body(pending: _Pending) -> str:
+            conn, state = pending.conn, pending.state
+            key = state["key"]
+            assert isinstance(key, KeySpec)
+            _external(conn, key, parse_hex(pKey, 16, "pKey"))
+            address = state["address"]
+            assert isinstance(address, str)
+            return files.read_address(conn, address, prefer=AuthPreference.KEY).national()
+
+        return self._run_step("iReadCard_HSM_Step2", body, last=True)
+
+    # -- 3 通用写卡 ---------------------------------------------------------------------------
+
+    def iWriteCard(
+        self,
+        iType: int,
+        pCardInfo: str,
+        pFileAddr: str,
+        pWriteData: str,
+    ) -> Result:
+        """通用写卡 (S3 §3.1): external authentication through the PSAM, write, verify."""
+
+        def body() -> str:
+            self._check_type(iType)
+            expect = parse_card_info(pCardInfo)
+            fileaddr.parse_values(pWriteData, fileaddr.parse(pFileAddr))
+            self._require_psam()
+            with self.terminal.session(expect=expect, hsm=False) as conn:
+                files.write_address(conn, pFileAddr, pWriteData)
+            return ""
+
+        return self._run(body)
+
+    def iWriteCard_HSM_Step1(
+        self,
+        iType: int,
+        pCardInfo: str,
+        pFileAddr: str,
+    ) -> Result:
+        """基于加密机的通用写卡（步骤一）(S3 §3.2)."""
+
+        def body() -> str:
+            return self._key_step1("iWriteCard_HSM_Step1", iType, pCardInfo, pFileAddr, True)
+
+        return self._first_step("iWriteCard_HSM_Step2", body)
+
+    def iWriteCard_HSM_Step2(self, pKey: str, pWriteData: str) -> Result:
+        """基于加密机的通用写卡（步骤二）(S3 §3.3): authenticate, write the first file."""
+
+        def body(pending: _Pending) -> str:
+            conn, state = pending.conn, pending.state
+            key, address = state["key"], state["address"]
+            assert isinstance(key, KeySpec) and isinstance(address, str)
+            request = fileaddr.parse(address)[0]
+            first = pWriteData.split("$", 1)[0] + "$"
+            fileaddr.parse_values(first, [request])
+            _external(conn, key, parse_hex(pKey, 16, "pKey"))
+            files.write_address(conn, address, first)
+            return ""
+
+        return self._run_step("iWriteCard_HSM_Step2", body, last=True)
+
+    # -- 4, 5 PIN 校验、修改 ------------------------------------------------------------------
+
+    def iVerifyPIN(self, iType: int) -> Result:
+        """PIN 校验 (S3 §4.1): the PIN from the PIN pad; tries left on failure."""
+
+        def body() -> str:
+            self._check_type(iType)
+            with self.terminal.session(hsm=False) as conn:
+                pin.verify_pin(conn)
+            return ""
+
+        return self._run(body)
+
+    def iChangePIN(self, iType: int) -> Result:
+        """PIN 修改 (S3 §5.1): old PIN, new PIN twice, on the PIN pad."""
+
+        def body() -> str:
+            self._check_type(iType)
+            with self.terminal.session(hsm=False) as conn:
+                pin.change_pin(conn)
+            return ""
+
+        return self._run(body)
+
+    # -- 6, 7 PIN 重置、解锁 ------------------------------------------------------------------
+
+    def iReloadPIN(self, iType: int, pCardInfo: str) -> Result:
+        """PIN 重置 (S3 §6.1): a new PIN typed twice, set with the PSAM's keys."""
+
+        def body() -> str:
+            self._check_type(iType)
+            expect = parse_card_info(pCardInfo)
+            self._require_psam()
+            with self.terminal.session(expect=expect, hsm=False) as conn:
+                pin.reload_pin(conn)
+            return ""
+
+        return self._run(body)
+
+    def iUnblockPIN(self, iType: int, pCardInfo: str) -> Result:
+        """PIN 解锁 (S3 §7.1): the tries counter reset with the PSAM's keys."""
+
+        def body() -> str:
+            self._check_type(iType)
+            expect = parse_card_info(pCardInfo)
+            self._require_psam()
+            with self.terminal.session(expect=expect, hsm=False) as conn:
+                pin.unblock_pin(conn)
+            return ""
+
+        return self._run(body)
+
+    def _maintenance_step1(self, function: str, i_type: int, card_info: str) -> str:
+        conn = self._begin(function, i_type, parse_card_info(card_info))
+        key = card_key(pin.AUTH_KEY)
+        conn.select(key.df)
+        assert self._pending is not None
+        self._pending.state["key"] = key
+        return _challenges(conn, key)
+
+    def _maintenance_step2(self, pending: _Pending, p_key: str, reload: bool) -> str:
+        conn, state = pending.conn, pending.state
+        key = state["key"]
+        assert isinstance(key, KeySpec)
+        _external(conn, key, parse_hex(p_key, 16, "pKey"))
+        plain = ""
+        body_length = 0
+        if reload:
+            if conn.pinpad is None:
+                raise InvalidInputError("PIN reload needs the PIN pad")
+            new = enter_new_pin(conn.pinpad)
+            plain = new.reveal()
+            body_length = pin.enciphered_length(len(new.encode()), conn.ctx.algorithm.block_size)
+        p2 = b.PinOperation.RELOAD if reload else b.PinOperation.UNBLOCK
+        header = bytes([0x84, 0x24, 0x00, p2, body_length + 4])
+        challenge = conn.card.call(b.get_challenge(8), "GET CHALLENGE")
+        state["header"] = header
+        mac_key = card_key(pin.MAC_KEY)
+        return fields(
+            f"{conn.ctx.algorithm.value:02X}",
+            hsm_address(mac_key, 1),
+            challenge.hex().upper(),
+            header.hex().upper(),
+            plain,
+        )
+
+    def _maintenance_step3(self, pending: _Pending, p_key: str, what: str) -> str:
+        header = pending.state["header"]
+        assert isinstance(header, bytes)
+        raw = parse_hex(p_key, 5 + header[4], "pKey")
+        if raw[:5] != header:
+            raise InvalidInputError(
+                f"pKey: the command header must be {header.hex().upper()}, "
+                f"got {raw[:5].hex().upper()}"
+            )
+        pending.conn.card.call(CommandAPDU(0x84, 0x24, 0x00, header[3], raw[5:]), what)
+        return ""
+
+    def iReloadPIN_HSM_Step1(self, iType: int, pCardInfo: str) -> Result:
+        """基于加密机的 PIN 重置（步骤一）(S3 §6.2): the authentication's challenges."""
+
+        def body() -> str:
+            return self._maintenance_step1("iReloadPIN_HSM_Step1", iType, pCardInfo)
+
+        return self._first_step("iReloadPIN_HSM_Step2", body)
+
+    def iReloadPIN_HSM_Step2(self, pKey: str) -> Result:
+        """基于加密机的 PIN 重置（步骤二）(S3 §6.3): authenticate, new PIN, what to MAC."""
+
+        def body(pending: _Pending) -> str:
+            out = self._maintenance_step2(pending, pKey, reload=True)
+            pending.function = "iReloadPIN_HSM_Step3"
+            return out
+
+        return self._run_step("iReloadPIN_HSM_Step2", body, last=False)
+
+    def iReloadPIN_HSM_Step3(self, pKey: str) -> Result:
+        """基于加密机的 PIN 重置（步骤三）(S3 §6.4): header ‖ enciphered PIN ‖ MAC."""
+
+        def body(pending: _Pending) -> str:
+            return self._maintenance_step3(pending, pKey, "PIN CHANGE/UNBLOCK (reload)")
+
+        return self._run_step("iReloadPIN_HSM_Step3", body, last=True)
+
+    def iUnblockPIN_HSM_Step1(self, iType: int, pCardInfo: str) -> Result:
+        """基于加密机的 PIN 解锁（步骤一）(S3 §7.2)."""
+
+        def body() -> str:
+            return self._maintenance_step1("iUnblockPIN_HSM_Step1", iType, pCardInfo)
+
+        return self._first_step("iUnblockPIN_HSM_Step2", body)
+
+    def iUnblockPIN_HSM_Step2(self, pKey: str) -> Result:
+        """基于加密机的 PIN 解锁（步骤二）(S3 §7.3): authenticate, what to MAC."""
+
+        def body(pending: _Pending) -> str:
+            out = self._maintenance_step2(pending, pKey, reload=False)
+            pending.function = "iUnblockPIN_HSM_Step3"
+            return out
+
+        return self._run_step("iUnblockPIN_HSM_Step2", body, last=False)
+
+    def iUnblockPIN_HSM_Step3(self, pKey: str) -> Result:
+        """基于加密机的 PIN 解锁（步骤三）(S3 §7.4): header ‖ MAC (18 hex characters)."""
+
+        def body(pending: _Pending) -> str:
+            return self._maintenance_step3(pending, pKey, "PIN CHANGE/UNBLOCK (unblock)")
+
+        return self._run_step("iUnblockPIN_HSM_Step3", body, last=True)
+
+    # -- 8 消费交易 ---------------------------------------------------------------------------
+
+    def iDoDebit(self, iType: int, pCardInfo: str, pPayInfo: str) -> Result:
+        """消费交易 (S3 §8.1): PIN, MAC1 from the PSAM, debit, MAC2 checked, the TAC."""
+
+        def body() -> str:
+            self._check_type(iType)
+            expect = parse_card_info(pCardInfo)
+            total, paid, when = _pay_info(pPayInfo)
+            self._require_psam()
+            with self.terminal.session(expect=expect, hsm=False) as conn:
+                done = purse.purchase(conn, account=0, self_paid=total, pooled=paid, time=when)
+                alg = f"{conn.ctx.algorithm.value:02X}"
+            return fields(
+                alg,
+                hsm_address(card_key("DTK"), done.key_version),
+                done.amounts_hex,
+                chr(done.tx_type),
+                done.terminal_number,
+                f"{done.terminal_seq:08X}",
+                done.time.strftime("%Y%m%d%H%M%S"),
+                done.tac.hex().upper(),
+            )
+
+        return self._run(body)
+
+    def iDoDebit_HSM_Step1(
+        self,
+        iType: int,
+        pCardInfo: str,
+        pPayInfo: str,
+    ) -> Result:
+        """基于加密机的消费交易（步骤一）(S3 §8.2): PIN, INITIALIZE FOR PURCHASE."""
+
+        def body() -> str:
+            expect = parse_card_info(pCardInfo)
+            total, paid, when = _pay_info(pPayInfo)
+            conn = self._begin("iDoDebit_HSM_Step1", iType, expect)
+            conn.select(purse.DF04)
+            conn.verify_pin()
+            try:
+                terminal = bytes.fromhex(conn.terminal_number())
+            except SbkcardError:
+                terminal = bytes.fromhex(self.terminal.terminal_number)
+            answer = conn.card.call(
+                b.initialize_for_purchase(1, 0, total, paid, terminal), "INITIALIZE FOR PURCHASE"
+            )
+            seq, version, random = answer[14:16], answer[16], answer[18:22]
+            amounts = f"{total:08X}{paid:08X}"
+            assert self._pending is not None
+            self._pending.state.update(
+                amounts=amounts, terminal=terminal, version=version, total=total, paid=paid
+            )
+            return fields(
+                f"{conn.ctx.algorithm.value:02X}",
+                hsm_address(card_key("DPK"), version),
+                random.hex().upper(),
+                seq.hex().upper(),
+                amounts,
+                chr(purse.PURCHASE_TYPE),
+                terminal.hex().upper(),
+                when.strftime("%Y%m%d%H%M%S"),
+            )
+
+        return self._first_step("iDoDebit_HSM_Step2", body)
+
+    def iDoDebit_HSM_Step2(self, pKey: str) -> Result:
+        """基于加密机的消费交易（步骤二）(S3 §8.3): DEBIT FOR PURCHASE with the HSM's MAC1."""
+
+        def body(pending: _Pending) -> str:
+            conn, state = pending.conn, pending.state
+            seq_text, time_text, mac1_text = split_fields(pKey, 3, "pKey")
+            terminal_seq = int.from_bytes(parse_hex(seq_text, 4, "terminal sequence"))
+            when = parse_time(time_text)
+            mac1 = parse_hex(mac1_text, 4, "MAC1")
+            proof = conn.card.call(
+                b.debit_for_purchase(terminal_seq, when, mac1), "DEBIT FOR PURCHASE"
+            )
+            tac, mac2 = proof[:4], proof[4:8]
+            terminal, version = state["terminal"], state["version"]
+            assert isinstance(terminal, bytes) and isinstance(version, int)
+            return fields(
+                mac2.hex().upper(),
+                f"{conn.ctx.algorithm.value:02X}",
+                hsm_address(card_key("DTK"), version),
+                str(state["amounts"]),
+                chr(purse.PURCHASE_TYPE),
+                terminal.hex().upper(),
+                f"{terminal_seq:08X}",
+                when.strftime("%Y%m%d%H%M%S"),
+                tac.hex().upper(),
+            )
+
+        return self._run_step("iDoDebit_HSM_Step2", body, last=True)
+
+    # -- 9 读消费交易记录 --------------------------------------------------------------------
+
+    def iReadDebitRecord(self, iType: int) -> Result:
+        """读消费交易记录 (S3 §9.1): the PIN, then every purchase record of EF08."""
+
+        def body() -> str:
+            self._check_type(iType)
+            with self.terminal.session(hsm=False) as conn:
+                records = purse.transactions(conn)
+            rows = [
+                fileaddr.format_record(
+                    [
+                        str(r.seq),
+                        r.terminal,
+                        r.time,
+                        yuan(r.account + r.self_paid),
+                        yuan(r.account + r.pooled),
+                    ]
+                )
+                for r in records
+                if r.kind == chr(purse.PURCHASE_TYPE)
+            ]
+            return fields(*rows)
+
+        return self._run(body)
+
+
+class _NotConnected(SbkcardError):
+    """An HSM step called out of order (-12 未建立连接)."""
+
+
+class _HsmNotNeeded(SbkcardError):
+    """The file needs no key: use the PSAM function (-2204)."""
+
+
+def _challenges(conn: Connection, key: KeySpec) -> str:
+    """Step 1 of a keyed HSM operation: 算法标识|密钥地址|过程因子|原始信息| (S3 §2.2.2)."""
+    original = conn.card.call(b.get_challenge(8), "GET CHALLENGE")
+    factor = conn.card.call(b.get_challenge(8), "GET CHALLENGE")
+    return fields(
+        f"{conn.ctx.algorithm.value:02X}",
+        hsm_address(key, 1),
+        factor.hex().upper(),
+        original.hex().upper(),
+    )
+
+
+def _external(conn: Connection, key: KeySpec, result: bytes) -> None:
+    """EXTERNAL AUTHENTICATE with the HSM's ``auth(8) ‖ original(8)``."""
+    assert key.card_kid is not None
+    conn.select(key.df)
+    conn.card.call(
+        b.external_authenticate(key.card_kid, result[:8], result[8:]),
+        f"EXTERNAL AUTHENTICATE {key.name}",
+    )
+    conn.granted.add(key.name)
+
+
+def _basic(conn: Connection, holder: Cardholder, terminal: Terminal) -> BasicInfo:
+    """The basic information of an HSM-mode read: the PSAM's terminal number if it has one."""
+    assert conn.issuer is not None
+    ctx = conn.ctx
+    try:
+        number = conn.terminal_number()
+    except SbkcardError:
+        number = terminal.terminal_number
+    return BasicInfo(
+        issuer=conn.issuer,
+        holder=holder,
+        atr=ctx.atr,
+        history=ctx.history,
+        algorithm=ctx.algorithm,
+        genuine=True,
+        terminal_number=number,
+        device_number=conn.device_number,
+        apdus=conn.card.apdu_count,
+    )
+
+
+def _pay_info(text: str) -> tuple[int, int, dt.datetime]:
+    total, paid, when = split_fields(text, 3, "pPayInfo")
+    return parse_amount(total, "总金额"), parse_amount(paid, "账户+统筹金额"), parse_time(when)
+
+
+__all__ = [
+    "NationalInterface",
+    "Result",
+    "basic_string",
+    "fields",
+    "parse_card_info",
+    "split_fields",
+    "yuan",
+]

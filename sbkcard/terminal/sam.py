@@ -1,0 +1,268 @@
+"""The PSAM as the terminal's security module (Part 9 §7–§9; SPEC §8).
+
+:class:`PsamModule` drives a PSAM in the reader's second slot through its commands:
+
+* at power-up it reads the public information (``0015``) and the terminal number
+  (``0016``, the 终端机编号 of every national string);
+* :meth:`~PsamModule.begin` selects the environment of the card's algorithm (DES: the MF
+  "sx1.sh.社会保障"; SM4/SSF33: DDF1 "sx2.sh.社会保障") and its social security ADF
+  ``D1 56 00 00 05 90``, then INITIALIZE ENVIRONMENT with the card ID's first byte; a PSAM
+  without the SM4/SSF33 environment is :class:`~sbkcard.terminal.errors.PsamAlgorithmError`
+  (S3 §1.1.3 step 5, code -2202);
+* every cryptogram is DELIVERY SESSION KEY (``BF DE``, factors card level first) then
+  CIPHER DATA (``80 FA``), or INIT/CREDIT SAM FOR PURCHASE (``80 70`` / ``80 72``).
+
+Part 9 table B1 gives the maintenance keys (STK) to the PSAM as MAC keys (usage ``26``):
+a PSAM can MAC the PIN unblock but cannot encipher the new PIN of a PIN reload; that
+case is :class:`~sbkcard.terminal.errors.PsamKeyMissingError` (code -27272), on which
+the business system falls back to the HSM functions (S3 §10.5).
+
+Level compatibility (Part 9 §8, SPEC §8): the PSAM may hold a key as a national (3
+levels to apply), provincial (2) or city (1) root.  The first use of a key probes the
+depths, the standard's level first, until the PSAM stops answering ``6A80`` (分散级数不符),
+and remembers the answer (方案二: an index table built as keys are used).  A key the PSAM
+does not hold (``6A88``) is :class:`~sbkcard.terminal.errors.PsamKeyMissingError`; a
+provincial or city root cannot serve a card of another province or city (its region is
+the terminal number's first six digits, Part 9 §7.3.3): that is
+:class:`~sbkcard.terminal.errors.PsamLevelError` (code -24), raised before anything is
+sent to the card, so no retry counter of the card is spent on a cryptogram that cannot
+be right.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+from sbkcard.apdu import builders as b
+from sbkcard.apdu.command import CommandAPDU
+from sbkcard.errors import NoCardError
+from sbkcard.keys.ciphers import Algorithm
+from sbkcard.keys.factors import card_factor, city_factor, province_factor
+from sbkcard.keys.hierarchy import KeySpec, card_key
+from sbkcard.keys.padding import fold, pad80
+from sbkcard.terminal.errors import (
+    CardStatusError,
+    NoPsamError,
+    PsamAlgorithmError,
+    PsamKeyMissingError,
+    PsamLevelError,
+)
+from sbkcard.terminal.security import (
+    CardContext,
+    PurchaseInit,
+    PurchaseRequest,
+)
+from sbkcard.terminal.transport import ReaderSession
+
+_Builder = Callable[[int, list[bytes]], CommandAPDU]
+"""Builds the command for a usage byte and the factors of one depth."""
+
+LEVEL_MISMATCH = 0x6A80
+CONDITIONS_NOT_SATISFIED = 0x6985
+KEY_NOT_FOUND = 0x6A88
+PUBLIC_INFO = 0x0015
+TERMINAL_INFO = 0x0016
+
+
+class PsamModule:
+    """A PSAM in a reader slot, powered and ready (see the module docstring)."""
+
+    kind = "PSAM"
+
+    def __init__(self, session: ReaderSession, depths: dict[tuple[int, int], int] | None = None):
+        self.session = session
+        self.depths: dict[tuple[int, int], int] = {} if depths is None else depths
+        """Diversification depth found per (key type, PSAM key id): the index table (pass
+        the same dict for every session with one PSAM to keep it, Part 9 §8 方案二)."""
+        self.public_info = b""
+        self._terminal_number = bytes(6)
+        self._environment: Algorithm | None = None
+
+    @property
+    def terminal_number(self) -> bytes:
+        return self._terminal_number
+
+    @property
+    def terminal_region(self) -> str:
+        """The PSAM's city: the first six digits of its terminal number."""
+        return self._terminal_number[:3].hex().upper()
+
+    def open(self) -> None:
+        """Power the PSAM up and read its public information and terminal number."""
+        s = self.session
+        try:
+            s.power_on()
+        except NoCardError as exc:
+            raise NoPsamError(f"no PSAM in the PSAM slot ({exc})") from exc
+        with s.during("PSAM power-up"):
+            s.call(b.select_by_name(b.SSSE_NAME), "SELECT PSAM DES environment")
+            self.public_info = s.call(
+                b.read_binary(sfi=PUBLIC_INFO & 0x1F, le=15), "READ BINARY 0015"
+            )
+            self._terminal_number = s.call(
+                b.read_binary(sfi=TERMINAL_INFO & 0x1F, le=6), "READ BINARY 0016"
+            )
+        self._environment = None
+
+    def close(self) -> None:
+        """Power the PSAM down."""
+        self.session.power_off()
+
+    def begin(self, card: CardContext) -> None:
+        s = self.session
+        with s.during("PSAM environment selection"):
+            if card.algorithm is Algorithm.DES:
+                s.call(b.select_by_name(b.SSSE_NAME), "SELECT PSAM DES environment")
+            else:
+                response = s.send(b.select_by_name(b.PSAM_SSF33_DDF_NAME))
+                if response.sw != 0x9000:
+                    raise PsamAlgorithmError(
+                        f"the PSAM has no {card.algorithm.label} environment "
+                        f"(SELECT sx2.sh.社会保障 answered {response.sw:04X})"
+                    )
+            s.call(b.select_by_name(b.PSAM_ADF_AID), "SELECT PSAM ADF D15600000590")
+            s.call(b.initialize_environment(card.card_id[0]), "INITIALIZE ENVIRONMENT")
+        self._environment = card.algorithm
+
+    # -- keys and levels ------------------------------------------------------------------
+
+    def _candidates(self, key_type: int, ident: int, nominal: int) -> list[int]:
+        known = self.depths.get((key_type, ident))
+        if known is not None:
+            return [known]
+        return [nominal] + [d for d in (3, 2, 1) if d != nominal]
+
+    def _check_region(self, key: KeySpec, card: CardContext, depth: int) -> None:
+        psam_region = self.terminal_region
+        if depth == 3 or not psam_region.isdigit() or psam_region == "000000":
+            return
+        same = card.region[:2] == psam_region[:2] if depth == 2 else card.region == psam_region
+        if not same:
+            scope = "provincial" if depth == 2 else "city"
+            raise PsamLevelError(
+                key.name,
+                f"the PSAM holds a {scope} root of region {psam_region}, "
+                f"the card is from {card.region}",
+            )
+
+    def _with_depth(
+        self,
+        key: KeySpec,
+        card: CardContext,
+        build: _Builder,
+        what: str,
+    ) -> bytes:
+        """Send the command ``build(usage, factors)`` at the right depth; its data."""
+        if key.psam_usage is None or key.psam_id is None:
+            raise PsamKeyMissingError(key.name, "no PSAM key id in the key table")
+        key_type, ident = key.psam_usage & 0x1F, key.psam_id
+        chain = [card_factor(card.atr), city_factor(card.region), province_factor(card.region)]
+        last = 0
+        known = (key_type, ident) in self.depths
+        for depth in self._candidates(key_type, ident, key.psam_usage >> 5):
+            if known:
+                self._check_region(key, card, depth)
+            usage = depth << 5 | key_type
+            response = self.session.send(build(usage, chain[:depth]))
+            last = response.sw
+            if response.sw == KEY_NOT_FOUND:
+                raise PsamKeyMissingError(
+                    key.name, f"PSAM key {key_type:02X}/{ident:02X} not found (6A88)"
+                )
+            if response.sw == LEVEL_MISMATCH:
+                continue
+            if response.sw != 0x9000:
+                raise CardStatusError(response.sw, what, device="PSAM")
+            if not known:
+                self.depths[key_type, ident] = depth
+                self._check_region(key, card, depth)
+            return response.data
+        raise PsamLevelError(
+            key.name, f"no diversification depth 1–3 accepted by the PSAM (last {last:04X})"
+        )
+
+    def _deliver(self, card: CardContext, key: KeySpec, session_input: bytes) -> None:
+        size = card.algorithm.block_size
+        padded = session_input + bytes(size - len(session_input))
+        ident = key.psam_id if key.psam_id is not None else 0
+
+        def build(usage: int, factors: list[bytes]) -> CommandAPDU:
+            return b.delivery_session_key(usage, ident, factors, padded)
+
+        self._with_depth(key, card, build, f"DELIVERY SESSION KEY {key.name}")
+
+    def _cipher(self, mode: b.CipherMode, data: bytes, what: str) -> bytes:
+        return self.session.call(b.cipher_data(mode, data), what)
+
+    # -- SecurityModule -------------------------------------------------------------------
+
+    def auth_data(
+        self, card: CardContext, key: KeySpec, version: int, factor: bytes, original: bytes
+    ) -> bytes:
+        with self.session.during(f"authentication data ({key.name})"):
+            self._deliver(card, key, factor)
+            if card.algorithm is Algorithm.DES:
+                return self._cipher(b.CipherMode.ENCRYPT_LAST, original, "CIPHER DATA")[:8]
+            block = self._cipher(b.CipherMode.ENCRYPT_LAST, original + bytes(8), "CIPHER DATA")
+            return fold(block[:16], 8)
+
+    def secure_message(
+        self,
+        card: CardContext,
+        key: KeySpec,
+        version: int,
+        challenge: bytes,
+        header: bytes,
+        plaintext: bytes | None,
+    ) -> bytes:
+        size = card.algorithm.block_size
+        with self.session.during(f"secure messaging ({key.name})"):
+            self._deliver(card, key, challenge)
+            body = b""
+            if plaintext is not None:
+                block = pad80(bytes([len(plaintext)]) + plaintext, size, always=False)
+                response = self.session.send(b.cipher_data(b.CipherMode.ENCRYPT_LAST, block))
+                if response.sw == CONDITIONS_NOT_SATISFIED:
+                    raise PsamKeyMissingError(
+                        key.name,
+                        "the PSAM holds it as a MAC-only key; this command needs "
+                        "encryption too (use the HSM functions)",
+                    )
+                if response.sw != 0x9000:
+                    raise CardStatusError(response.sw, "CIPHER DATA (encrypt)", device="PSAM")
+                body = response.data
+            data = bytes(size) + pad80(header + body, size)
+            mac = self._cipher(b.CipherMode.MAC_SINGLE, data, "CIPHER DATA (MAC)")
+            return body + mac[:4]
+
+    def purchase_mac1(
+        self, card: CardContext, init: PurchaseInit, request: PurchaseRequest
+    ) -> tuple[int, bytes]:
+        key = dataclasses.replace(card_key("DPK"), psam_id=init.key_version)
+
+        def build(usage: int, factors: list[bytes]) -> CommandAPDU:
+            return b.init_sam_for_purchase(
+                card_random=init.random,
+                card_sequence=init.seq,
+                account=request.account,
+                self_paid=request.self_paid,
+                pooled=request.pooled,
+                transaction_type=request.tx_type,
+                time=request.time,
+                key_version=init.key_version,
+                algorithm=init.algorithm_id,
+                factors=factors,
+            )
+
+        with self.session.during("INIT SAM FOR PURCHASE"):
+            answer = self._with_depth(key, card, build, "INIT SAM FOR PURCHASE")
+        if len(answer) != 8:
+            raise CardStatusError(
+                0x6F00, "INIT SAM FOR PURCHASE (answer not 8 bytes)", device="PSAM"
+            )
+        return int.from_bytes(answer[:4]), answer[4:]
+
+    def check_mac2(self, mac2: bytes) -> None:
+        with self.session.during("CREDIT SAM FOR PURCHASE"):
+            self.session.call(b.credit_sam_for_purchase(mac2), "CREDIT SAM FOR PURCHASE (MAC2)")

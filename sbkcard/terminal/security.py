@@ -1,0 +1,179 @@
+"""Who computes the cryptograms: the card context and the security-module interface.
+
+A terminal authenticates cards and itself through a *security module*: the PSAM in the
+reader's second slot (:mod:`sbkcard.terminal.sam`) or an HSM reached through a key
+service (:mod:`sbkcard.terminal.hsm`).  Both implement :class:`SecurityModule`, so the
+operations of :mod:`sbkcard.terminal.operations` run unchanged on either (S3 §10.5: the
+PSAM path first, the HSM path as its fallback).
+
+:class:`CardContext` is what the key hierarchy needs to know about the card in the
+reader (SPEC §4.3): the algorithm of its SSSE (FCI tag ``86``), its ATR (card factor)
+and its card identification code (region → province and city factors).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Protocol
+
+from sbkcard.identifiers.atr import historical_bytes
+from sbkcard.keys.ciphers import Algorithm
+from sbkcard.keys.hierarchy import CARD_KEYS, KeySpec
+
+
+@dataclass(frozen=True)
+class CardContext:
+    """The card in the reader as the key hierarchy sees it."""
+
+    atr: bytes
+    card_id: bytes
+    card_number: str
+    version: str
+    algorithm: Algorithm
+
+    @property
+    def region(self) -> str:
+        """The issuing region: the first 6 digits of the card identification code."""
+        return self.card_id[:3].hex().upper()
+
+    @property
+    def card_id_hex(self) -> str:
+        """The card identification code as 32 upper-case hex characters."""
+        return self.card_id.hex().upper()
+
+    @property
+    def history(self) -> bytes:
+        """The ATR's historical bytes (卡复位信息 of the national strings)."""
+        return historical_bytes(self.atr)
+
+    @property
+    def generation(self) -> int:
+        """1, 2 or 3 from the spec version's first digit (S3 §10.2; empty means 1.0x)."""
+        return int(self.version[0]) if self.version[:1].isdigit() else 1
+
+
+@dataclass(frozen=True)
+class PurchaseInit:
+    """The card's answer to INITIALIZE FOR PURCHASE (SPEC §3), plus the request's amounts."""
+
+    balance: int
+    spip: int
+    spfp: int
+    year: int
+    seq: int
+    key_version: int
+    algorithm_id: int
+    random: bytes
+
+
+@dataclass(frozen=True)
+class PurchaseRequest:
+    """What MAC1 covers (SPEC §5.3): amounts in fen, type, terminal number, terminal time."""
+
+    account: int
+    self_paid: int
+    pooled: int
+    tx_type: int
+    terminal_number: bytes
+    time: dt.datetime
+
+    @property
+    def amounts(self) -> bytes:
+        """Account amount ‖ self-paid ‖ pooled, 4 bytes each (b, big-endian)."""
+        return b"".join(v.to_bytes(4) for v in (self.account, self.self_paid, self.pooled))
+
+
+def bcd_time(time: dt.datetime) -> bytes:
+    """``YYYYMMDDHHMMSS`` as cn 7 (the terminal time of SPEC §3 / §5.3)."""
+    return bytes.fromhex(time.strftime("%Y%m%d%H%M%S"))
+
+
+#: Keys whose versions are not consecutive addresses: DPK versions 1–3 each have three
+#: groups (组数) of their own (S3 table B.1: 017F–0181, 0199–019B, 019C–019E).
+_VERSION_BASES = {"DPK": ("017F", "0199", "019C")}
+
+
+def hsm_address(key: KeySpec, version: int) -> str:
+    """The key's logical address for ``version`` (S3 App. B), group 1 for DPK."""
+    if key.hsm_address is None:
+        raise ValueError(f"key {key.name} has no HSM logical address")
+    if not 1 <= version <= key.versions:
+        raise ValueError(f"key {key.name} has versions 1..{key.versions}, not {version}")
+    bases = _VERSION_BASES.get(key.name)
+    if bases is not None:
+        return bases[version - 1]
+    return f"{int(key.hsm_address, 16) + version - 1:04X}"
+
+
+def key_at_address(address: str) -> tuple[KeySpec, int]:
+    """The key and version at an HSM logical address such as ``"004D"`` (RKSSSE v2)."""
+    try:
+        value = int(address, 16)
+    except ValueError:
+        raise ValueError(f"HSM key address must be 4 hex digits, got {address!r}") from None
+    for key in CARD_KEYS:
+        if key.hsm_address is None:
+            continue
+        bases = _VERSION_BASES.get(key.name)
+        if bases is not None:
+            for version, base in enumerate(bases, 1):
+                if int(base, 16) <= value < int(base, 16) + 3:
+                    return key, version
+            continue
+        first = int(key.hsm_address, 16)
+        if first <= value < first + key.versions:
+            return key, value - first + 1
+    raise ValueError(f"no key of S3 App. B at address {address!r}")
+
+
+class SecurityModule(Protocol):
+    """The PSAM or HSM side of every cryptogram a terminal needs."""
+
+    kind: str
+    """``"PSAM"`` or ``"HSM"`` (for messages and traces)."""
+
+    @property
+    def terminal_number(self) -> bytes:
+        """终端机编号: 6 bytes cn (the PSAM's file 0016; zeros without a PSAM, S3 §1.3.2)."""
+        ...
+
+    def begin(self, card: CardContext) -> None:
+        """Prepare for ``card`` (select the environment of its algorithm; initialise)."""
+        ...
+
+    def auth_data(
+        self, card: CardContext, key: KeySpec, version: int, factor: bytes, original: bytes
+    ) -> bytes:
+        """Authentication data of ``original`` under the session key of ``factor`` (SPEC §4.4).
+
+        For internal authentication this is what the card must answer; for external
+        authentication it is what the terminal sends.
+        """
+        ...
+
+    def secure_message(
+        self,
+        card: CardContext,
+        key: KeySpec,
+        version: int,
+        challenge: bytes,
+        header: bytes,
+        plaintext: bytes | None,
+    ) -> bytes:
+        """The data field of a secure-messaging command (SPEC §5.1–5.2).
+
+        ``header`` is ``CLA INS P1 P2 Lc`` (Lc counting the MAC); ``plaintext`` is
+        encrypted as ``LD ‖ data`` first when given; the MAC covers header ‖ ciphertext.
+        """
+        ...
+
+    def purchase_mac1(
+        self, card: CardContext, init: PurchaseInit, request: PurchaseRequest
+    ) -> tuple[int, bytes]:
+        """(terminal transaction sequence, MAC1) for a medical purchase (SPEC §5.3)."""
+        ...
+
+    def check_mac2(self, mac2: bytes) -> None:
+        """Verify the card's MAC2 of the purchase just made; raise if it is wrong."""
+        ...

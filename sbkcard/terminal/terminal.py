@@ -1,0 +1,120 @@
+"""A counter's reader: the card slot, the PSAM slot (or a key service), hotlist and PIN pad.
+
+:class:`Terminal` is the object a hospital or pharmacy program holds.  Each transaction
+is one :meth:`Terminal.session`: the card is powered and preprocessed (SSSE selected,
+EF05 read, hotlist checked, :class:`~sbkcard.terminal.connection.Connection`), the
+operations of :mod:`sbkcard.terminal.operations` run on it, and the card (and the PSAM)
+are powered down at the end, whatever happened — as S3 §1.1.3 step (10) asks of every
+reader function.
+
+The security module is the PSAM when a PSAM reader is given, else an
+:class:`~sbkcard.terminal.hsm.HsmModule` over the key service when one is given, else
+none (operations that need one raise :class:`~sbkcard.terminal.errors.NoPsamError`,
+code -2201).  The PSAM is powered only when an operation needs it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from sbkcard.terminal.connection import Connection
+from sbkcard.terminal.errors import CardMismatchError
+from sbkcard.terminal.hotlist import Hotlist
+from sbkcard.terminal.hsm import HsmModule, KeyService
+from sbkcard.terminal.pinpad import PinPad
+from sbkcard.terminal.sam import PsamModule
+from sbkcard.terminal.security import SecurityModule
+from sbkcard.terminal.transport import ReaderSession, Trace, Transport
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now().replace(microsecond=0)
+
+
+@dataclass
+class Terminal:
+    """A reader with a card slot and, optionally, a PSAM slot or a key service.
+
+    ``device_number`` is the 终端设备号 of the national strings (empty when the reader has
+    none); ``terminal_number`` the 12-digit 终端机编号 used in HSM mode (zeros by default,
+    S3 §1.3.2; with a PSAM it comes from the PSAM's file 0016).  ``rng`` makes the
+    terminal's random numbers and ``clock`` its time (both replaceable for tests).
+    """
+
+    card_reader: Transport
+    psam_reader: Transport | None = None
+    key_service: KeyService | None = None
+    hotlist: Hotlist | None = None
+    pinpad: PinPad | None = None
+    rng: Callable[[int], bytes] = os.urandom
+    clock: Callable[[], dt.datetime] = _now
+    trace: Trace = field(default_factory=Trace)
+    device_number: str = ""
+    terminal_number: str = "000000000000"
+    _hsm: HsmModule | None = field(default=None, init=False, repr=False)
+    _depths: dict[bytes, dict[tuple[int, int], int]] = field(
+        default_factory=dict, init=False, repr=False
+    )
+
+    def _open_module(self, hsm: bool = True) -> tuple[SecurityModule | None, Callable[[], None]]:
+        if self.psam_reader is not None:
+            psam = PsamModule(ReaderSession(self.psam_reader, device="psam", trace=self.trace))
+            psam.open()
+            psam.depths = self._depths.setdefault(psam.session.atr + psam.public_info, {})
+            return psam, psam.close
+        if self.key_service is not None and hsm:
+            if self._hsm is None:
+                self._hsm = HsmModule(
+                    self.key_service, terminal_number=bytes.fromhex(self.terminal_number)
+                )
+            return self._hsm, lambda: None
+        return None, lambda: None
+
+    @contextmanager
+    def session(
+        self, *, expect: tuple[str, str] | None = None, hsm: bool = True
+    ) -> Iterator[Connection]:
+        """One transaction: the card powered, preprocessed and hotlist-checked; then off.
+
+        ``expect`` is the (card identification code, card number) the caller expects
+        (the national interface's pCardInfo): checked against the hotlist before the
+        card is powered and against the card after EF05 is read
+        (:class:`~sbkcard.terminal.errors.CardMismatchError`).  ``hsm=False`` keeps the
+        key service out (the national PSAM functions use the PSAM only).
+        """
+        if expect is not None and self.hotlist is not None:
+            self.hotlist.ensure_clear(expect[1], expect[0])
+        closers: list[Callable[[], None]] = []
+
+        def module() -> SecurityModule | None:
+            opened, close = self._open_module(hsm)
+            closers.append(close)
+            return opened
+
+        conn = Connection(
+            ReaderSession(self.card_reader, device="card", trace=self.trace),
+            module=module,
+            hotlist=self.hotlist,
+            pinpad=self.pinpad,
+            rng=self.rng,
+            clock=self.clock,
+            device_number=self.device_number,
+        )
+        try:
+            issuer = conn.open()
+            if expect is not None and (
+                expect[0].upper() != issuer.card_id or expect[1].upper() != issuer.card_number
+            ):
+                raise CardMismatchError(
+                    f"the card in the reader is {issuer.card_id}|{issuer.card_number}, not "
+                    f"{expect[0]}|{expect[1]}"
+                )
+            yield conn
+        finally:
+            conn.close()
+            for close in closers:
+                close()

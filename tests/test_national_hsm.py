@@ -1,0 +1,189 @@
+"""The HSM two-step functions (S3 §1.2–§8.3, App. C), answered by a software HSM host."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from terminal_support import CARD_ID, CARD_INFO, ScriptedPad, psam, terminal, user_card
+
+from sbkcard.keys import Algorithm
+from sbkcard.keys.hierarchy import KeySet, demo_keyset
+from sbkcard.simulator import SimulatedCard
+from sbkcard.terminal.hsm import SoftwareKeyService
+from sbkcard.terminal.hsm_host import CardFacts, HsmHost
+from sbkcard.terminal.national import NationalInterface
+from sbkcard.terminal.pinpad import PinPrompt
+
+HEX16 = r"[0-9A-F]{16}"
+
+
+def setup(generation: int) -> tuple[SimulatedCard, NationalInterface, HsmHost, CardFacts]:
+    card = user_card(generation)
+    national = NationalInterface(terminal(card))
+    host = HsmHost(SoftwareKeyService())
+    code, step1 = national.iReadCardBas_HSM_Step1(1)
+    assert code == 0
+    code, basic = national.iReadCardBas_HSM_Step2(host.read_card_bas(step1))
+    assert code == 0
+    return card, national, host, CardFacts.from_basic(basic)
+
+
+@pytest.mark.parametrize("generation", [2, 3])
+def test_read_card_bas_in_two_steps(generation: int) -> None:
+    national = NationalInterface(terminal(user_card(generation)))
+    assert national.iReadCardBas(1)[0] == -2201  # no PSAM: the business system falls back
+    code, step1 = national.iReadCardBas_HSM_Step1(1)
+    assert code == 0
+    parts = step1.split("|")
+    assert parts[-1] == "" and len(parts) == 9
+    region, history, alg, card_id, ia_factor, ia_original, ea_factor, ea_original = parts[:-1]
+    assert (region, card_id) == ("410100", CARD_ID) and history.startswith("0081")
+    assert alg == ("01" if generation == 2 else "03")
+    assert re.fullmatch(HEX16, ia_factor) and re.fullmatch(HEX16, ia_original)
+    if generation == 2:  # S3 §1.2.2: the external-auth fields are empty for non-3.0 cards
+        assert ea_factor == ea_original == ""
+    else:
+        assert re.fullmatch(HEX16, ea_factor) and re.fullmatch(HEX16, ea_original)
+    pkey = HsmHost(SoftwareKeyService()).read_card_bas(step1)
+    internal, external, tail = pkey.split("|")
+    assert tail == "" and re.fullmatch(r"[0-9A-F]{32}", internal)
+    assert internal[16:] == ia_original and (external == "") == (generation == 2)
+    code, basic = national.iReadCardBas_HSM_Step2(pkey)
+    assert code == 0
+    assert basic.split("|")[:5] == ["410100", "410102199003071230", "A00000011", CARD_ID, "张三"]
+    assert basic.endswith(f"|{generation}.00|20240101|20340101|000000000000||")
+
+
+def test_with_a_psam_in_the_reader_the_terminal_number_is_the_psams() -> None:
+    national = NationalInterface(terminal(user_card(3), psam_card=psam()))
+    code, step1 = national.iReadCardBas_HSM_Step1(1)
+    code, basic = national.iReadCardBas_HSM_Step2(
+        HsmHost(SoftwareKeyService()).read_card_bas(step1)
+    )
+    assert code == 0 and basic.split("|")[9] == "410100000001"
+
+
+def test_a_wrong_hsm_answer_fails_the_card() -> None:
+    national = NationalInterface(terminal(user_card(3)))
+    _, step1 = national.iReadCardBas_HSM_Step1(1)
+    forged = KeySet(Algorithm.SM4, dict(demo_keyset(Algorithm.SM4).roots, IRK=bytes(16)))
+    code, text = national.iReadCardBas_HSM_Step2(
+        HsmHost(SoftwareKeyService(forged)).read_card_bas(step1)
+    )
+    assert code == -21 and text.startswith("内部认证失败")
+    # the session is closed: step 2 again is out of order
+    assert national.iReadCardBas_HSM_Step2("00|00|")[0] == -12
+
+
+def test_a_wrong_external_authentication() -> None:
+    national = NationalInterface(terminal(user_card(3)))
+    _, step1 = national.iReadCardBas_HSM_Step1(1)
+    internal, _external, _ = HsmHost(SoftwareKeyService()).read_card_bas(step1).split("|")
+    code, text = national.iReadCardBas_HSM_Step2(f"{internal}|{'00' * 16}|")
+    assert code == -25538 and text.startswith("外部认证失败，剩余可尝试次数2次")
+
+
+def test_steps_out_of_order() -> None:
+    national = NationalInterface(terminal(user_card(2)))
+    assert national.iReadCard_HSM_Step2("00" * 16)[0] == -12
+    assert national.iReloadPIN_HSM_Step3("00" * 9)[0] == -12
+    assert national.iReadCardBas_HSM_Step1(1)[0] == 0
+    assert national.iDoDebit_HSM_Step2("00000001|20240601103000|00000000|")[0] == -12
+
+
+@pytest.mark.parametrize("generation", [2, 3])
+def test_read_and_write_card_in_two_steps(generation: int) -> None:
+    _card, national, host, facts = setup(generation)
+    code, step1 = national.iReadCard_HSM_Step1(1, CARD_INFO, "DF04EF05|81|84|$")
+    alg, address, factor, original, tail = step1.split("|")
+    assert code == 0 and address == "0182" and tail == ""  # RK1DF04 (S3 table B.1)
+    assert alg == ("01" if generation == 2 else "03")
+    assert re.fullmatch(HEX16, factor) and re.fullmatch(HEX16, original)
+    assert national.iReadCard_HSM_Step2(host.authenticate(step1, facts)) == (
+        0,
+        "DF04EF05|31001100|410100|$",
+    )
+    code, step1 = national.iWriteCard_HSM_Step1(1, CARD_INFO, "DF01EF0A|37|$")
+    assert code == 0 and step1.split("|")[1] == "009D"  # UK5DF01 (S3 table B.2)
+    assert national.iWriteCard_HSM_Step2(host.authenticate(step1, facts), "DF01EF0A|CHN|$") == (
+        0,
+        "",
+    )
+    _, step1 = national.iReadCard_HSM_Step1(1, CARD_INFO, "DF01EF0A|37|$")
+    assert national.iReadCard_HSM_Step2(host.authenticate(step1, facts)) == (0, "DF01EF0A|CHN|$")
+
+
+def test_files_without_a_key_need_no_hsm() -> None:
+    _card, national, _host, _facts = setup(2)
+    code, text = national.iReadCard_HSM_Step1(1, CARD_INFO, "SSSEEF05|07|$")
+    assert code == -2204 and text.startswith("不需要加密机认证")
+    assert national.iReadCard_HSM_Step1(1, CARD_INFO, "DF04EF08|$")[0] == -2204  # PIN only
+
+
+@pytest.mark.parametrize("generation", [2, 3])
+def test_reload_and_unblock_pin_in_three_steps(generation: int) -> None:
+    card = user_card(generation)
+    pad = ScriptedPad(
+        {
+            PinPrompt.NEW: ["246810"],
+            PinPrompt.CONFIRM: ["246810"],
+            PinPrompt.ENTER: ["000000", "000000", "000000", "000000", "246810"],
+        }
+    )
+    national = NationalInterface(terminal(card, pad=pad))
+    host = HsmHost(SoftwareKeyService())
+    _, step1 = national.iReadCardBas_HSM_Step1(1)
+    _, basic = national.iReadCardBas_HSM_Step2(host.read_card_bas(step1))
+    facts = CardFacts.from_basic(basic)
+
+    code, step1 = national.iReloadPIN_HSM_Step1(1, CARD_INFO)
+    assert code == 0 and step1.split("|")[1] == "0090"  # PUK (S3 table B.2)
+    code, step2 = national.iReloadPIN_HSM_Step2(host.authenticate(step1, facts))
+    alg, address, challenge, header, plain, tail = step2.split("|")
+    assert code == 0 and address == "0173" and plain == "246810" and tail == ""
+    assert alg == step1.split("|")[0] and re.fullmatch(HEX16, challenge)
+    assert header == ("842400010C" if generation == 2 else "8424000114")  # S3 §6.4: 34/50 hex
+    step3 = host.secure_message(step2, facts)
+    assert len(step3) == (34 if generation == 2 else 50)
+    assert national.iReloadPIN_HSM_Step3(step3) == (0, "")
+
+    for _ in range(3):
+        national.iVerifyPIN(1)
+    assert national.iVerifyPIN(1) == (-52, "PIN锁定")
+    _, step1 = national.iUnblockPIN_HSM_Step1(1, CARD_INFO)
+    code, step2 = national.iUnblockPIN_HSM_Step2(host.authenticate(step1, facts))
+    assert code == 0 and step2.split("|")[3:] == ["8424000004", "", ""]
+    step3 = host.secure_message(step2, facts)
+    assert len(step3) == 18  # S3 §7.4.2: header and MAC, 18 hex characters
+    assert national.iUnblockPIN_HSM_Step3(step3) == (0, "")
+    assert national.iVerifyPIN(1) == (0, "")
+
+
+def test_a_wrong_secure_message_is_refused() -> None:
+    _card, national, host, facts = setup(2)
+    _, step1 = national.iUnblockPIN_HSM_Step1(1, CARD_INFO)
+    code, _step2 = national.iUnblockPIN_HSM_Step2(host.authenticate(step1, facts))
+    assert code == 0
+    assert national.iUnblockPIN_HSM_Step3("842400000400000000")[0] == -27016  # 6988
+
+
+@pytest.mark.parametrize("generation", [2, 3])
+def test_debit_in_two_steps(generation: int) -> None:
+    _card, national, host, facts = setup(generation)
+    code, step1 = national.iDoDebit_HSM_Step1(1, CARD_INFO, "1.00|2.00|20240601103000|")
+    alg, address, random, seq, amounts, kind, term_no, when, tail = step1.split("|")
+    assert code == 0 and address == "017F"  # DPK version 1 (S3 table B.1)
+    assert re.fullmatch(r"[0-9A-F]{8}", random) and seq == "0000"
+    assert amounts == "00000064000000C8" and kind == "2" and term_no == "000000000000"
+    code, out = national.iDoDebit_HSM_Step2(host.debit(step1, facts))
+    assert code == 0
+    mac2, alg2, address2, amounts2, kind2, term2, tseq, when2, tac, tail = out.split("|")
+    assert (alg2, address2, amounts2, kind2, term2) == (alg, "00B5", amounts, "2", term_no)
+    assert tseq == "00000001" and when2 == when and tail == ""
+    assert re.fullmatch(r"[0-9A-F]{8}", mac2) and re.fullmatch(r"[0-9A-F]{8}", tac)
+    assert host.check_tac(out, facts, mac2_first=True)
+    assert national.iReadDebitRecord(1) == (
+        0,
+        "0^000000000000^20240601103000^1.00^2.00^|",
+    )
