@@ -1,0 +1,349 @@
+"""The vpcd bridge: a simulated card in a PC/SC reader (PCSC.md "The vpcd protocol").
+
+``vpcd`` (Debian package vsmartcard-vpcd) is a pcscd reader driver whose card is a TCP
+client: it listens on one port per slot (35963 for slot 0 and 35964 for slot 1 in the
+shipped configuration) and the card connects to it.  Every message, both ways, is a
+2-byte big-endian length followed by that many bytes.  From vpcd, a 1-byte message is a
+control byte (:class:`Control`); anything longer is a command APDU, answered with
+``data ‖ SW1 SW2``.  Closing the connection removes the card, reconnecting inserts it.
+
+:func:`answer` is the protocol as a pure function over one frame; :class:`VpcdSlot` runs it
+over a socket in a thread with what the protocol needs to be fast and robust: whole-frame
+reads, ``TCP_NODELAY``, ``TCP_QUICKACK`` after every ``recv`` (vpcd writes length and
+payload in two ``send`` calls: without the quick ACK every APDU waits ~44 ms for the
+delayed ACK), one write per frame, reconnection when vpcd drops the card, and removal /
+insertion under the caller's control.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import logging
+import socket
+import threading
+from types import TracebackType
+from typing import Protocol
+
+from sbkcard.errors import CardRemovedError, NoCardError
+
+__all__ = [
+    "DEFAULT_HOST",
+    "DEFAULT_PORT",
+    "Card",
+    "Control",
+    "EchoCard",
+    "VpcdSlot",
+    "answer",
+]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 35963
+"""vpcd's slot 0 in Debian's ``/etc/reader.conf.d/vpcd`` (``DEVICENAME /dev/null:0x8C7B``)."""
+
+_SW_NO_PRECISE_DIAGNOSIS = b"\x6f\x00"
+_RECV_SIZE = 65536 + 2
+
+
+class Control(enum.IntEnum):
+    """The control bytes vpcd sends as 1-byte frames (only ``GET_ATR`` gets a reply)."""
+
+    POWER_OFF = 0x00
+    POWER_ON = 0x01
+    RESET = 0x02
+    GET_ATR = 0x04
+
+
+class Card(Protocol):
+    """What the bridge needs of a card: the simulator's ``SimulatedCard`` interface."""
+
+    @property
+    def atr(self) -> bytes:
+        """The card's answer to reset."""
+        ...
+
+    def power_on(self) -> bytes:
+        """Cold reset; returns the ATR."""
+        ...
+
+    def reset(self) -> bytes:
+        """Warm reset; returns the ATR."""
+        ...
+
+    def power_off(self) -> None:
+        """Remove power (volatile state is lost)."""
+        ...
+
+    def transmit(self, apdu: bytes) -> bytes:
+        """One command APDU in, ``data ‖ SW1 SW2`` out."""
+        ...
+
+
+class EchoCard:
+    """A card without logic, for measuring the bridge itself: each command comes back ‖ 9000.
+
+    It speaks the same framing as a simulated card and nothing else, so the round trip
+    through pyscard → pcscd → vpcd → :class:`VpcdSlot` → :class:`EchoCard` is the floor
+    any card behind the bridge can reach (``benchmarks/bench_pcsc.py``).
+    """
+
+    atr = bytes.fromhex("3B680000") + b"sbk-echo"
+
+    def power_on(self) -> bytes:
+        """Nothing to power; returns the ATR."""
+        return self.atr
+
+    def reset(self) -> bytes:
+        """Nothing to reset; returns the ATR."""
+        return self.atr
+
+    def power_off(self) -> None:
+        """Nothing to power off."""
+
+    def transmit(self, apdu: bytes) -> bytes:
+        """The command itself followed by ``90 00``."""
+        return apdu + b"\x90\x00"
+
+
+def answer(card: Card, frame: bytes) -> bytes | None:
+    """The reply to one frame from vpcd, or ``None`` when the frame takes no reply.
+
+    Get-ATR reads :attr:`Card.atr` and nothing else (pcscd polls it every ~400 ms to see
+    whether the card is present: it must be fast and leave the card as it was).  A
+    command sent to a card that is not powered gets an empty frame, which vpcd reports
+    to pcscd as a communication error.  :class:`~sbkcard.errors.CardRemovedError` (the
+    card lost power in the middle of a command: a fault injected into its NVM) propagates.
+    """
+    if len(frame) == 1:
+        code = frame[0]
+        if code == Control.GET_ATR:
+            return card.atr
+        if code == Control.POWER_ON:
+            with contextlib.suppress(NoCardError):  # a card taken out stays unpowered
+                card.power_on()
+        elif code == Control.RESET:
+            with contextlib.suppress(NoCardError):
+                card.reset()
+        elif code == Control.POWER_OFF:
+            card.power_off()
+        else:
+            log.warning("vpcd sent unknown control byte %02X; ignored", code)
+        return None
+    try:
+        return card.transmit(frame)
+    except NoCardError:
+        return b""
+
+
+class VpcdSlot:
+    """A card in one vpcd slot: a TCP client of vpcd, served from a background thread.
+
+    The slot connects to ``host:port`` (retrying every ``retry_interval`` seconds while
+    vpcd is not listening, e.g. while pcscd restarts) and answers frames until the
+    connection ends, then reconnects: the card is *present* as long as it is connected.
+    :meth:`remove` closes the connection and keeps it closed until :meth:`insert`.
+    ``eject_after=N`` removes the card once it has answered N command APDUs (for tests of
+    removal in the middle of a session).  A card that loses power in the middle of a
+    command (:class:`~sbkcard.errors.CardRemovedError`, from a power cut injected into its
+    NVM) is a card torn out of the reader: the slot disconnects it and reconnects.
+
+    Use it as a context manager, or call :meth:`start` and :meth:`stop`.
+    """
+
+    def __init__(
+        self,
+        card: Card,
+        *,
+        host: str = DEFAULT_HOST,
+        port: int = DEFAULT_PORT,
+        eject_after: int | None = None,
+        retry_interval: float = 0.05,
+    ) -> None:
+        if eject_after is not None and eject_after < 1:
+            raise ValueError(f"eject_after must be at least 1, not {eject_after}")
+        self.card = card
+        self.host = host
+        self.port = port
+        self.eject_after = eject_after
+        self.retry_interval = retry_interval
+        self.apdu_count = 0
+        """Command APDUs answered since the slot was created."""
+        self.insertions = 0
+        """Connections vpcd accepted (each is a card insertion as pcscd sees it)."""
+        self._present = True
+        self._stopping = False
+        self._cond = threading.Condition()
+        self._sock: socket.socket | None = None
+        self._thread: threading.Thread | None = None
+        self._connected = threading.Event()
+
+    def __repr__(self) -> str:
+        state = "present" if self.present else "removed"
+        return f"VpcdSlot({self.host}:{self.port}, {state}, {self.apdu_count} APDUs)"
+
+    # -- control (any thread) ---------------------------------------------------------
+
+    @property
+    def present(self) -> bool:
+        """Whether the card is meant to be in the reader (connected or reconnecting)."""
+        return self._present
+
+    @property
+    def connected(self) -> bool:
+        """Whether the card is connected to vpcd right now."""
+        return self._connected.is_set()
+
+    def wait_connected(self, timeout: float) -> bool:
+        """Block until the connection to vpcd is up (or ``timeout`` seconds passed)."""
+        return self._connected.wait(timeout)
+
+    def start(self) -> VpcdSlot:
+        """Serve in a daemon thread; returns ``self``."""
+        if self._thread is not None:
+            raise RuntimeError(f"{self!r} is already started")
+        self._thread = threading.Thread(
+            target=self.serve, name=f"vpcd-{self.host}:{self.port}", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Disconnect, stop serving and wait for the thread to end."""
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+            self._drop_connection()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+
+    def remove(self) -> None:
+        """Take the card out: close the connection and stay out until :meth:`insert`."""
+        with self._cond:
+            self._present = False
+            self._drop_connection()
+
+    def insert(self) -> None:
+        """Put the card back: connect to vpcd again."""
+        with self._cond:
+            self._present = True
+            self._cond.notify_all()
+
+    def toggle(self) -> bool:
+        """Remove the card if present, insert it otherwise; returns the new presence."""
+        with self._cond:
+            if self._present:
+                self.remove()
+            else:
+                self.insert()
+            return self._present
+
+    def __enter__(self) -> VpcdSlot:
+        return self if self._thread is not None else self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def _drop_connection(self) -> None:
+        """Shut the live socket down (called with the lock held); wakes a blocked recv."""
+        if self._sock is not None:
+            with contextlib.suppress(OSError):
+                self._sock.shutdown(socket.SHUT_RDWR)
+
+    # -- the serving thread -----------------------------------------------------------
+
+    def serve(self) -> None:
+        """Connect, answer, reconnect, until :meth:`stop` (runs in the calling thread)."""
+        while True:
+            sock = self._connect()
+            if sock is None:
+                return
+            try:
+                self._session(sock)
+            except CardRemovedError:
+                log.info("%r: power lost during a command; card torn out and re-inserted", self)
+            finally:
+                with self._cond:
+                    self._sock = None
+                    self._connected.clear()
+                sock.close()
+                self.card.power_off()
+                log.info("%r: card left the reader", self)
+
+    def _connect(self) -> socket.socket | None:
+        """A live connection to vpcd, or ``None`` once stopping."""
+        while True:
+            with self._cond:
+                while not self._present and not self._stopping:
+                    self._cond.wait()
+                if self._stopping:
+                    return None
+            try:
+                sock = socket.create_connection((self.host, self.port), timeout=1.0)
+            except OSError:
+                with self._cond:
+                    if self._cond.wait_for(lambda: self._stopping, self.retry_interval):
+                        return None
+                continue
+            sock.settimeout(None)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            with self._cond:
+                if self._stopping or not self._present:
+                    sock.close()
+                    continue
+                self._sock = sock
+                self.insertions += 1
+                self._connected.set()
+            log.info("%r: card inserted", self)
+            return sock
+
+    def _session(self, sock: socket.socket) -> None:
+        """Answer frames on one connection until it ends."""
+        buf = bytearray()
+        quickack = socket.TCP_QUICKACK
+        tcp = socket.IPPROTO_TCP
+        while True:
+            try:
+                while len(buf) < 2:
+                    chunk = sock.recv(_RECV_SIZE)
+                    sock.setsockopt(tcp, quickack, 1)
+                    if not chunk:
+                        return
+                    buf += chunk
+                size = (buf[0] << 8) | buf[1]
+                while len(buf) < 2 + size:
+                    chunk = sock.recv(_RECV_SIZE)
+                    sock.setsockopt(tcp, quickack, 1)
+                    if not chunk:
+                        return
+                    buf += chunk
+            except OSError:
+                return
+            frame = bytes(buf[2 : 2 + size])
+            del buf[: 2 + size]
+            try:
+                reply = answer(self.card, frame)
+            except CardRemovedError:
+                raise
+            except Exception:
+                # A card answers everything with a status word; one that raises is a bug,
+                # answered as a COS answers its own internal errors (none to a control).
+                log.exception("%r: the card raised on a %d-byte frame", self, size)
+                reply = _SW_NO_PRECISE_DIAGNOSIS if size > 1 else None
+            if reply is not None:
+                try:
+                    sock.sendall(len(reply).to_bytes(2, "big") + reply)
+                except OSError:
+                    return
+            if size > 1:
+                self.apdu_count += 1
+                if self.eject_after is not None and self.apdu_count == self.eject_after:
+                    log.info("%r: ejecting after %d APDUs", self, self.apdu_count)
+                    self.remove()
+                    return
