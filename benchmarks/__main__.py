@@ -23,7 +23,7 @@ def main(names: list[str]) -> int:
         module = importlib.import_module(f"benchmarks.{info.name}")
         rows.extend(module.run())
     table = Table(title="sbkcard benchmarks (same run, side by side)")
-    for col in ("benchmark", "sbkcard", "peer", "unit", "ratio", "target"):
+    for col in ("benchmark", "sbkcard", "peer", "unit", "advantage (>1: sbkcard better)", "target"):
         table.add_column(col)
     for r in rows:
         table.add_row(
@@ -34,7 +34,7 @@ def main(names: list[str]) -> int:
             f"{r.ratio:.2f}x",
             r.target,
         )
-    Console().print(table)
+    Console(width=200).print(table)
     return 0
 
 
