@@ -322,3 +322,21 @@ def test_every_builder_has_a_name() -> None:
     assert not [n for n in names if n.startswith("INS ")]
     assert len(set(names)) == len(names)
     assert command_name(CommandAPDU(0x00, 0x44, 0, 0)) == "INS 44"
+
+
+def test_a_two_slot_terminal_trace_parses_with_its_devices() -> None:
+    text = """\
+card     0.000591 >> 00 A4 04 00 Lc=0F 7378312E73682EC9E7BBE1B1A3D5CF Le=00  ; SELECT
+card     0.000613 << 611E 0.022ms  ; 30 more bytes available
+psam     0.001415 >> 00 B0 96 00 Le=06  ; READ BINARY
+psam     0.001432 << 410100000101 9000 0.017ms  ; success
+card     0.007040 >> 00 20 00 00 Lc=03 ******  ; VERIFY [data masked]
+card     0.007091 << 9000 0.051ms  ; success
+"""
+    exchanges = parse_trace(text)
+    assert [e.device for e in exchanges] == ["card", "psam", "card"]
+    assert exchanges[1].command_bytes == bytes.fromhex("00B0960006")
+    assert exchanges[1].response is not None
+    assert not exchanges[2].replayable
+    with pytest.raises(TraceFormatError, match="a response from psam to a command for card"):
+        parse_trace("card >> 00 84 00 00 Le=08\npsam << 9000\n")

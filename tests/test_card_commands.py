@@ -374,6 +374,12 @@ def test_external_authentication_counts_locks_and_uses_a_challenge_once(driver: 
     for left in (2, 1, 0):
         assert driver.authenticate("RKSSSE", key=wrong) == 0x63C0 | left
     assert driver.authenticate("RKSSSE") == 0x6983
+    # Part 7 §6.6: the counter is checked first; a locked key is 6983 without a challenge too
+    assert driver.sw(driver.auth_apdu("RKSSSE", challenge)) == 0x6983
+    driver.challenge()
+    assert driver.sw(good) == 0x6983
+    assert driver.authenticate("UKSSSE") == 0x9000  # other keys are not locked
+    assert driver.sw(driver.auth_apdu("UKSSSE", challenge)) == 0x6984  # nor is the challenge
     assert driver.sw("0082000B1000000000000000000000000000000000") == 0x6A88
     assert driver.sw("0082010A1000000000000000000000000000000000") == 0x6A86
     assert driver.sw("0082000A0F000000000000000000000000000000") == 0x6700

@@ -1,21 +1,25 @@
 """Fuzzing the card: 100,000 random and mutated APDUs, each answered by a valid status word.
 
-Any byte string gets a status word of the standard and never an exception (the commands
-run through the card's dispatcher directly, so that an exception fails the test instead
-of turning into ``6F00``). Afterwards the card must be consistent: without credentials
-nothing but retry counters may have changed (and those only downwards); with the PIN
-and write keys authenticated, every file must still be well formed for its header.
+Any byte string sent through :meth:`UserCard.process` gets a status word of the standard
+and never an exception. The card's last resort, ``6F00`` for a fault inside the COS, must
+never be needed: it is logged, and the only ``6F00`` the fuzz may see is the standard's
+own, GET RESPONSE with nothing to get (Part 5 §6.6.4). Afterwards the card must be
+consistent: without credentials nothing but retry counters may have changed (and those
+only downwards); with the PIN and write keys authenticated, every file must still be
+well formed for its header.
 """
 
 from __future__ import annotations
 
+import logging
 import random
 
 import pytest
 from test_card_driver import DF_AIDS, PROFILES, SSSE_AID, Driver
 
+from sbkcard.applet_model.storage import MemoryStorage
 from sbkcard.applet_model.tree import Structure
-from sbkcard.applet_model.user_card import Profile
+from sbkcard.applet_model.user_card import Profile, UserCard
 from sbkcard.applet_model.user_card.fcp import DfHeader, EfHeader, KeyRecord, decode_header
 from sbkcard.applet_model.user_card.recordfile import split, valid_tlv_record
 
@@ -30,10 +34,28 @@ FIXED = {
 
 
 INSTRUCTIONS = bytes.fromhex("A4B0B2D6DC205E24848288C01E16E0D4282A2C262E56")
+CARD_LOG = "sbkcard.applet_model.user_card.card"
 
 
 def valid_sw(sw: int) -> bool:
     return sw in FIXED or sw >> 8 in (0x61, 0x6C) or sw & 0xFFF0 == 0x63C0
+
+
+def send(card: UserCard, apdu: bytes) -> tuple[bytes, int]:
+    """One APDU through the card's public entry point: (data, SW), checked."""
+    response = card.process(apdu)
+    assert len(response) >= 2, apdu.hex()
+    data, sw = response[:-2], int.from_bytes(response[-2:])
+    assert valid_sw(sw), f"{apdu.hex()} → {sw:04X}"
+    assert sw != 0x6F00 or apdu[:2] == b"\x00\xc0", f"{apdu.hex()} → 6F00"
+    return data, sw
+
+
+@pytest.fixture
+def faults(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
+    """The card's log of faults inside the COS (each one answered ``6F00``)."""
+    caplog.set_level(logging.ERROR, logger=CARD_LOG)
+    return caplog
 
 
 def corpus(d: Driver) -> list[bytes]:
@@ -123,8 +145,7 @@ def run(d: Driver, rng: random.Random, rounds: int) -> None:
             apdu = mutate(rng, rng.choice(seeds))
         else:
             apdu = structured(rng)
-        data, sw = card._dispatch(apdu)
-        assert valid_sw(sw), f"{apdu.hex()} → {sw:04X}"
+        data, sw = send(card, apdu)
         assert not data or sw == 0x9000 or sw >> 8 == 0x61, f"{apdu.hex()} → data with {sw:04X}"
         if n % 997 == 0:
             card.power_on()
@@ -155,10 +176,13 @@ def check_well_formed(d: Driver) -> None:
 
 
 @pytest.mark.parametrize("profile", PROFILES, ids=lambda p: f"gen{p.generation}")
-def test_fuzz_without_credentials_changes_nothing_but_counters(profile: Profile) -> None:
+def test_fuzz_without_credentials_changes_nothing_but_counters(
+    profile: Profile, faults: pytest.LogCaptureFixture
+) -> None:
     d = Driver(profile)
     before = dict(d.storage.data)
     run(d, random.Random(profile.generation), ROUNDS)
+    assert not faults.records
     after = d.storage.data
     assert set(after) == set(before)
     for name, value in before.items():
@@ -172,7 +196,9 @@ def test_fuzz_without_credentials_changes_nothing_but_counters(profile: Profile)
 
 
 @pytest.mark.parametrize("profile", PROFILES, ids=lambda p: f"gen{p.generation}")
-def test_fuzz_with_write_keys_keeps_every_file_well_formed(profile: Profile) -> None:
+def test_fuzz_with_write_keys_keeps_every_file_well_formed(
+    profile: Profile, faults: pytest.LogCaptureFixture
+) -> None:
     d = Driver(profile)
     rng = random.Random(100 + profile.generation)
     for block in range(5):
@@ -190,9 +216,33 @@ def test_fuzz_with_write_keys_keeps_every_file_well_formed(profile: Profile) -> 
             apdu = mutate(rng, rng.choice(seeds)) if rng.random() < 0.7 else structured(rng)
             if apdu[1:2] == b"\xa4":
                 continue  # stay in the DF whose keys are authenticated
-            _, sw = d.card._dispatch(apdu)
-            assert valid_sw(sw), f"{apdu.hex()} → {sw:04X}"
+            send(d.card, apdu)
             sent += 1
+    assert not faults.records
     check_well_formed(d)
     d.card.power_on()
     assert d.select_ssse()[:2] == b"\x6f\x1c"
+
+
+class _FailingStorage(MemoryStorage):
+    """Storage whose PIN records cannot be read (a worn-out NVM page)."""
+
+    def read(self, key: str) -> bytes | None:
+        if key.startswith("pin:"):
+            raise OSError("NVM page unreadable")
+        return super().read(key)
+
+
+def test_a_fault_inside_the_cos_answers_6f00_and_is_logged_without_the_data(
+    faults: pytest.LogCaptureFixture,
+) -> None:
+    """The last resort works, so the fuzz's silence means something; no PIN reaches the log."""
+    d = Driver(PROFILES[0])
+    card = UserCard(_FailingStorage(d.storage.data))
+    assert card.process(b"\x00\xa4\x04\x00\x0f" + SSSE_AID)[-2] == 0x61
+    assert card.process(bytes.fromhex("0020000003123456")) == b"\x6f\x00"
+    (record,) = faults.records
+    message = record.getMessage()
+    assert "INS 20" in message and "OSError" in message and "6F00" in message
+    assert "123456" not in message and "unreadable" not in message
+    assert card.process(bytes.fromhex("00A40000023F00"))[-2:] == b"\x90\x00"

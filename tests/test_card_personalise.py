@@ -25,9 +25,8 @@ from sbkcard.applet_model.user_card.personalise import (
     DEMO_CARD_NUMBER,
     DEMO_CARDHOLDER,
     DEMO_EXPIRY,
+    DEMO_FILES,
     DEMO_ISSUE_DATE,
-    DEMO_MEDICAL,
-    DEMO_OFFLINE,
     PersonalisationError,
     blank_card_content,
     card_atr,
@@ -43,8 +42,7 @@ from sbkcard.applet_model.user_card.personalise import (
 from sbkcard.keys.hierarchy import card_key, demo_keyset, derive_card_keys
 
 FILES = {
-    "SSSE/DF04/EF05": DEMO_MEDICAL,
-    "SSSE/DF04/EF06": DEMO_OFFLINE,
+    **DEMO_FILES,
     "SSSE/DF01/EF05": HouseholdRegistration("10", "河南省郑州市金水区", "410105"),
     "SSSE/DF01/EF15": Education("3", (Degree("001", "081", "郑州大学"),)),
     "SSSE/DF02/EF07": EmploymentHistory(
@@ -89,6 +87,23 @@ def test_personalising_by_apdus_gives_the_fast_paths_card(profile: Profile) -> N
     assert storage.data == fast
     assert sent[-1][:4] == bytes.fromhex("84D40000")  # the card master key, last
     assert card.atr == atr
+    # CREATE FILE and WRITE KEY kept the card's index as a power-on builds it.
+    assert _index(card) == _index(UserCard(MemoryStorage(fast)))
+
+
+def _index(card: UserCard) -> tuple[object, ...]:
+    """What the card knows of its files and keys without reading storage."""
+    return (
+        card._headers,
+        card._children,
+        card._named,
+        card._sfis,
+        card._keys,
+        card._masters,
+        card._pins,
+        card._blocked,
+        card._card_blocked,
+    )
 
 
 def test_demo_card_is_the_documented_demo_cardholder() -> None:

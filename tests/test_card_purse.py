@@ -196,3 +196,19 @@ def test_debit_with_a_transaction_time_that_is_no_date_is_6a80(purse: Driver) ->
     assert initialize_purchase(purse, (100, 0, 0))[1] == 0x9000
     assert purse.sw("B02C01000F" + "00000001" + "20241332250000" + "00000000") == 0x6A80
     assert balance(purse) == 1_000
+
+
+@pytest.mark.parametrize("spent", [(0, 0xFFFFFFFF, 0), (0, 0, 0xFFFFFFFF)], ids=["SPIP", "SPFP"])
+def test_a_yearly_total_past_4_bytes_is_6985_and_changes_nothing(
+    purse: Driver, spent: tuple[int, int, int]
+) -> None:
+    """SPIP and SPFP are ``b 4`` (S2 §7): a settlement that would overflow one is refused
+    with "使用条件不满足" of Part 5 table 57, the purse and its log untouched."""
+    assert load(purse, 10)[0] == 0x9000
+    assert purchase(purse, spent)[0] == 0x9000
+    before = {k: v for k, v in purse.storage.data.items() if k.startswith("SSSE/DF04/")}
+    assert purchase(purse, (1, 1, 1))[0] == 0x6985
+    after = {k: v for k, v in purse.storage.data.items() if k.startswith("SSSE/DF04/")}
+    assert after == before
+    assert balance(purse) == 10
+    assert purchase(purse, (1, 0, 0))[0] == 0x9000  # other totals still settle

@@ -19,10 +19,14 @@ from sbkcard.applet_model.records import (
     _GROUPS,
     CONTENT_TYPES,
     Cardholder,
+    Extra,
+    FileContent,
+    Group,
     IssuerData,
     NationalityAndAffiliation,
     RecordError,
     StatusAndEmployer,
+    TlvFile,
     decode_file,
     encode_file,
     split_name,
@@ -111,6 +115,43 @@ def test_every_content_class_has_the_items_of_its_file() -> None:
     for field, group in _GROUPS.items():
         (it,) = [i for items in FILE_ITEMS.values() for i in items if i.field == field]
         assert {f.name for f in dataclasses.fields(group)} == {m.field for m in it.members}
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (
+            'hukou_type: str = ""\n    hukou_address: str = ""\n    extra: Extra = ()',
+            "hukou_region",
+        ),
+        (
+            'hukou_type: str = ""\n    hukou_region: str = ""\n    hukou_address: str = ""',
+            "hukou_address",
+        ),
+        ('hukou_type: str = ""\n    hukou_address: str = ""\n    hukou_region: int = 0', "'str'"),
+        ('hukou_type: str = ""\n    hukou_address: str = "x"\n    hukou_region: str = ""', "''"),
+        ('hukou_type: str = ""\n    hukou_address: str = ""\n    hukou_region: str = ""', "extra"),
+    ],
+    ids=["missing", "order", "type", "default", "no extra"],
+)
+def test_a_class_that_drifts_from_the_declarations_is_refused(body: str, message: str) -> None:
+    """The classes are views of table 9: each is checked against it when it is made."""
+    source = (
+        "from __future__ import annotations\n"
+        f'class Drifted(TlvFile, path="SSSE/DF01/EF05"):\n    {body}\n'
+    )
+    namespace = {"TlvFile": TlvFile, "Extra": Extra}
+    with pytest.raises(TypeError, match=f"Drifted: SSSE/DF01/EF05 wants .*{message}"):
+        exec(source, namespace)
+    with pytest.raises(TypeError, match="simple-TLV records: a TlvFile"):
+        exec(
+            'class Positional(FileContent, path="SSSE/EF05"):\n    x: str = ""\n',
+            {"FileContent": FileContent},
+        )
+    with pytest.raises(TypeError, match="B-TLV 40"):
+        exec('class Degreeish(Group, item="degrees"):\n    school: str = ""\n', {"Group": Group})
+    assert CONTENT_TYPES["SSSE/DF01/EF05"].__name__ == "HouseholdRegistration"
+    assert _GROUPS["degrees"].__name__ == "Degree"
 
 
 def test_issuer_data_of_a_real_card() -> None:

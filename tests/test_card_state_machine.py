@@ -145,15 +145,16 @@ class CardMachine(RuleBasedStateMachine):
         key = self.d.key(spec.name) if correct else bytes(len(self.d.key(spec.name)))
         sw = self.d.sw(self.d.auth_apdu(spec.name, challenge, key=key))
         had_challenge, m.challenge = m.challenge, False
+        if spec.retries and m.tries[spec.name] == 0:
+            assert sw == 0x6983  # a locked key is refused first (Part 7 §6.6)
+            return
         if not had_challenge or m.long_challenge:
             assert sw == 0x6984  # none, or 16 bytes for an 8-byte cipher
             return
         if not fresh:
             # the card's challenge was not the one used: a failed authentication
             correct = False
-        if spec.retries and m.tries[spec.name] == 0:
-            assert sw == 0x6983
-        elif correct:
+        if correct:
             assert sw == 0x9000
             m.authed.add(spec.name)
             if spec.retries:
@@ -206,7 +207,7 @@ class CardMachine(RuleBasedStateMachine):
             return
         m = self.model
         sw = self.d.sw(self.d.secured(b"\x84\x24\x00\x00", b"", "STKSSSE"))
-        if "PUK" in m.authed and m.df == "SSSE":
+        if "PUK" in m.authed:  # the PIN and PUK of the SSSE serve its DFs too
             assert sw == 0x9000
             m.pin_tries, m.challenge = 3, False
         else:

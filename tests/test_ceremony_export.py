@@ -1,5 +1,6 @@
 """Exporting a city's keys under a transport key, and importing them on the city's line."""
 
+import functools
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -165,28 +166,20 @@ def test_export_needs_roots_and_a_known_level(
     algorithm, province, _ = sites
     transcript = Transcript.create(tmp_path / "t.jsonl", ceremony="export", actor="o")
     with SoftKeyStore.open(province, "p") as store:
+        export = functools.partial(
+            export_keys,
+            store,
+            algorithm=algorithm,
+            region=REGION,
+            kek_label="KEK-3301",
+            out=tmp_path / "x.json",
+            transcript=transcript,
+            operator="o",
+        )
         with pytest.raises(CeremonyError, match=r"no \w+ key at level 3 for \['PUK'\]"):
-            export_keys(
-                store,
-                algorithm=algorithm,
-                region=REGION,
-                kek_label="KEK-3301",
-                out=tmp_path / "x.json",
-                transcript=transcript,
-                operator="o",
-                names=["PUK"],
-            )
+            export(names=["PUK"])
         with pytest.raises(CeremonyError, match="level 1"):
-            export_keys(
-                store,
-                algorithm=algorithm,
-                region=REGION,
-                kek_label="KEK-3301",
-                out=tmp_path / "x.json",
-                transcript=transcript,
-                operator="o",
-                level=Level.NATIONAL,
-            )
+            export(level=Level.NATIONAL)
 
 
 def test_a_province_exports_from_its_own_provincial_keys(
@@ -211,3 +204,22 @@ def test_a_province_exports_from_its_own_provincial_keys(
     exported = verify_transcript(tmp_path / "export.jsonl").entries[1].details
     assert exported["source_level"] == 2
     assert len(_import(city, tmp_path)) == len(NAMES)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"\xff\xfe{", "not a readable export package"),  # not UTF-8 JSON
+        (b"[]", "not an sbkcard export package"),
+        (b'{"format": "sbkcard-key-export", "version": 9}', "export package version 9 unknown"),
+    ],
+)
+def test_a_file_that_is_no_package_is_named(
+    sites: tuple[Algorithm, Path, Path], tmp_path: Path, content: bytes, message: str
+) -> None:
+    _, _, city = sites
+    (tmp_path / "package.json").write_bytes(content)
+    with pytest.raises(CeremonyError, match=message):
+        _import(city, tmp_path, with_transcript=False)
+    with SoftKeyStore.open(city, "c") as store:
+        assert [info.label for info in store.list_keys()] == ["KEK-3301"]

@@ -8,6 +8,7 @@ import datetime
 import pytest
 from issuance_support import ISSUE_DATE, demo_psam, person
 
+from sbkcard.applet_model.psam import psam_atr, psam_content
 from sbkcard.applet_model.user_card import PROFILES
 from sbkcard.applet_model.user_card.personalise import demo_transport_key
 from sbkcard.issuance.applicants import validate_applicant
@@ -26,6 +27,7 @@ from sbkcard.issuance.personalise import (
 from sbkcard.issuance.registry import SqliteRegistry
 from sbkcard.keys import kcv
 from sbkcard.keys.hierarchy import KeySet, demo_keyset, derive_card_keys
+from sbkcard.simulator import SimulatedCard
 from sbkcard.terminal.errors import AuthenticityError
 
 
@@ -97,6 +99,47 @@ def test_card_is_read_and_authenticated_through_a_psam(generation: int) -> None:
         verifier=Verifier(psam=demo_psam()),
     )
     assert Verifier(psam=demo_psam()).check(card, o).genuine
+
+
+class _Rejections:
+    """A PSAM in its reader, counting the 6A80 (分散级数不符) answers of depth probes."""
+
+    def __init__(self, psam: SimulatedCard) -> None:
+        self.psam, self.count = psam, 0
+        self.atr = psam.atr
+
+    def power_on(self) -> bytes:
+        return self.psam.power_on()
+
+    def reset(self) -> bytes:
+        return self.psam.reset()
+
+    def power_off(self) -> None:
+        self.psam.power_off()
+
+    def transmit(self, apdu: bytes) -> bytes:
+        answer = self.psam.transmit(apdu)
+        self.count += answer[-2:] == b"\x6a\x80"
+        return answer
+
+
+def test_the_lines_psam_is_probed_for_the_first_card_only() -> None:
+    """One verifier, one terminal: the PSAM's key depths are learned once (Part 9 §8)."""
+    content = psam_content(level=2, terminal_number="410100000001")
+    psam = _Rejections(SimulatedCard.create("psam", content, psam_atr("410100000001")))
+    verifier = Verifier(psam=psam)
+    registry = SqliteRegistry(":memory:")
+    orders = [order(n, registry=registry) for n in range(1, 4)]
+    keyset = demo_keyset(orders[0].profile.algorithm)
+    probes = []
+    for o, keys in zip(orders, derive_keys(keyset, orders), strict=True):
+        card = issue_card(
+            o, keys, transport_key=demo_transport_key(keyset.algorithm), verifier=verifier
+        )
+        assert verifier.check(card, o).genuine
+        probes.append(psam.count)
+    # IRK, a national root in the key table, held at depth 2: one 6A80, on the first card
+    assert probes == [1, 1, 1]
 
 
 def test_check_names_the_item_that_differs() -> None:

@@ -7,6 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sbkcard.keys import Algorithm, DataLengthError, encrypt_block, mac, tac
+from sbkcard.keys.mac import cbc_chain, mac_of_chain
 from sbkcard.keys.padding import fold, pad80, xor
 
 H = bytes.fromhex
@@ -49,6 +50,28 @@ def test_sm4_mac_is_cbc_then_fold(key: bytes, data: bytes) -> None:
     for i in range(0, len(pad80(data, 16)), 16):
         state = encrypt_block(key, xor(state, pad80(data, 16)[i : i + 16]), Algorithm.SM4)
     assert mac(key, data, Algorithm.SM4) == fold(state, 4)
+
+
+@given(
+    st.sampled_from(((Algorithm.DES, 8), (Algorithm.SM4, 16))),
+    st.binary(min_size=16, max_size=16),
+    st.binary(max_size=80),
+    st.data(),
+)
+def test_a_mac_chained_over_several_commands_is_the_mac(
+    cipher: tuple[Algorithm, int], key16: bytes, data: bytes, draw: st.DataObject
+) -> None:
+    """CIPHER DATA 07/03/01 (Part 9 §9.8.2): chaining block runs gives the one-shot MAC."""
+    algorithm, size = cipher
+    key = key16[:size]
+    padded = pad80(data, size)
+    blocks = len(padded) // size
+    cut = draw.draw(st.integers(0, blocks)) * size
+    chain = cbc_chain(key, bytes(size), padded[:cut], algorithm)
+    chain = cbc_chain(key, chain, padded[cut:], algorithm)
+    assert mac_of_chain(chain, algorithm) == mac(key, data, algorithm)
+    with pytest.raises(DataLengthError, match="whole"):
+        cbc_chain(key, chain, padded[:-1], algorithm)
 
 
 def test_padding_is_always_added() -> None:

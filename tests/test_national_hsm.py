@@ -64,6 +64,19 @@ def test_with_a_psam_in_the_reader_the_terminal_number_is_the_psams() -> None:
     assert code == 0 and basic.split("|")[9] == "410100000001"
 
 
+def test_without_a_psam_the_terminal_number_is_the_terminals_own() -> None:
+    """S3 §1.3.2: the reader's configured 终端机编号 (zeros unless set) in HSM mode."""
+    national = NationalInterface(terminal(user_card(3), terminal_number="410100000042"))
+    host = HsmHost(SoftwareKeyService())
+    _, step1 = national.iReadCardBas_HSM_Step1(1)
+    code, basic = national.iReadCardBas_HSM_Step2(host.read_card_bas(step1))
+    assert code == 0 and basic.split("|")[9] == "410100000042"
+    code, step1 = national.iDoDebit_HSM_Step1(1, CARD_INFO, "1.00|0.00|20240601103000|")
+    assert code == 0 and step1.split("|")[6] == "410100000042"
+    code, out = national.iDoDebit_HSM_Step2(host.debit(step1, CardFacts.from_basic(basic)))
+    assert code == 0 and out.split("|")[5] == "410100000042"
+
+
 def test_a_wrong_hsm_answer_fails_the_card() -> None:
     national = NationalInterface(terminal(user_card(3)))
     _, step1 = national.iReadCardBas_HSM_Step1(1)

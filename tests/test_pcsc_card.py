@@ -15,16 +15,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conformance.standard import demo_ef05, demo_ef06
 from pcsc_stack import SimProcess
 
 from sbkcard.applet_model.user_card.personalise import (
     DEMO_CARD_ID,
     DEMO_CARD_NUMBER,
     DEMO_CARDHOLDER,
-    DEMO_EXPIRY,
-    DEMO_ISSUE_DATE,
 )
-from sbkcard.identifiers import encode_an, encode_cn, encode_date
 from sbkcard.pytest_plugin import make_card, make_psam
 from sbkcard.simulator import load_image, save_image
 from sbkcard.simulator.pcscd import PcscdStack
@@ -54,38 +52,6 @@ def expected_fci(profile: int) -> bytes:
         + AID
         + bytes.fromhex("A50988011E9F0C038601")
         + bytes([ALGORITHM[profile]])
-    )
-
-
-def expected_ef05(profile: int) -> bytes:
-    """SSSE EF05 of the demo card, records 01–07 (SPEC §2.2)."""
-    region = DEMO_CARD_ID.region
-    return b"".join(
-        [
-            tlv(0x01, DEMO_CARD_ID.to_bytes()),
-            tlv(0x02, encode_an("3", 1, field="card type")),
-            tlv(0x03, encode_an(VERSION[profile], 4, field="version")),
-            tlv(0x04, encode_cn(f"9156000002{region}{region}01", 12, field="init org")),
-            tlv(0x05, encode_date(DEMO_ISSUE_DATE, field="issue date")),
-            tlv(0x06, encode_date(DEMO_EXPIRY, field="expiry")),
-            tlv(0x07, encode_an(DEMO_CARD_NUMBER, 9, field="card number")),
-        ]
-    )
-
-
-def expected_ef06() -> bytes:
-    """SSSE EF06 of the demo card, records in the order 08 09 4E 0A 0B 0C 0D (SPEC §2.3)."""
-    holder = DEMO_CARDHOLDER
-    return b"".join(
-        [
-            tlv(0x08, encode_an(holder.ssn, 0x12, field="ssn")),
-            tlv(0x09, encode_an(holder.name, 0x1E, field="name")),
-            tlv(0x4E, encode_an("", 0x14, field="name extension")),
-            tlv(0x0A, encode_an(holder.gender, 1, field="gender")),
-            tlv(0x0B, encode_cn(holder.ethnicity, 1, field="ethnicity")),
-            tlv(0x0C, encode_cn(holder.birthplace, 3, field="birthplace")),
-            tlv(0x0D, encode_date(holder.birth_date, field="birth date")),
-        ]
     )
 
 
@@ -191,10 +157,10 @@ def test_opensc_tool_reads_ssse_records(served: int) -> None:
         SELECT_SSSE + b"\x00", READ_EF05_ALL + b"\x00", READ_EF06_ALL + b"\x00"
     )
     assert fci == (expected_fci(served), 0x9000)
-    assert ef05 == (expected_ef05(served), 0x9000)
+    assert ef05 == (demo_ef05(served), 0x9000)
     assert len(ef05[0]) == 0x40  # SPEC §2.1 [C, S6]
     if served == 2:
-        assert ef06 == (expected_ef06(), 0x9000)
+        assert ef06 == (demo_ef06(), 0x9000)
         assert len(ef06[0]) == 0x5B
     else:
         assert ef06 == (b"", 0x6982)  # 3.0 cards: EF06 needs RKSSSE (S3 §10.2)
@@ -219,7 +185,7 @@ def scriptor_responses(script: list[bytes]) -> list[bytes]:
 
 
 def test_scriptor_reads_ssse_records_by_t0_rules(served: int) -> None:
-    ef05, ef06 = expected_ef05(served), expected_ef06()
+    ef05, ef06 = demo_ef05(served), demo_ef06()
     got = scriptor_responses(
         [
             SELECT_SSSE,

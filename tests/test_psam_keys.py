@@ -15,6 +15,7 @@ from functools import reduce
 import pytest
 from Crypto.Cipher import DES, DES3
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from test_psam_commands import send, sw
 
 from sbkcard.applet_model.psam import (
     Authority,
@@ -34,16 +35,6 @@ SX = {
     Algorithm.SM4: "7378322E73682EC9E7BBE1B1A3D5CF",
 }
 NEW_KEY = bytes.fromhex("00112233445566778899AABBCCDDEEFF")
-
-
-def send(psam: Psam, apdu: bytes | str) -> tuple[bytes, int]:
-    raw = bytes.fromhex(apdu) if isinstance(apdu, str) else apdu
-    response = psam.process(raw)
-    return response[:-2], int.from_bytes(response[-2:])
-
-
-def sw(psam: Psam, apdu: bytes | str) -> int:
-    return send(psam, apdu)[1]
 
 
 # -- an independent implementation of Part 9 §7.1.2–7.2.3 ----------------------------------------

@@ -15,6 +15,7 @@ from terminal_support import CARD_ID, CARD_INFO, CARD_NUMBER, ScriptedPad, psam,
 
 from sbkcard.apdu import CommandAPDU
 from sbkcard.applet_model.psam import psam_atr, psam_content
+from sbkcard.applet_model.psam.layout import DES_ENVIRONMENT
 from sbkcard.errors import CardRemovedError, NoCardError
 from sbkcard.keys import Algorithm
 from sbkcard.keys.hierarchy import KeySet, card_key, demo_keyset
@@ -37,6 +38,7 @@ from sbkcard.terminal.errors import (
 )
 from sbkcard.terminal.hotlist import Hotlist
 from sbkcard.terminal.hsm import SoftwareKeyService
+from sbkcard.terminal.hsm_host import HsmHost
 from sbkcard.terminal.national import NationalInterface
 from sbkcard.terminal.national_codes import code_for
 from sbkcard.terminal.pinpad import Pin, PinPrompt
@@ -226,6 +228,23 @@ def test_no_security_module() -> None:
     with pytest.raises(NoPsamError), term.session() as conn:
         read_basic_info(conn)
     assert NationalInterface(term).iReadCardBas(1) == (-2201, "无PSAM卡")
+
+
+def test_a_psam_failing_at_power_up_is_powered_down() -> None:
+    content = psam_content()
+    del content[DES_ENVIRONMENT.ef_key(0x0016)]  # no terminal number
+    broken = SimulatedCard.create("psam", content, psam_atr())
+    term = terminal(user_card(3), psam_card=broken)
+    with pytest.raises(CardStatusError, match="READ BINARY 0016"), term.session() as conn:
+        read_basic_info(conn)
+    assert not broken.powered
+    # the HSM functions go on without it, with the terminal's own number (S3 §10.5)
+    national = NationalInterface(term)
+    _, step1 = national.iReadCardBas_HSM_Step1(1)
+    code, basic = national.iReadCardBas_HSM_Step2(
+        HsmHost(SoftwareKeyService()).read_card_bas(step1)
+    )
+    assert code == 0 and basic.split("|")[9] == "000000000000" and not broken.powered
 
 
 def test_psam_without_rkssse() -> None:

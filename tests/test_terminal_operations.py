@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 from terminal_support import CARD_ID, CARD_NUMBER, NOW, PIN, psam, terminal, user_card
 
-from sbkcard.applet_model.psam import psam_atr
+from sbkcard.applet_model.psam import card_key_records, psam_atr, psam_content
 from sbkcard.applet_model.user_card import PROFILES
 from sbkcard.applet_model.user_card.personalise import (
     DEMO_CARD_ID,
@@ -19,15 +19,15 @@ from sbkcard.applet_model.user_card.personalise import (
     card_atr,
 )
 from sbkcard.keys import Algorithm
-from sbkcard.keys.hierarchy import CARD_KEYS, demo_keyset, derive_card_keys
+from sbkcard.keys.hierarchy import CARD_KEYS, KeySet, demo_keyset, derive_card_keys
 from sbkcard.keys.mac import tac
 from sbkcard.simulator import SimulatedCard
 from sbkcard.terminal import auth, files, pin, purse
 from sbkcard.terminal.basic import read_basic_info
-from sbkcard.terminal.connection import AuthPreference
+from sbkcard.terminal.connection import AuthPreference, Connection
 from sbkcard.terminal.hsm import SoftwareKeyService
 from sbkcard.terminal.pinpad import Pin
-from sbkcard.terminal.sam import PsamModule
+from sbkcard.terminal.sam import DepthIndex, PsamModule
 from sbkcard.terminal.terminal import Terminal
 
 GENERATIONS = (2, 3)
@@ -66,8 +66,10 @@ def test_read_basic_info(generation: int, level: int | None) -> None:
     assert info.terminal_number == ("410100000001" if level else "000000000000")
 
 
-@pytest.mark.parametrize(("generation", "apdus"), [(2, 6), (3, 8)])
-def test_basic_info_takes_at_most_eight_card_apdus(generation: int, apdus: int) -> None:
+@pytest.mark.parametrize(("generation", "apdus", "psam_apdus"), [(2, 6, 8), (3, 8, 12)])
+def test_basic_info_takes_at_most_eight_card_apdus(
+    generation: int, apdus: int, psam_apdus: int
+) -> None:
     card = user_card(generation)
     term = terminal(card, psam_card=psam(3))
     with term.session() as conn:
@@ -75,6 +77,9 @@ def test_basic_info_takes_at_most_eight_card_apdus(generation: int, apdus: int) 
     # SELECT + GET RESPONSE, EF05, INTERNAL AUTH + GET RESPONSE, [GET CHALLENGE,
     # EXTERNAL AUTH (RKSSSE),] EF06
     assert info.apdus == apdus == term.trace.count("card")
+    # PSAM: SELECT MF, 0015, 0016, [SELECT DDF1 (SM4),] SELECT ADF, INITIALIZE ENVIRONMENT,
+    # then per key DELIVERY SESSION KEY, CIPHER DATA + GET RESPONSE
+    assert term.trace.count("psam") == psam_apdus
     commands = [e.exchange.command for e in term.trace.entries if e.device == "card"]
     instructions = [c.ins for c in commands if hasattr(c, "ins")]
     expected = [0xA4, 0xC0, 0xB2, 0x88, 0xC0] + ([0x84, 0x82] if generation == 3 else []) + [0xB2]
@@ -105,21 +110,92 @@ def test_psam_depth_is_probed_once_per_psam() -> None:
     term = terminal(card, psam_card=psam(1))
     with term.session() as conn:
         read_basic_info(conn)
-    # IRK and RKSSSE are national (3-level) keys in the key table: 3, then 2, then 1
-    assert _deliveries(term) == [0x67, 0x47, 0x27, 0x67, 0x47, 0x27]
+    # IRK is a national (3-level) key in the key table: 3, then 2, then 1; RKSSSE, of the
+    # same table level, goes to depth 1 at once
+    assert _deliveries(term) == [0x67, 0x47, 0x27, 0x27]
     term.trace.clear()
     with term.session() as conn:
         read_basic_info(conn)
     assert _deliveries(term) == [0x27, 0x27]  # the index table remembers depth 1
 
 
-# -- authentication ----------------------------------------------------------------------
+def test_depth_index_guesses() -> None:
+    """The index's first guess: the key's depth, its table level's, the PSAM's, the table's."""
+    fresh = DepthIndex()
+    assert fresh.order(7, 0x08, 3) == [3, 2, 1] and fresh.order(2, 0x01, 1) == [1, 3, 2]
+    uniform = DepthIndex()
+    uniform.learn(7, 0x08, 3, 2)  # IRK, a national root in table B1, held as provincial
+    assert uniform.order(7, 0x0A, 3) == [2, 3, 1]  # RKSSSE: same table level
+    assert uniform.order(2, 0x01, 1) == [2, 3, 1]  # DPK: the PSAM ignores the table
+    uniform.learn(2, 0x01, 1, 1)  # …but DPK turned out to be a city root
+    assert uniform.known(2, 0x01) == 1 and uniform.order(7, 0x2A, 1)[0] == 1  # so is UK2DF04
+    assert uniform.order(0x08, 0x42, 2) == [2, 3, 1]  # no single depth any more: the table
+    faithful = DepthIndex()
+    faithful.learn(7, 0x08, 3, 3)  # IRK where table B1 puts it
+    assert faithful.order(2, 0x01, 1) == [1, 3, 2]  # so the table is trusted
+
 
 AUTH_KEYS = [
     spec.name
     for spec in CARD_KEYS
     if spec.card_kid is not None and spec.psam_id is not None and spec.retries
 ]
+"""The keys a terminal authenticates with through the PSAM (UKSSSE, table level 2, first)."""
+
+
+def _psam_rejections(term: Terminal) -> int:
+    return sum(1 for e in term.trace.entries if e.device == "psam" and e.sw == 0x6A80)
+
+
+def _visit(conn: Connection) -> None:
+    """Every key of the table through the PSAM, then a purchase (DPK)."""
+    for name in AUTH_KEYS:
+        auth.external_authenticate(conn, name)
+    purse.load(conn, 10_000, SoftwareKeyService())
+    purse.purchase(conn, account=100, self_paid=0, pooled=0)
+
+
+@pytest.mark.parametrize(("level", "probes"), [(1, 2), (2, 1), (3, 1)])
+def test_a_psam_of_one_level_is_probed_for_its_first_keys_only(level: int, probes: int) -> None:
+    """Every key at one depth: 6A80 only for the first key not at its table level (UKSSSE,
+    level 2, unless the PSAM is of level 2; then RKSSSE, level 3)."""
+    term = terminal(user_card(3), psam_card=psam(level))
+    with term.session() as conn:
+        _visit(conn)
+    assert _psam_rejections(term) == probes
+    accepted = [
+        e.exchange.command.p1 >> 5  # type: ignore[union-attr]
+        for e in term.trace.entries
+        if e.device == "psam" and e.sw == 0x9000 and getattr(e.exchange.command, "ins", 0) == 0xDE
+    ]
+    assert len(accepted) == len(AUTH_KEYS) and set(accepted) == {level}
+
+
+def _table_b1_psam() -> SimulatedCard:
+    """A PSAM holding every key at its key-table level (Part 9 table B1) for 410100."""
+    records = []
+    for algorithm in (Algorithm.DES, Algorithm.SM4):
+        roots = demo_keyset(algorithm).roots
+        for level in (1, 2, 3):
+            names = {spec.name for spec in CARD_KEYS if spec.psam_levels == level}
+            subset = KeySet(algorithm, {n: k for n, k in roots.items() if n in names})
+            records += card_key_records(subset, level=level, region="410100")
+    blank = [KeySet(Algorithm.DES, {}), KeySet(Algorithm.SM4, {})]
+    content = psam_content(blank, extra_keys=records, terminal_number="410100000001")
+    return SimulatedCard.create("psam", content, psam_atr("410100000001"))
+
+
+def test_a_psam_following_table_b1_is_never_probed() -> None:
+    term = terminal(user_card(3), psam_card=_table_b1_psam())
+    with term.session() as conn:
+        _visit(conn)
+    used = [spec for spec in CARD_KEYS if spec.name in AUTH_KEYS]
+    assert {spec.psam_levels for spec in used} == {1, 2, 3}
+    assert _psam_rejections(term) == 0
+    assert _deliveries(term) == [spec.psam_usage for spec in used]
+
+
+# -- authentication ----------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("generation", GENERATIONS)
@@ -269,7 +345,7 @@ def test_purchase_load_balance_records(generation: int, level: int | None) -> No
         records = purse.transactions(conn)
     assert done.balance_before == 50_000 and balance.account == 48_000
     assert balance.self_paid_total == 1_250 and balance.pooled_total == 3_000
-    assert balance.year == 0x2024
+    assert balance.year == 2024
     terminal_number = bytes.fromhex(done.terminal_number)
     tac_input = (
         (2_000).to_bytes(4)

@@ -229,8 +229,9 @@ def test_a_bug_is_not_swallowed() -> None:
         code_for(ZeroDivisionError())
 
 
-def test_psam_environment_selection_uses_the_cards_algorithm() -> None:
-    term = terminal(user_card(3), psam_card=psam())
+@pytest.mark.parametrize("generation", [2, 3])
+def test_psam_environment_selection_uses_the_cards_algorithm(generation: int) -> None:
+    term = terminal(user_card(generation), psam_card=psam())
     with term.session() as conn:
         assert conn.module.kind == "PSAM"
     selected = [
@@ -238,4 +239,7 @@ def test_psam_environment_selection_uses_the_cards_algorithm() -> None:
         for entry in term.trace.entries
         if entry.device == "psam" and getattr(entry.exchange.command, "ins", None) == 0xA4
     ]
-    assert selected[-2:] == [b"sx2.sh." + "社会保障".encode("gbk"), bytes.fromhex("D15600000590")]
+    mf, ddf1 = (f"sx{n}.sh.社会保障".encode("gbk") for n in (1, 2))
+    # the MF is selected at power-up (files 0015, 0016); a DES card's ADF is right below it
+    environment = [ddf1] if generation == 3 else []
+    assert selected == [mf, *environment, bytes.fromhex("D15600000590")]

@@ -124,6 +124,8 @@ class Exchange:
     """Seconds since the trace started when the command was sent."""
     elapsed: float | None = None
     """Seconds the card took to answer."""
+    device: str | None = None
+    """The device named at the start of the line (``card``, ``psam``), if any."""
 
     @property
     def replayable(self) -> bool:
@@ -278,6 +280,7 @@ _HEX_OR_MASK = re.compile(r"(?:[0-9A-Fa-f]{2})+|(?:\*\*)+")
 _HEX2 = re.compile(r"[0-9A-Fa-f]{2}")
 _SW = re.compile(r"[0-9A-Fa-f]{4}")
 _TIME = re.compile(r"\d+(?:\.\d+)?")
+_DEVICE = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
 _ELAPSED = re.compile(r"(\d+(?:\.\d+)?)ms")
 _LENGTH = re.compile(r"(Lc|Le)=([0-9A-Fa-f]{2}|[0-9A-Fa-f]{4})")
 
@@ -395,17 +398,22 @@ def _tokens(text: str) -> list[tuple[int, str]]:
 def parse_trace(text: str) -> list[Exchange]:
     """Read a trace back into exchanges (blank lines and ``;`` comments are skipped).
 
-    Raises :class:`TraceFormatError` naming the line and column of the problem.
+    A line may start with a device name (``card``, ``psam``: the terminal's traces of
+    two slots), kept in :attr:`Exchange.device`.  Raises :class:`TraceFormatError`
+    naming the line and column of the problem.
     """
     exchanges: list[Exchange] = []
-    pending: tuple[TracedCommand, float | None] | None = None
+    pending: tuple[TracedCommand, float | None, str | None] | None = None
     for number, raw_line in enumerate(text.splitlines(), start=1):
         line = _Line(number, _tokens(raw_line))
         tokens = line.tokens
         if not tokens:
             continue
+        device: str | None = None
+        if _DEVICE.fullmatch(tokens[0][1]):
+            device, tokens = tokens[0][1], tokens[1:]
         at: float | None = None
-        if _TIME.fullmatch(tokens[0][1]):
+        if tokens and _TIME.fullmatch(tokens[0][1]):
             at, tokens = float(tokens[0][1]), tokens[1:]
         if not tokens or tokens[0][1] not in (">>", "<<"):
             column = tokens[0][0] if tokens else None
@@ -413,16 +421,22 @@ def parse_trace(text: str) -> list[Exchange]:
         direction, tokens = tokens[0][1], tokens[1:]
         if direction == ">>":
             if pending is not None:
-                exchanges.append(Exchange(pending[0], None, pending[1]))
-            pending = (_parse_command(line, tokens), at)
+                exchanges.append(Exchange(pending[0], None, pending[1], device=pending[2]))
+            pending = (_parse_command(line, tokens), at, device)
             continue
         if pending is None:
             raise line.error("a response without a command before it", line.tokens[0][0])
+        if device != pending[2]:
+            raise line.error(
+                f"a response from {device or 'no device'} to a command for "
+                f"{pending[2] or 'no device'}",
+                line.tokens[0][0],
+            )
         response, elapsed = _parse_response(line, tokens)
-        exchanges.append(Exchange(pending[0], response, pending[1], elapsed))
+        exchanges.append(Exchange(pending[0], response, pending[1], elapsed, device))
         pending = None
     if pending is not None:
-        exchanges.append(Exchange(pending[0], None, pending[1]))
+        exchanges.append(Exchange(pending[0], None, pending[1], device=pending[2]))
     return exchanges
 
 

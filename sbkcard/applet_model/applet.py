@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import traceback
 from typing import Protocol
 
 from sbkcard.applet_model.storage import Storage
@@ -26,3 +29,20 @@ class Applet(Protocol):
     def process(self, apdu: bytes) -> bytes:
         """Execute one command APDU; return response data followed by SW1 SW2."""
         ...
+
+
+def log_fault(log: logging.Logger, apdu: bytes, exc: Exception) -> None:
+    """Log a fault inside an applet that :meth:`Applet.process` answered ``6F00``.
+
+    The record names the INS, the exception's type and where it was raised, never the
+    command's data or the exception's message: either may hold a PIN or a key.
+    """
+    where = traceback.extract_tb(exc.__traceback__)[-1]
+    log.error(
+        "INS %s: %s in %s (%s:%s), answered 6F00",
+        bytes(apdu[1:2]).hex().upper() or "-",
+        type(exc).__name__,
+        where.name,
+        os.path.basename(where.filename),
+        where.lineno,
+    )

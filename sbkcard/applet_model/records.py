@@ -4,7 +4,10 @@ One frozen dataclass per file (:class:`IssuerData` for SSSE EF05, :class:`Cardho
 for EF06, :class:`MedicalInsurance` for DF04 EF05, :class:`TransactionLog` of
 :class:`TransactionRecord` for DF04 EF08, …) and one per B-TLV group or cyclic record.
 Each dataclass field is a data item of :mod:`sbkcard.applet_model.data_items`, with the
-same name; the codec is generic and driven by the item declarations:
+same name, in the same order, typed and defaulted by the item's kind: a class names the
+file (``path=``) or B-TLV group (``item=``) it mirrors and is checked against the
+declarations when it is made, so the classes are typed views of table 9, never a
+second copy of it. The codec is generic and driven by the item declarations:
 
 - ``an`` → ``str`` (GBK, ``00``-padded), ``cn`` → ``str`` of digits (``F``-padded),
   ``cn 4`` dates → ``datetime.date | None`` (``None`` is ``FFFFFFFF``), the ``cn 7``
@@ -32,9 +35,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Self
+from types import MappingProxyType
+from typing import Any, ClassVar, Generic, Self, TypeVar, dataclass_transform, get_args, get_origin
 
 from sbkcard.applet_model.data_items import (
     FILE_ITEMS,
@@ -43,6 +48,7 @@ from sbkcard.applet_model.data_items import (
     Format,
     Kind,
     LegacyItem,
+    all_items,
 )
 from sbkcard.applet_model.ssse import Layout
 from sbkcard.errors import SbkcardError
@@ -71,6 +77,7 @@ __all__ = [
     "Expert",
     "FileContent",
     "Fingerprint",
+    "Group",
     "Honours",
     "HouseholdRegistration",
     "InjuryDetermination",
@@ -87,7 +94,9 @@ __all__ = [
     "PersonalStatus",
     "Photo",
     "ProfessionalQualification",
+    "Record",
     "RecordError",
+    "RecordFile",
     "RegistrationCertificate",
     "ReservedData",
     "Residence",
@@ -97,6 +106,7 @@ __all__ = [
     "StatusAndEmployer",
     "SupportBenefit",
     "SupportBenefits",
+    "TlvFile",
     "TransactionLog",
     "TransactionRecord",
     "UnemploymentInsurance",
@@ -340,48 +350,157 @@ def _encode_group(path: str, it: DataItem, value: Any) -> bytes:
     return _encode_records(path, it.members, values, (), Layout.V2)
 
 
-# -- the content classes -----------------------------------------------------------------
+# -- the content classes: typed views of the declarations --------------------------------
+
+_CONTENT: dict[str, type[FileContent]] = {}
+_GROUPS: dict[str, type[Group]] = {}
+
+_ANNOTATIONS = {
+    Kind.TEXT: "str",
+    Kind.DIGITS: "str",
+    Kind.DATE: "datetime.date | None",
+    Kind.DATETIME: "datetime.datetime | None",
+    Kind.AMOUNT: "int",
+    Kind.BYTES: "bytes",
+    Kind.CARD_ID: "CardId | None",
+}
 
 
-class FileContent:
-    """Base of the file dataclasses: ``decode`` from and ``encode`` to the file's bytes."""
+def _shape(it: DataItem) -> tuple[str, str, Any]:
+    """``(field, annotation, default)`` a content class must give item ``it``."""
+    kind = _GROUPS[it.field].__name__ if it.kind is Kind.GROUP else _ANNOTATIONS[it.kind]
+    if it.repeat > 1:
+        return it.field, f"tuple[{kind}, ...]", ()
+    return it.field, kind, _empty(it)
+
+
+def _mirror(cls: type[_Declared], items: Sequence[DataItem], where: str) -> None:
+    """Check that ``cls``'s fields are ``items`` in order, each typed and defaulted by its kind.
+
+    The declarations are the standard (S2 table 9); a class that drifts from them is an
+    error when the module is imported, not a wrong byte on a card. A variable-length
+    record file (a :class:`TlvFile`) ends with ``extra``.
+    """
+    expected = [_shape(it) for it in items if it.field not in cls.JOINED]
+    if issubclass(cls, TlvFile):
+        expected.append(("extra", "Extra", ()))
+    actual = [(f.name, f.type, f.default) for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
+    for want, have in itertools.zip_longest(expected, actual):
+        if want != have:
+            raise TypeError(f"{cls.__name__}: {where} wants the field {want}, the class has {have}")
+
+
+@dataclass_transform(frozen_default=True)
+class _Declared:
+    """A frozen dataclass whose fields mirror declared items (see :func:`_mirror`)."""
+
+    JOINED: ClassVar[frozenset[str]] = frozenset()
+    """Declared items the class folds into another field (EF06 ``4E`` into ``name``)."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        dataclass(frozen=True)(cls)
+
+
+class Group(_Declared):
+    """One occurrence of a B-TLV group (S2 §7), its member items as fields.
+
+    A subclass names the group item it mirrors: ``class Degree(Group, item="degrees")``.
+    """
+
+    def __init_subclass__(cls, *, item: str | None = None, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if item is not None:
+            (group,) = (it for _, it in all_items() if it.field == item and it.members)
+            _mirror(cls, group.members, f"B-TLV {group.label}")
+            _GROUPS[item] = cls
+
+
+class FileContent(_Declared):
+    """A file's content: ``decode`` from and ``encode`` to the file's bytes.
+
+    A subclass names the file it mirrors (``class Photo(FileContent, path="SSSE/EF08")``)
+    and becomes its entry of :data:`CONTENT_TYPES`. This base reads a file of positional
+    fields (a transparent file, one record of a cyclic file); :class:`TlvFile` reads
+    variable-length record files and :class:`RecordFile` cyclic ones.
+    """
 
     PATH: ClassVar[str]
+
+    def __init_subclass__(cls, *, path: str | None = None, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if path is None:
+            return
+        items = FILE_ITEMS[path]
+        tagged = items[0].tag is not None
+        if tagged != issubclass(cls, TlvFile):
+            kind = "simple-TLV records: a TlvFile" if tagged else "positional fields: no TlvFile"
+            raise TypeError(f"{cls.__name__}: {path} holds {kind}")
+        cls.PATH = path
+        _mirror(cls, items, path)
+        if not issubclass(cls, Record):
+            _CONTENT[path] = cls
 
     @classmethod
     def decode(cls, body: bytes, layout: Layout = Layout.V2, *, path: str | None = None) -> Self:
         """The typed content of ``body`` (the file as stored, all records)."""
         where = path or cls.PATH
-        items = FILE_ITEMS[where]
-        if items[0].tag is None:
-            return cls._from_values(_decode_fields(where, items, body))
-        values, extra = _decode_records(where, items, body, layout)
-        values["extra"] = extra
-        return cls._from_values(values)
+        return cls._from_values(_decode_fields(where, FILE_ITEMS[where], body))
 
     def encode(self, layout: Layout = Layout.V2, *, path: str | None = None) -> bytes:
         """The file's bytes for this content (all declared records, in order)."""
         where = path or self.PATH
-        items = FILE_ITEMS[where]
-        values = self._to_values(layout)
-        if items[0].tag is None:
-            return _encode_fields(where, items, values)
-        return _encode_records(where, items, values, values["extra"], layout)
+        return _encode_fields(where, FILE_ITEMS[where], self._to_values(layout))
 
     @classmethod
     def _from_values(cls, values: dict[str, Any]) -> Self:
         return cls(**values)
 
     def _to_values(self, layout: Layout) -> dict[str, Any]:
-        assert dataclasses.is_dataclass(self)
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
 
 
-class _Records(FileContent):
-    """A cyclic or fixed-record file: its records, newest (record #1) first."""
+class TlvFile(FileContent):
+    """A variable-length record file: one simple-TLV record per item, then ``extra``."""
 
-    RECORD: ClassVar[type[FileContent]]
-    records: tuple[Any, ...]
+    @classmethod
+    def decode(cls, body: bytes, layout: Layout = Layout.V2, *, path: str | None = None) -> Self:
+        where = path or cls.PATH
+        values, extra = _decode_records(where, FILE_ITEMS[where], body, layout)
+        return cls._from_values({**values, "extra": extra})
+
+    def encode(self, layout: Layout = Layout.V2, *, path: str | None = None) -> bytes:
+        where = path or self.PATH
+        values = self._to_values(layout)
+        return _encode_records(where, FILE_ITEMS[where], values, values["extra"], layout)
+
+
+class Record(FileContent):
+    """One record of a cyclic file (the file itself is a :class:`RecordFile`)."""
+
+
+_R = TypeVar("_R", bound=Record)
+
+
+class RecordFile(FileContent, Generic[_R]):
+    """A cyclic file: its records, newest (record #1) first.
+
+    The record class is the type argument (``class TransactionLog(RecordFile[TransactionRecord])``),
+    the path is the record's.
+    """
+
+    RECORD: ClassVar[type[Record]]
+    records: tuple[_R, ...] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        (cls.RECORD,) = (
+            get_args(base)[0]
+            for base in cls.__dict__.get("__orig_bases__", ())
+            if get_origin(base) is RecordFile
+        )
+        cls.PATH = cls.RECORD.PATH
+        _CONTENT[cls.PATH] = cls
 
     @classmethod
     def decode(cls, body: bytes, layout: Layout = Layout.V2, *, path: str | None = None) -> Self:
@@ -390,18 +509,21 @@ class _Records(FileContent):
         if len(body) % size:
             raise RecordError(f"{where}: {len(body)} bytes are not whole {size}-byte records")
         chunks = [body[i : i + size] for i in range(0, len(body), size)]
-        return cls(tuple(cls.RECORD.decode(c, layout, path=where) for c in chunks))  # type: ignore[call-arg]
+        return cls._from_values(
+            {"records": tuple(cls.RECORD.decode(c, layout, path=where) for c in chunks)}
+        )
 
     def encode(self, layout: Layout = Layout.V2, *, path: str | None = None) -> bytes:
         where = path or self.PATH
         return b"".join(r.encode(layout, path=where) for r in self.records)
 
 
-@dataclass(frozen=True)
-class IssuerData(FileContent):
-    """SSSE EF05 发卡机构数据 (SPEC §2.2)."""
+# SSSE, 基本应用数据区 (S2 table 3)
 
-    PATH: ClassVar[str] = "SSSE/EF05"
+
+class IssuerData(TlvFile, path="SSSE/EF05"):
+    """SSSE EF05 发卡机构数据 (S2 table 3; SPEC §2.2)."""
+
     card_id: CardId | None = None
     card_type: str = ""
     version: str = ""
@@ -439,11 +561,10 @@ def split_name(name: str, layout: Layout = Layout.V2, *, field: str = "name") ->
     return "".join(head), rest
 
 
-@dataclass(frozen=True)
-class Cardholder(FileContent):
-    """SSSE EF06 持卡人基本信息 (SPEC §2.3), the name joined from ``09`` and ``4E``."""
+class Cardholder(TlvFile, path="SSSE/EF06"):
+    """SSSE EF06 持卡人基本信息 (S2 table 3; SPEC §2.3), the name joined from ``09`` and ``4E``."""
 
-    PATH: ClassVar[str] = "SSSE/EF06"
+    JOINED = frozenset({"name_ext"})
     ssn: str = ""
     name: str = ""
     gender: str = ""
@@ -464,38 +585,33 @@ class Cardholder(FileContent):
         return values
 
 
-@dataclass(frozen=True)
-class Fingerprint(FileContent):
-    """SSSE EF07 指纹 (0x300 bytes from offset 0)."""
+class Fingerprint(FileContent, path="SSSE/EF07"):
+    """SSSE EF07 指纹 (S2 table 3: 0x300 bytes from offset 0)."""
 
-    PATH: ClassVar[str] = "SSSE/EF07"
     fingerprint: bytes = bytes(0x300)
 
 
-@dataclass(frozen=True)
-class Photo(FileContent):
-    """SSSE EF08 数字相片 (0x1000 bytes, JPEG or BMP; S2 table 15)."""
+class Photo(FileContent, path="SSSE/EF08"):
+    """SSSE EF08 数字相片 (S2 table 3, table 15: 0x1000 bytes, JPEG or BMP)."""
 
-    PATH: ClassVar[str] = "SSSE/EF08"
     photo: bytes = bytes(0x1000)
 
 
-@dataclass(frozen=True)
-class HouseholdRegistration(FileContent):
-    """DF01 EF05 户籍信息."""
+# DF01, 公共应用数据区 (S2 table 4)
 
-    PATH: ClassVar[str] = "SSSE/DF01/EF05"
+
+class HouseholdRegistration(TlvFile, path="SSSE/DF01/EF05"):
+    """DF01 EF05 户籍信息 (S2 table 4)."""
+
     hukou_type: str = ""
     hukou_address: str = ""
     hukou_region: str = ""
     extra: Extra = ()
 
 
-@dataclass(frozen=True)
-class Residence(FileContent):
-    """DF01 EF06 常住地信息."""
+class Residence(TlvFile, path="SSSE/DF01/EF06"):
+    """DF01 EF06 常住地信息 (S2 table 4)."""
 
-    PATH: ClassVar[str] = "SSSE/DF01/EF06"
     residence_address: str = ""
     residence_region: str = ""
     phone: str = ""
@@ -504,76 +620,65 @@ class Residence(FileContent):
     extra: Extra = ()
 
 
-@dataclass(frozen=True)
-class PersonalStatus(FileContent):
-    """DF01 EF07 个人状况信息."""
+class PersonalStatus(TlvFile, path="SSSE/DF01/EF07"):
+    """DF01 EF07 个人状况信息 (S2 table 4)."""
 
-    PATH: ClassVar[str] = "SSSE/DF01/EF07"
     employment_status: str = ""
     extra: Extra = ()
 
 
-@dataclass(frozen=True)
-class MaritalStatus(FileContent):
-    """DF01 EF08 婚姻状况信息."""
+class MaritalStatus(TlvFile, path="SSSE/DF01/EF08"):
+    """DF01 EF08 婚姻状况信息 (S2 table 4)."""
 
-    PATH: ClassVar[str] = "SSSE/DF01/EF08"
     marital_status: str = ""
     extra: Extra = ()
 
 
-@dataclass(frozen=True)
-class StatusAndEmployer(FileContent):
-    """DF01 EF09 人员身份及就业单位信息."""
+class StatusAndEmployer(TlvFile, path="SSSE/DF01/EF09"):
+    """DF01 EF09 人员身份及就业单位信息 (S2 table 4)."""
 
-    PATH: ClassVar[str] = "SSSE/DF01/EF09"
     employer_name: str = ""
     employer_code: str = ""
     person_category: str = ""
     extra: Extra = ()
 
 
-@dataclass(frozen=True)
-class NationalityAndAffiliation(FileContent):
-    """DF01 EF0A 国籍及政治面貌信息."""
+class NationalityAndAffiliation(TlvFile, path="SSSE/DF01/EF0A"):
+    """DF01 EF0A 国籍及政治面貌信息 (S2 table 4)."""
 
-    PATH: ClassVar[str] = "SSSE/DF01/EF0A"
     nationality: str = ""
     political_status: str = ""
     party_date: datetime.date | None = None
     extra: Extra = ()
 
 
-@dataclass(frozen=True)
-class Degree(FileContent):
-    """DF01 EF15 学位信息 (B-TLV ``40``)."""
+class Degree(Group, item="degrees"):
+    """DF01 EF15 学位信息 (B-TLV ``40``, S2 table 9)."""
 
     degree_code: str = ""
     major_category: str = ""
     school: str = ""
 
 
-@dataclass(frozen=True)
-class Education(FileContent):
-    """DF01 EF15 学历信息: education level and up to three degrees (``40:1``–``40:3``)."""
+class Education(TlvFile, path="SSSE/DF01/EF15"):
+    """DF01 EF15 学历信息 (S2 table 4): education level, up to three degrees ``40:1``–``40:3``."""
 
-    PATH: ClassVar[str] = "SSSE/DF01/EF15"
     education: str = ""
     degrees: tuple[Degree, ...] = ()
     extra: Extra = ()
 
 
-@dataclass(frozen=True)
-class ReservedData(FileContent):
-    """DF01 EF16–EF1A 预留信息文件 (0x128 bytes each, content undefined)."""
+class ReservedData(FileContent, path="SSSE/DF01/EF16"):
+    """DF01 EF16–EF1A 预留信息文件 (S2 table 4: 0x128 bytes each, content undefined)."""
 
-    PATH: ClassVar[str] = "SSSE/DF01/EF16"
     data: bytes = bytes(0x128)
 
 
-@dataclass(frozen=True)
-class WorkerQualification(FileContent):
-    """DF02 EF05 职业资格（工人技术等级）信息 (B-TLV ``43``)."""
+# DF02, 就业与失业数据区 (S2 table 5)
+
+
+class WorkerQualification(Group, item="worker_qualifications"):
+    """DF02 EF05 职业资格（工人技术等级）信息 (B-TLV ``43``, S2 table 9)."""
 
     name_code: str = ""
     grade: str = ""
@@ -582,9 +687,8 @@ class WorkerQualification(FileContent):
     certificate: str = ""
 
 
-@dataclass(frozen=True)
-class ProfessionalQualification(FileContent):
-    """DF02 EF05 职业资格（专业技术人员）信息 (B-TLV ``44``)."""
+class ProfessionalQualification(Group, item="professional_qualifications"):
+    """DF02 EF05 职业资格（专业技术人员）信息 (B-TLV ``44``, S2 table 9)."""
 
     name_code: str = ""
     authority: str = ""
@@ -592,11 +696,9 @@ class ProfessionalQualification(FileContent):
     certificate: str = ""
 
 
-@dataclass(frozen=True)
-class Skills(FileContent):
-    """DF02 EF05 职业和专业技能信息."""
+class Skills(TlvFile, path="SSSE/DF02/EF05"):
+    """DF02 EF05 职业和专业技能信息 (S2 table 5)."""
 
-    PATH: ClassVar[str] = "SSSE/DF02/EF05"
     title_code: str = ""
     title_level: str = ""
     worker_qualifications: tuple[WorkerQualification, ...] = ()
@@ -604,11 +706,9 @@ class Skills(FileContent):
     extra: Extra = ()
 
 
-@dataclass(frozen=True)
-class EmploymentStatus(FileContent):
-    """DF02 EF06 就业状况信息."""
+class EmploymentStatus(TlvFile, path="SSSE/DF02/EF06"):
+    """DF02 EF06 就业状况信息 (S2 table 5)."""
 
-    PATH: ClassVar[str] = "SSSE/DF02/EF06"
     employment_date: datetime.date | None = None
     employment_type: str = ""
     employment_region: str = ""
@@ -619,31 +719,22 @@ class EmploymentStatus(FileContent):
     extra: Extra = ()
 
 
-@dataclass(frozen=True)
-class EmploymentRecord(FileContent):
-    """One DF02 EF07 就业记录 (0x55 bytes)."""
+class EmploymentRecord(Record, path="SSSE/DF02/EF07"):
+    """One DF02 EF07 就业记录 (S2 table 5: 0x55 bytes)."""
 
-    PATH: ClassVar[str] = "SSSE/DF02/EF07"
     occupation: str = ""
     start_date: datetime.date | None = None
     end_date: datetime.date | None = None
     employer: str = ""
 
 
-@dataclass(frozen=True)
-class EmploymentHistory(_Records):
-    """DF02 EF07 就业记录信息 (cyclic, newest first)."""
-
-    PATH: ClassVar[str] = "SSSE/DF02/EF07"
-    RECORD: ClassVar[type[FileContent]] = EmploymentRecord
-    records: tuple[EmploymentRecord, ...] = ()
+class EmploymentHistory(RecordFile[EmploymentRecord]):
+    """DF02 EF07 就业记录信息 (S2 table 5: cyclic, newest first)."""
 
 
-@dataclass(frozen=True)
-class RegistrationCertificate(FileContent):
-    """DF02 EF09 就业失业登记证信息."""
+class RegistrationCertificate(TlvFile, path="SSSE/DF02/EF09"):
+    """DF02 EF09 就业失业登记证信息 (S2 table 5)."""
 
-    PATH: ClassVar[str] = "SSSE/DF02/EF09"
     certificate: str = ""
     issuer: str = ""
     issue_date: datetime.date | None = None
@@ -651,31 +742,26 @@ class RegistrationCertificate(FileContent):
     extra: Extra = ()
 
 
-@dataclass(frozen=True)
-class EmploymentAid(FileContent):
-    """DF02 EF15 就业援助对象认定信息 (B-TLV ``99``)."""
+class EmploymentAid(Group, item="aid"):
+    """DF02 EF15 就业援助对象认定信息 (B-TLV ``99``, S2 table 9)."""
 
     aid_type: str = ""
     aid_date: datetime.date | None = None
     aid_region: str = ""
 
 
-@dataclass(frozen=True)
-class EmploymentAidFile(FileContent):
-    """DF02 EF15 就业援助对象认定信息文件."""
+class EmploymentAidFile(TlvFile, path="SSSE/DF02/EF15"):
+    """DF02 EF15 就业援助对象认定信息文件 (S2 table 5)."""
 
-    PATH: ClassVar[str] = "SSSE/DF02/EF15"
     aid: tuple[EmploymentAid, ...] = ()
     exit_date: datetime.date | None = None
     exit_region: str = ""
     extra: Extra = ()
 
 
-@dataclass(frozen=True)
-class SupportBenefit(FileContent):
-    """One DF02 EF16 就业扶持政策享受信息 record (0x12 bytes)."""
+class SupportBenefit(Record, path="SSSE/DF02/EF16"):
+    """One DF02 EF16 就业扶持政策享受信息 record (S2 table 5: 0x12 bytes)."""
 
-    PATH: ClassVar[str] = "SSSE/DF02/EF16"
     policy_type: str = ""
     approval_date: datetime.date | None = None
     start_date: datetime.date | None = None
@@ -683,20 +769,16 @@ class SupportBenefit(FileContent):
     region: str = ""
 
 
-@dataclass(frozen=True)
-class SupportBenefits(_Records):
-    """DF02 EF16 就业扶持政策享受信息文件 (cyclic, newest first)."""
-
-    PATH: ClassVar[str] = "SSSE/DF02/EF16"
-    RECORD: ClassVar[type[FileContent]] = SupportBenefit
-    records: tuple[SupportBenefit, ...] = ()
+class SupportBenefits(RecordFile[SupportBenefit]):
+    """DF02 EF16 就业扶持政策享受信息文件 (S2 table 5: cyclic, newest first)."""
 
 
-@dataclass(frozen=True)
-class UnemploymentInsurance(FileContent):
-    """DF03 EF05 失业保险信息."""
+# DF03, 社会保险数据区 1 (S2 table 6)
 
-    PATH: ClassVar[str] = "SSSE/DF03/EF05"
+
+class UnemploymentInsurance(TlvFile, path="SSSE/DF03/EF05"):
+    """DF03 EF05 失业保险信息 (S2 table 6)."""
+
     region: str = ""
     unemployment_date: datetime.date | None = None
     claim_date: datetime.date | None = None
@@ -708,9 +790,8 @@ class UnemploymentInsurance(FileContent):
     extra: Extra = ()
 
 
-@dataclass(frozen=True)
-class Confirmation(FileContent):
-    """DF03 EF06 申请确认事项 (B-TLV ``4A``)."""
+class Confirmation(Group, item="confirmations"):
+    """DF03 EF06 申请确认事项 (B-TLV ``4A``, S2 table 9)."""
 
     item_code: str = ""
     conclusion: str = ""
@@ -719,11 +800,9 @@ class Confirmation(FileContent):
     authority: str = ""
 
 
-@dataclass(frozen=True)
-class WorkAbility(FileContent):
-    """DF03 EF06 劳动能力鉴定信息."""
+class WorkAbility(TlvFile, path="SSSE/DF03/EF06"):
+    """DF03 EF06 劳动能力鉴定信息 (S2 table 6)."""
 
-    PATH: ClassVar[str] = "SSSE/DF03/EF06"
     appraisal_number: str = ""
     appraisal_item: str = ""
     disability_grade: str = ""
@@ -735,11 +814,9 @@ class WorkAbility(FileContent):
     extra: Extra = ()
 
 
-@dataclass(frozen=True)
-class Pension(FileContent):
-    """DF03 EF07 养老保险信息."""
+class Pension(TlvFile, path="SSSE/DF03/EF07"):
+    """DF03 EF07 养老保险信息 (S2 table 6)."""
 
-    PATH: ClassVar[str] = "SSSE/DF03/EF07"
     scheme: str = ""
     region: str = ""
     account_date: datetime.date | None = None
@@ -749,32 +826,26 @@ class Pension(FileContent):
     extra: Extra = ()
 
 
-@dataclass(frozen=True)
-class WorkInjury(FileContent):
-    """DF03 EF15 工伤保险信息."""
+class WorkInjury(TlvFile, path="SSSE/DF03/EF15"):
+    """DF03 EF15 工伤保险信息 (S2 table 6)."""
 
-    PATH: ClassVar[str] = "SSSE/DF03/EF15"
     region: str = ""
     benefit_date: datetime.date | None = None
     updated: datetime.date | None = None
     extra: Extra = ()
 
 
-@dataclass(frozen=True)
-class Maternity(FileContent):
-    """DF03 EF16 生育保险信息."""
+class Maternity(TlvFile, path="SSSE/DF03/EF16"):
+    """DF03 EF16 生育保险信息 (S2 table 6)."""
 
-    PATH: ClassVar[str] = "SSSE/DF03/EF16"
     region: str = ""
     spouse_flag: str = ""
     extra: Extra = ()
 
 
-@dataclass(frozen=True)
-class InjuryDetermination(FileContent):
-    """DF03 EF17 工伤认定信息."""
+class InjuryDetermination(TlvFile, path="SSSE/DF03/EF17"):
+    """DF03 EF17 工伤认定信息 (S2 table 6)."""
 
-    PATH: ClassVar[str] = "SSSE/DF03/EF17"
     determination_number: str = ""
     employer: str = ""
     conclusion: str = ""
@@ -783,11 +854,9 @@ class InjuryDetermination(FileContent):
     extra: Extra = ()
 
 
-@dataclass(frozen=True)
-class Dependants(FileContent):
-    """DF03 EF18 供养亲属信息."""
+class Dependants(TlvFile, path="SSSE/DF03/EF18"):
+    """DF03 EF18 供养亲属信息 (S2 table 6)."""
 
-    PATH: ClassVar[str] = "SSSE/DF03/EF18"
     scheme: str = ""
     region: str = ""
     relation: str = ""
@@ -796,9 +865,8 @@ class Dependants(FileContent):
     extra: Extra = ()
 
 
-@dataclass(frozen=True)
-class InsuranceProof(FileContent):
-    """DF03 EF19 参保凭证信息 (B-TLV ``79``: pension, medical, unemployment, reserved)."""
+class InsuranceProof(Group, item="certificates"):
+    """DF03 EF19 参保凭证信息 (B-TLV ``79``, S2 table 9): pension, medical, unemployment, …"""
 
     scheme: str = ""
     region: str = ""
@@ -809,20 +877,19 @@ class InsuranceProof(FileContent):
     issue_date: datetime.date | None = None
 
 
-@dataclass(frozen=True)
-class InsuranceCertificates(FileContent):
-    """DF03 EF19 参保凭证信息文件: four fixed-length records, one ``79`` group each."""
+class InsuranceCertificates(TlvFile, path="SSSE/DF03/EF19"):
+    """DF03 EF19 参保凭证信息文件 (S2 table 6): four fixed-length records, one ``79`` each."""
 
-    PATH: ClassVar[str] = "SSSE/DF03/EF19"
     certificates: tuple[InsuranceProof, ...] = ()
     extra: Extra = ()
 
 
-@dataclass(frozen=True)
-class MedicalInsurance(FileContent):
-    """DF04 EF05 医疗保险基本信息 (SPEC §2.4)."""
+# DF04, 社会保险数据区 2 (S2 table 7)
 
-    PATH: ClassVar[str] = "SSSE/DF04/EF05"
+
+class MedicalInsurance(TlvFile, path="SSSE/DF04/EF05"):
+    """DF04 EF05 医疗保险基本信息 (S2 table 7; SPEC §2.4)."""
+
     scheme: str = ""
     region: str = ""
     health_record: str = ""
@@ -842,22 +909,18 @@ class MedicalInsurance(FileContent):
     extra: Extra = ()
 
 
-@dataclass(frozen=True)
-class OfflineSettlement(FileContent):
-    """DF04 EF06 医疗保险临时脱网结算信息."""
+class OfflineSettlement(TlvFile, path="SSSE/DF04/EF06"):
+    """DF04 EF06 医疗保险临时脱网结算信息 (S2 table 7)."""
 
-    PATH: ClassVar[str] = "SSSE/DF04/EF06"
     offline_allowed: str = ""
     offline_total: str = ""
     offline_count: str = ""
     extra: Extra = ()
 
 
-@dataclass(frozen=True)
-class TransactionRecord(FileContent):
-    """One DF04 EF08 医疗交易明细 record (0x1C bytes), written by the card (Part 7 §11–12)."""
+class TransactionRecord(Record, path="SSSE/DF04/EF08"):
+    """One DF04 EF08 医疗交易明细 record (S2 table 7: 0x1C bytes), written by the card (Part 7)."""
 
-    PATH: ClassVar[str] = "SSSE/DF04/EF08"
     seq: int = 0
     kind: str = ""
     terminal: str = ""
@@ -867,38 +930,27 @@ class TransactionRecord(FileContent):
     pooled: int = 0
 
 
-@dataclass(frozen=True)
-class TransactionLog(_Records):
-    """DF04 EF08 医疗交易明细文件 (cyclic, at least 30 records, newest first)."""
-
-    PATH: ClassVar[str] = "SSSE/DF04/EF08"
-    RECORD: ClassVar[type[FileContent]] = TransactionRecord
-    records: tuple[TransactionRecord, ...] = ()
+class TransactionLog(RecordFile[TransactionRecord]):
+    """DF04 EF08 医疗交易明细文件 (S2 table 7: cyclic, at least 30 records, newest first)."""
 
 
-@dataclass(frozen=True)
-class SpecialSettlement(FileContent):
-    """One DF04 EF15 特殊医疗结算记录 (3 bytes: sequence number, settlement type)."""
+class SpecialSettlement(Record, path="SSSE/DF04/EF15"):
+    """One DF04 EF15 特殊医疗结算记录 (S2 table 7: 3 bytes, sequence number and settlement type)."""
 
-    PATH: ClassVar[str] = "SSSE/DF04/EF15"
     seq: int = 0
     settlement: str = ""
 
 
-@dataclass(frozen=True)
-class SpecialSettlements(_Records):
-    """DF04 EF15 特殊医疗结算记录文件 (cyclic, at least 8 records, newest first)."""
-
-    PATH: ClassVar[str] = "SSSE/DF04/EF15"
-    RECORD: ClassVar[type[FileContent]] = SpecialSettlement
-    records: tuple[SpecialSettlement, ...] = ()
+class SpecialSettlements(RecordFile[SpecialSettlement]):
+    """DF04 EF15 特殊医疗结算记录文件 (S2 table 7: cyclic, at least 8 records, newest first)."""
 
 
-@dataclass(frozen=True)
-class Honours(FileContent):
-    """DF07 EF05 荣誉信息."""
+# DF07, 人事与人才应用数据区 (S2 table 8)
 
-    PATH: ClassVar[str] = "SSSE/DF07/EF05"
+
+class Honours(TlvFile, path="SSSE/DF07/EF05"):
+    """DF07 EF05 荣誉信息 (S2 table 8)."""
+
     honour_code: str = ""
     honour_level: str = ""
     honour_date: datetime.date | None = None
@@ -907,77 +959,30 @@ class Honours(FileContent):
     extra: Extra = ()
 
 
-@dataclass(frozen=True)
-class Expert(FileContent):
-    """DF07 EF06 专家信息."""
+class Expert(TlvFile, path="SSSE/DF07/EF06"):
+    """DF07 EF06 专家信息 (S2 table 8)."""
 
-    PATH: ClassVar[str] = "SSSE/DF07/EF06"
     expert_category: str = ""
     approval_date: datetime.date | None = None
     approving_body: str = ""
     extra: Extra = ()
 
 
-@dataclass(frozen=True)
-class MilitaryTransfer(FileContent):
-    """DF07 EF07 军队转业干部信息."""
+class MilitaryTransfer(TlvFile, path="SSSE/DF07/EF07"):
+    """DF07 EF07 军队转业干部信息 (S2 table 8)."""
 
-    PATH: ClassVar[str] = "SSSE/DF07/EF07"
     transfer_date: datetime.date | None = None
     placement: str = ""
     extra: Extra = ()
 
 
-_GROUPS: dict[str, type[FileContent]] = {
-    "degrees": Degree,
-    "worker_qualifications": WorkerQualification,
-    "professional_qualifications": ProfessionalQualification,
-    "aid": EmploymentAid,
-    "confirmations": Confirmation,
-    "certificates": InsuranceProof,
-}
+for _fid in range(0x17, 0x1B):
+    _path = f"SSSE/DF01/EF{_fid:02X}"
+    _mirror(ReservedData, FILE_ITEMS[_path], _path)
+    _CONTENT[_path] = ReservedData
 
-CONTENT_TYPES: Mapping[str, type[FileContent]] = {
-    **{
-        cls.PATH: cls
-        for cls in (
-            IssuerData,
-            Cardholder,
-            Fingerprint,
-            Photo,
-            HouseholdRegistration,
-            Residence,
-            PersonalStatus,
-            MaritalStatus,
-            StatusAndEmployer,
-            NationalityAndAffiliation,
-            Education,
-            Skills,
-            EmploymentStatus,
-            EmploymentHistory,
-            RegistrationCertificate,
-            EmploymentAidFile,
-            SupportBenefits,
-            UnemploymentInsurance,
-            WorkAbility,
-            Pension,
-            WorkInjury,
-            Maternity,
-            InjuryDetermination,
-            Dependants,
-            InsuranceCertificates,
-            MedicalInsurance,
-            OfflineSettlement,
-            TransactionLog,
-            SpecialSettlements,
-            Honours,
-            Expert,
-            MilitaryTransfer,
-        )
-    },
-    **{f"SSSE/DF01/EF{fid:02X}": ReservedData for fid in range(0x16, 0x1B)},
-}
-"""The content class of every file that holds data items, by path."""
+CONTENT_TYPES: Mapping[str, type[FileContent]] = MappingProxyType(_CONTENT)
+"""The content class of every file that holds data items, by path (built by the classes)."""
 
 
 def decode_file(path: str, body: bytes, layout: Layout = Layout.V2) -> FileContent:

@@ -25,9 +25,10 @@ Beyond the standard's tables, the tree holds two things every card needs:
 
 from __future__ import annotations
 
+import functools
 from enum import Enum
 
-from sbkcard.applet_model.data_items import FILE_ITEMS, DataItem
+from sbkcard.applet_model.data_items import FILE_ITEMS
 from sbkcard.applet_model.tree import (
     DF,
     EF,
@@ -97,65 +98,33 @@ class Layout(Enum):
         return self is not Layout.V1
 
 
-def _records_size(items: tuple[DataItem, ...]) -> int:
-    return sum(it.tlv_size * it.repeat for it in items)
-
-
 def _ef(
+    df: str,
     fid: int,
     zh: str,
     en: str,
     structure: Structure,
     read: Access,
     write: Access,
-    path: str,
     *,
     records: int = 0,
     category: Category = Category.ENABLED,
 ) -> EF:
-    items = FILE_ITEMS[path]
-    if structure is Structure.TRANSPARENT:
-        return EF(
-            fid,
-            fid & 0x1F,
-            zh,
-            en,
-            structure,
-            read,
-            write,
-            size=items[0].length,
-            items=items,
-            category=category,
-        )
-    if structure is Structure.LINEAR_VARIABLE:
-        return EF(
-            fid,
-            fid & 0x1F,
-            zh,
-            en,
-            structure,
-            read,
-            write,
-            size=_records_size(items),
-            items=items,
-            category=category,
-        )
+    """The EF ``fid`` of the DF at path ``df``, sized by its items (S2 tables 3–8, 9).
+
+    A variable-length record file holds every item's TLV, a transparent file its one
+    item; a fixed-record file has one record per occurrence of its B-TLV group, a cyclic
+    file ``records`` records of its positional items.
+    """
+    items = FILE_ITEMS[f"{df}/EF{fid & 0xFF:02X}"]
+    size = record_length = 0
     if structure is Structure.LINEAR_FIXED:
         (group,) = items
-        return EF(
-            fid,
-            fid & 0x1F,
-            zh,
-            en,
-            structure,
-            read,
-            write,
-            record_length=group.tlv_size,
-            records=group.repeat,
-            items=items,
-            category=category,
-        )
-    length = sum(it.length for it in items)
+        record_length, records = group.tlv_size, group.repeat
+    elif structure is Structure.CYCLIC:
+        record_length = sum(it.length for it in items)
+    else:
+        size = sum(it.tlv_size * it.repeat for it in items)
     return EF(
         fid,
         fid & 0x1F,
@@ -164,7 +133,8 @@ def _ef(
         structure,
         read,
         write,
-        record_length=length,
+        size=size,
+        record_length=record_length,
         records=records,
         items=items,
         category=category,
@@ -180,43 +150,43 @@ _V, _C, _F, _T = (
 
 
 def _df01() -> DF:
-    p = "SSSE/DF01/"
+    p = "SSSE/DF01"
     r = pin_or("RK1DF01")
     efs = [
-        _ef(0xEF05, "户籍信息文件", "household registration", _V, r, key("UK1DF01"), p + "EF05"),
-        _ef(0xEF06, "常住地信息文件", "residence", _V, r, key("UK4DF01"), p + "EF06"),
-        _ef(0xEF07, "个人状况信息文件", "personal status", _V, r, key("UK2DF01"), p + "EF07"),
-        _ef(0xEF08, "婚姻状况信息文件", "marital status", _V, r, key("UK3DF01"), p + "EF08"),
+        _ef(p, 0xEF05, "户籍信息文件", "household registration", _V, r, key("UK1DF01")),
+        _ef(p, 0xEF06, "常住地信息文件", "residence", _V, r, key("UK4DF01")),
+        _ef(p, 0xEF07, "个人状况信息文件", "personal status", _V, r, key("UK2DF01")),
+        _ef(p, 0xEF08, "婚姻状况信息文件", "marital status", _V, r, key("UK3DF01")),
         _ef(
+            p,
             0xEF09,
             "人员身份及就业单位信息文件",
             "status and employer",
             _V,
             r,
             key("UK2DF01"),
-            p + "EF09",
         ),
         _ef(
+            p,
             0xEF0A,
             "国籍及政治面貌信息文件",
             "nationality and affiliation",
             _V,
             r,
             key("UK5DF01"),
-            p + "EF0A",
         ),
-        _ef(0xEF15, "学历信息文件", "education", _V, r, key("UK6DF01"), p + "EF15"),
+        _ef(p, 0xEF15, "学历信息文件", "education", _V, r, key("UK6DF01")),
     ]
     for n, (fid, uk) in enumerate(zip(range(0xEF16, 0xEF1B), "789AB", strict=True), start=1):
         efs.append(
             _ef(
+                p,
                 fid,
                 f"预留信息文件 {n}",
                 f"reserved file {n}",
                 _T,
                 FREE,
                 key(f"UK{uk}DF01"),
-                f"{p}EF{fid & 0xFF:02X}",
                 category=Category.RESERVED,
             )
         )
@@ -232,56 +202,56 @@ def _df01() -> DF:
 
 
 def _df02() -> DF:
-    p = "SSSE/DF02/"
+    p = "SSSE/DF02"
     r = pin_or("RK1DF02")
     efs = (
         _ef(
+            p,
             0xEF05,
             "职业和专业技能信息文件",
             "vocational and professional skills",
             _V,
             r,
             key("UK1DF02"),
-            p + "EF05",
             category=Category.PRESET,
         ),
-        _ef(0xEF06, "就业状况信息文件", "employment status", _V, r, key("UK2DF02"), p + "EF06"),
+        _ef(p, 0xEF06, "就业状况信息文件", "employment status", _V, r, key("UK2DF02")),
         _ef(
+            p,
             0xEF07,
             "就业记录信息文件",
             "employment records",
             _C,
             r,
             key("UK3DF02"),
-            p + "EF07",
             records=4,
         ),
         _ef(
+            p,
             0xEF09,
             "就业失业登记证信息文件",
             "employment registration certificate",
             _V,
             r,
             key("UK4DF02"),
-            p + "EF09",
         ),
         _ef(
+            p,
             0xEF15,
             "就业援助对象认定信息文件",
             "employment-aid recognition",
             _V,
             r,
             key("UK5DF02"),
-            p + "EF15",
         ),
         _ef(
+            p,
             0xEF16,
             "就业扶持政策享受信息文件",
             "employment-support benefits",
             _C,
             r,
             key("UK6DF02"),
-            p + "EF16",
             records=4,
         ),
     )
@@ -297,43 +267,41 @@ def _df02() -> DF:
 
 
 def _df03() -> DF:
-    p = "SSSE/DF03/"
+    p = "SSSE/DF03"
     r1 = pin_or("RK1DF03")
     efs = (
         _ef(
+            p,
             0xEF05,
             "失业保险信息文件",
             "unemployment insurance",
             _V,
             pin_or("RK2DF03"),
             key("UK1DF03"),
-            p + "EF05",
         ),
         _ef(
+            p,
             0xEF06,
             "劳动能力鉴定信息文件",
             "work-ability appraisal",
             _V,
             r1,
             key("UK2DF03"),
-            p + "EF06",
         ),
-        _ef(0xEF07, "养老保险信息文件", "pension insurance", _V, r1, key("UK3DF03"), p + "EF07"),
+        _ef(p, 0xEF07, "养老保险信息文件", "pension insurance", _V, r1, key("UK3DF03")),
+        _ef(p, 0xEF15, "工伤保险信息文件", "work-injury insurance", _V, r1, key("UK4DF03")),
+        _ef(p, 0xEF16, "生育保险信息文件", "maternity insurance", _V, r1, key("UK5DF03")),
         _ef(
-            0xEF15, "工伤保险信息文件", "work-injury insurance", _V, r1, key("UK4DF03"), p + "EF15"
-        ),
-        _ef(0xEF16, "生育保险信息文件", "maternity insurance", _V, r1, key("UK5DF03"), p + "EF16"),
-        _ef(
+            p,
             0xEF17,
             "工伤认定信息文件",
             "work-injury determination",
             _V,
             r1,
             key("UK6DF03"),
-            p + "EF17",
         ),
-        _ef(0xEF18, "供养亲属信息文件", "dependants", _V, r1, key("UK7DF03"), p + "EF18"),
-        _ef(0xEF19, "参保凭证信息文件", "proofs of insurance", _F, r1, key("UK8DF03"), p + "EF19"),
+        _ef(p, 0xEF18, "供养亲属信息文件", "dependants", _V, r1, key("UK7DF03")),
+        _ef(p, 0xEF19, "参保凭证信息文件", "proofs of insurance", _F, r1, key("UK8DF03")),
     )
     return DF(
         0xDF03,
@@ -347,7 +315,7 @@ def _df03() -> DF:
 
 
 def _df04() -> DF:
-    p = "SSSE/DF04/"
+    p = "SSSE/DF04"
     r = pin_or("RK1DF04")
     purse = EF(
         None,
@@ -360,34 +328,34 @@ def _df04() -> DF:
         size=PURSE_SIZE,
     )
     efs = (
-        _ef(0xEF05, "医疗保险基本信息文件", "medical insurance", _V, r, key("UK1DF04"), p + "EF05"),
+        _ef(p, 0xEF05, "医疗保险基本信息文件", "medical insurance", _V, r, key("UK1DF04")),
         _ef(
+            p,
             0xEF06,
             "医疗保险临时脱网结算信息文件",
             "temporary offline settlement",
             _V,
             pin_and("RK1DF04"),
             key("UK2DF04"),
-            p + "EF06",
         ),
         _ef(
+            p,
             0xEF08,
             "医疗交易明细文件",
             "medical transactions",
             _C,
             PIN,
             NEVER,
-            p + "EF08",
             records=30,
         ),
         _ef(
+            p,
             0xEF15,
             "特殊医疗结算记录文件",
             "special medical settlements",
             _C,
             r,
             key("UK2DF04"),
-            p + "EF15",
             records=8,
         ),
         purse,
@@ -404,37 +372,37 @@ def _df04() -> DF:
 
 
 def _df07() -> DF:
-    p = "SSSE/DF07/"
+    p = "SSSE/DF07"
     pre = Category.PRESET
     efs = (
         _ef(
+            p,
             0xEF05,
             "荣誉信息文件",
             "honours",
             _V,
             key("RK1DF07"),
             key("UK1DF07"),
-            p + "EF05",
             category=pre,
         ),
         _ef(
+            p,
             0xEF06,
             "专家信息文件",
             "expert status",
             _V,
             key("RK2DF07"),
             key("UK2DF07"),
-            p + "EF06",
             category=pre,
         ),
         _ef(
+            p,
             0xEF07,
             "军队转业干部信息文件",
             "transferred military officers",
             _V,
             key("RK3DF07"),
             key("UK3DF07"),
-            p + "EF07",
             category=pre,
         ),
     )
@@ -462,10 +430,12 @@ def dir_records(dfs: tuple[DF, ...]) -> bytes:
     return bytes(out)
 
 
+@functools.cache
 def national_tree(layout: Layout, algorithm: Algorithm) -> Tree:
     """The V2.0 tree of a 2.0x or 3.0x card whose SSSE announces ``algorithm``.
 
     On 3.0x cards EF06 is read after external authentication with RKSSSE (S3 §10.2).
+    The tree is immutable and built once per layout and algorithm.
     """
     if layout is Layout.V1:
         raise LayoutError("the card model builds 2.0x and 3.0x trees; 1.0x cards are read only")
@@ -482,29 +452,29 @@ def national_tree(layout: Layout, algorithm: Algorithm) -> Tree:
         size=len(directory),
     )
     ef06_read = key("RKSSSE") if layout is Layout.V3 else FREE
-    s = "SSSE/"
+    p = "SSSE"
     efs = (
         dir_ef,
-        _ef(0xEF05, "发卡机构数据文件", "issuer data", _V, FREE, key("UKSSSE"), s + "EF05"),
-        _ef(0xEF06, "持卡人的基本信息文件", "cardholder", _V, ef06_read, key("UKSSSE"), s + "EF06"),
+        _ef(p, 0xEF05, "发卡机构数据文件", "issuer data", _V, FREE, key("UKSSSE")),
+        _ef(p, 0xEF06, "持卡人的基本信息文件", "cardholder", _V, ef06_read, key("UKSSSE")),
         _ef(
+            p,
             0xEF07,
             "指纹数据文件",
             "fingerprints",
             _T,
             key("RKSSSE"),
             key("UKSSSE"),
-            s + "EF07",
             category=Category.PRESET,
         ),
         _ef(
+            p,
             0xEF08,
             "照片信息文件",
             "photo",
             _T,
             key("RKSSSE"),
             key("UKSSSE"),
-            s + "EF08",
             category=Category.PRESET,
         ),
     )

@@ -13,9 +13,10 @@ in :data:`sbkcard.keys.hierarchy.CARD_KEYS`.
 
 from __future__ import annotations
 
-from collections.abc import Container, Iterator
+from collections.abc import Container, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
+from types import MappingProxyType
 
 from sbkcard.applet_model.data_items import DataItem
 
@@ -28,6 +29,7 @@ __all__ = [
     "SSSE_AID",
     "Access",
     "Category",
+    "EfShape",
     "Rule",
     "Structure",
     "Tree",
@@ -79,6 +81,11 @@ class Rule(Enum):
     PIN_AND_KEY = "PIN and key"  # "PIN & RK1DF04"
     NEVER = "never"  # "不允许改写": only the COS writes
 
+    @property
+    def needs_key(self) -> bool:
+        """Whether the condition names a key."""
+        return self in (Rule.KEY, Rule.PIN_OR_KEY, Rule.PIN_AND_KEY)
+
 
 @dataclass(frozen=True)
 class Access:
@@ -88,8 +95,7 @@ class Access:
     key: str | None = None
 
     def __post_init__(self) -> None:
-        needs_key = self.rule in (Rule.KEY, Rule.PIN_OR_KEY, Rule.PIN_AND_KEY)
-        if needs_key != (self.key is not None):
+        if self.rule.needs_key != (self.key is not None):
             raise ValueError(f"access rule {self.rule.value!r} with key {self.key!r}")
 
     def allows(self, pin: bool, keys: Container[str]) -> bool:
@@ -146,8 +152,40 @@ class Category(Enum):
     RESERVED = "预留"  # space reserved, content undefined
 
 
+class EfShape:
+    """An EF's path component and capacity, from its identifiers, structure and sizes.
+
+    Shared by the declaration (:class:`EF`) and what the card stores of it
+    (:class:`~sbkcard.applet_model.user_card.fcp.EfHeader`).
+    """
+
+    __slots__ = ()
+    fid: int | None
+    sfi: int | None
+    structure: Structure
+    size: int
+    record_length: int
+    records: int
+
+    @property
+    def name(self) -> str:
+        """Path component: ``EF05`` (FID), ``SFI1E`` (SFI only) or ``PURSE``."""
+        if self.fid is not None:
+            return f"{self.fid:04X}"
+        if self.sfi is not None:
+            return f"SFI{self.sfi:02X}"
+        return self.structure.name
+
+    @property
+    def capacity(self) -> int:
+        """Bytes of content the file may hold: record length × count, or its size."""
+        if self.structure.fixed:
+            return self.record_length * self.records
+        return self.size
+
+
 @dataclass(frozen=True)
-class EF:
+class EF(EfShape):
     """An elementary file.
 
     ``fid`` ``None`` means the file has no file identifier (addressed by SFI only, or
@@ -168,22 +206,6 @@ class EF:
     records: int = 0
     items: tuple[DataItem, ...] = ()
     category: Category = Category.ENABLED
-
-    @property
-    def name(self) -> str:
-        """Path component: ``EF05`` (FID), ``SFI1E`` (SFI only) or ``PURSE``."""
-        if self.fid is not None:
-            return f"{self.fid:04X}"
-        if self.sfi is not None:
-            return f"SFI{self.sfi:02X}"
-        return self.structure.name
-
-    @property
-    def capacity(self) -> int:
-        """Bytes of storage the file's content may take."""
-        if self.structure.fixed:
-            return self.record_length * self.records
-        return self.size
 
 
 @dataclass(frozen=True)
@@ -235,14 +257,17 @@ class DF:
 
 @dataclass(frozen=True)
 class Tree:
-    """A complete card tree of one layout version (see :mod:`sbkcard.applet_model.ssse`)."""
+    """A complete card tree of one layout version (see :mod:`sbkcard.applet_model.ssse`).
+
+    Immutable, so one tree may be shared: ``paths`` is every DF and EF by path.
+    """
 
     version: str
     ssse: DF
-    paths: dict[str, DF | EF] = field(default_factory=dict, compare=False)
+    paths: Mapping[str, DF | EF] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        self.paths.update(self.ssse.walk())
+        object.__setattr__(self, "paths", MappingProxyType(dict(self.ssse.walk())))
 
     def ef(self, path: str) -> EF:
         """The EF at ``path`` (``KeyError`` if there is none)."""

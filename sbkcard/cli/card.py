@@ -64,9 +64,8 @@ from sbkcard.applet_model.user_card.personalise import (
     DEMO_CARD_NUMBER,
     DEMO_CARDHOLDER,
     DEMO_EXPIRY,
+    DEMO_FILES,
     DEMO_ISSUE_DATE,
-    DEMO_MEDICAL,
-    DEMO_OFFLINE,
     card_atr,
     key_home,
     user_card_content,
@@ -220,7 +219,7 @@ def _new(args: argparse.Namespace) -> int:
     files: dict[str, FileContent]
     if applicant is None:
         cardholder = DEMO_CARDHOLDER
-        files = {"SSSE/DF04/EF05": DEMO_MEDICAL, "SSSE/DF04/EF06": DEMO_OFFLINE}
+        files = dict(DEMO_FILES)
     else:
         cardholder = Cardholder(
             applicant.ssn,

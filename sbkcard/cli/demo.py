@@ -39,17 +39,14 @@ from sbkcard.applet_model.user_card.personalise import (
     DEMO_CARD_ID,
     DEMO_CARD_NUMBER,
     DEMO_CARDHOLDER,
-    DEMO_EXPIRY,
-    DEMO_ISSUE_DATE,
-    DEMO_MEDICAL,
-    DEMO_OFFLINE,
     DEMO_PIN,
     card_atr,
-    user_card_content,
+    demo_card_content,
 )
+from sbkcard.cli.read import basic_table
 from sbkcard.identifiers import CardId
 from sbkcard.identifiers.card_number import make_card_number
-from sbkcard.keys.hierarchy import DEMO_LABEL, demo_keyset, derive_card_keys
+from sbkcard.keys.hierarchy import DEMO_LABEL
 from sbkcard.simulator import SimulatedCard, save_image
 from sbkcard.terminal import files, purse
 from sbkcard.terminal.basic import read_basic_info
@@ -100,20 +97,8 @@ class _Pad(CallbackPinPad):
 
 def _issue_card(card_id: CardId, number: str, generation: int) -> SimulatedCard:
     profile = PROFILES[generation]
+    content = demo_card_content(profile, card_id=card_id, card_number=number)
     atr = card_atr(profile, card_id)
-    keys = derive_card_keys(demo_keyset(profile.algorithm), card_id.region, atr)
-    content = user_card_content(
-        profile,
-        DEMO_CARDHOLDER,
-        keys,
-        card_id=card_id,
-        card_number=number,
-        issue_date=DEMO_ISSUE_DATE,
-        expiry=DEMO_EXPIRY,
-        atr=atr,
-        pin=DEMO_PIN,
-        files={"SSSE/DF04/EF05": DEMO_MEDICAL, "SSSE/DF04/EF06": DEMO_OFFLINE},
-    )
     return SimulatedCard.create("user-card", content, atr, profile=generation)
 
 
@@ -187,7 +172,7 @@ def run_demo(console: Console, workdir: Path, *, generation: int = 3, trace: boo
             f"basic information read and the card authenticated (IRK through the PSAM): "
             f"{info.apdus} card APDUs",
         )
-        console.print(_basic_table(info), justify="left")
+        console.print(basic_table(info), justify="left")
         conn.verify_pin()
         _step(console, "3", "PIN verified")
         medical = files.read_address(
@@ -262,14 +247,6 @@ def run_demo(console: Console, workdir: Path, *, generation: int = 3, trace: boo
     listed = ", ".join(f"{e.card_number} ({e.kind.value})" for e in hotlist.entries())
     _step(console, "5", f"hotlist now: {listed}")
     hotlist.close()
-
-
-def _basic_table(info: object) -> Table:
-    from sbkcard.cli.read import basic_table
-    from sbkcard.terminal.basic import BasicInfo
-
-    assert isinstance(info, BasicInfo)
-    return basic_table(info)
 
 
 def _medical_table(values: tuple[str, ...]) -> Table:

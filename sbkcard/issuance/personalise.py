@@ -34,7 +34,8 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TypedDict
 
 from sbkcard.applet_model.records import Cardholder, FileContent, MedicalInsurance
 from sbkcard.applet_model.user_card import Profile
@@ -227,18 +228,7 @@ def personalise_card(
     card.power_on()
     try:
         personalise(
-            transmit,
-            transport_key,
-            order.profile,
-            order.cardholder(),
-            keys,
-            card_id=order.card_id,
-            card_number=order.card_number,
-            issue_date=order.issue_date,
-            expiry=order.expiry,
-            card_type=CARD_TYPE,
-            pin=order.pin,
-            files=order.files(),
+            transmit, transport_key, order.profile, order.cardholder(), keys, **_card_data(order)
         )
     finally:
         card.power_off()
@@ -248,15 +238,29 @@ def personalise_card(
 def expected_storage(order: CardOrder, keys: Mapping[str, bytes]) -> dict[str, bytes]:
     """What the card of ``order`` holds once personalised: the fast path's storage."""
     return user_card_content(
-        order.profile,
-        order.cardholder(),
-        keys,
+        order.profile, order.cardholder(), keys, atr=order.atr, **_card_data(order)
+    )
+
+
+class _CardData(TypedDict):
+    """What an order writes besides the cardholder, for both paths alike."""
+
+    card_id: CardId
+    card_number: str
+    issue_date: datetime.date
+    expiry: datetime.date
+    card_type: str
+    pin: str | None
+    files: Mapping[str, FileContent]
+
+
+def _card_data(order: CardOrder) -> _CardData:
+    return _CardData(
         card_id=order.card_id,
         card_number=order.card_number,
         issue_date=order.issue_date,
         expiry=order.expiry,
         card_type=CARD_TYPE,
-        atr=order.atr,
         pin=order.pin,
         files=order.files(),
     )
@@ -310,11 +314,14 @@ class Verifier:
     The security module is the PSAM in ``psam`` (a transport: a simulated PSAM or key
     card, or a PSAM in a PC/SC reader) when given, else ``key_service``. ``hotlist``,
     when given, is checked as every terminal does (a new card must not be listed).
+    Every card goes into the same terminal, as on a line's check station: the PSAM's
+    key depths are learned on the first card.
     """
 
     key_service: KeyService | None = None
     psam: Transport | None = None
     hotlist: Hotlist | None = None
+    _terminal: Terminal | None = field(default=None, init=False, repr=False, compare=False)
 
     @classmethod
     def software(cls, keyset: KeySet, *, hotlist: Hotlist | None = None) -> Verifier:
@@ -327,10 +334,7 @@ class Verifier:
         Raises :class:`CardCheckError` for a value that differs, and the terminal's
         errors (:class:`~sbkcard.terminal.errors.AuthenticityError` for a wrong IRK …).
         """
-        terminal = Terminal(
-            card, psam_reader=self.psam, key_service=self.key_service, hotlist=self.hotlist
-        )
-        with terminal.session() as conn:
+        with self._reader(card).session() as conn:
             info = read_basic_info(conn)
             found = _read(info)
             if order.applicant.medical is not None:
@@ -341,10 +345,20 @@ class Verifier:
                 found["personnel category"] = category
             if order.pin is not None:
                 conn.verify_pin(Pin(order.pin))
-        for field, expected in _expected(order).items():
-            if found.get(field) != expected:
-                raise CardCheckError(order.card_number, field, expected, found.get(field, ""))
+        for name, expected in _expected(order).items():
+            if found.get(name) != expected:
+                raise CardCheckError(order.card_number, name, expected, found.get(name, ""))
         return info
+
+    def _reader(self, card: Transport) -> Terminal:
+        """The check station's terminal with ``card`` inserted (its trace restarted)."""
+        if self._terminal is None:
+            self._terminal = Terminal(
+                card, psam_reader=self.psam, key_service=self.key_service, hotlist=self.hotlist
+            )
+        self._terminal.card_reader = card
+        self._terminal.trace.clear()
+        return self._terminal
 
 
 def issue_card(

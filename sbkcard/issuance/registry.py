@@ -23,6 +23,7 @@ of ``?`` and ``SELECT ... FOR UPDATE`` instead of ``BEGIN IMMEDIATE``.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import sqlite3
 from collections.abc import Iterator
@@ -310,7 +311,7 @@ class SqliteRegistry:
                 "UPDATE cards SET status = ? WHERE card_number = ?",
                 (CardStatus.REPLACED.value, live.card_number),
             )
-            old = CardRecord(**{**live.__dict__, "status": CardStatus.REPLACED})
+            old = dataclasses.replace(live, status=CardStatus.REPLACED)
             return old, self._insert(cur, ssn, name, region, live.card_number, owner)
 
     def mark_issued(self, card_number: str) -> CardRecord:
@@ -325,9 +326,7 @@ class SqliteRegistry:
                 "UPDATE cards SET status = ?, issued_at = ? WHERE card_number = ?",
                 (CardStatus.ISSUED.value, issued, card_number),
             )
-            return CardRecord(
-                **{**record.__dict__, "status": CardStatus.ISSUED, "issued_at": issued}
-            )
+            return dataclasses.replace(record, status=CardStatus.ISSUED, issued_at=issued)
 
     def set_status(self, card_number: str, status: CardStatus) -> CardRecord:
         allowed = {
@@ -347,7 +346,7 @@ class SqliteRegistry:
             cur.execute(
                 "UPDATE cards SET status = ? WHERE card_number = ?", (status.value, card_number)
             )
-            return CardRecord(**{**record.__dict__, "status": status})
+            return dataclasses.replace(record, status=status)
 
     def _get(self, cur: sqlite3.Cursor, card_number: str) -> CardRecord:
         cur.execute(f"SELECT {_COLUMNS} FROM cards WHERE card_number = ?", (card_number,))

@@ -270,6 +270,20 @@ def write_part(
         raise CeremonyError(f"{target}: exists; a part file is never overwritten") from None
 
 
+def _read_document(source: Path, form: str, what: str) -> tuple[bytes, dict[str, Any]]:
+    """The bytes and the JSON object of the ``form`` file ``source``, format and version checked."""
+    try:
+        data = source.read_bytes()
+        document = json.loads(data)
+    except (OSError, ValueError) as exc:  # JSON and UTF-8 errors are ValueErrors
+        raise CeremonyError(f"{source}: not a readable {what} ({exc})") from exc
+    if not isinstance(document, dict) or document.get("format") != form:
+        raise CeremonyError(f"{source}: not an sbkcard {what}")
+    if document.get("version") != VERSION:
+        raise CeremonyError(f"{source}: {what} version {document.get('version')!r} unknown")
+    return data, document
+
+
 def read_part(path: str | os.PathLike[str], passphrase: str | Callable[[str], str]) -> KeyPart:
     """Open a part file; checks the seal, then the part's own check value.
 
@@ -277,14 +291,7 @@ def read_part(path: str | os.PathLike[str], passphrase: str | Callable[[str], st
     named in the file for it.
     """
     source = Path(path)
-    try:
-        document = json.loads(source.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CeremonyError(f"{source}: not a readable part file ({exc})") from exc
-    if not isinstance(document, dict) or document.get("format") != PART_FORMAT:
-        raise CeremonyError(f"{source}: not an sbkcard key part file")
-    if document.get("version") != VERSION:
-        raise CeremonyError(f"{source}: part file version {document.get('version')!r} unknown")
+    _, document = _read_document(source, PART_FORMAT, "key part file")
     try:
         part = KeyPart(
             PartKind(document["kind"]),
@@ -387,15 +394,7 @@ def generate_parts(
             source="operating-system CSPRNG",
         )
         if store is not None:
-            info = store.put(label, key, algorithm, extractable=extractable)
-            transcript.record(
-                "key stored",
-                operator,
-                label=label,
-                kcv=info.kcv,
-                store=store.description,
-                extractable=info.extractable,
-            )
+            _put(store, label, key, algorithm, extractable, transcript, operator)
     result = GeneratedKey(label, key_kcv)
     for (index, value), custodian in zip(values, custodians, strict=True):
         part = KeyPart(
@@ -570,11 +569,24 @@ def reform_into_store(
         reform_key(parts, transcript=transcript, operator=operator, expected=expected)
     ) as key:
         target = label or parts[0].key_label
-        info = store.put(target, key, parts[0].algorithm, extractable=extractable)
+        return _put(store, target, key, parts[0].algorithm, extractable, transcript, operator)
+
+
+def _put(
+    store: KeyStore,
+    label: str,
+    key: bytearray,
+    algorithm: KeyAlgorithm,
+    extractable: bool,
+    transcript: Transcript,
+    operator: str,
+) -> KeyInfo:
+    """Put ``key`` into ``store`` and record it in the transcript by its KCV."""
+    info = store.put(label, key, algorithm, extractable=extractable)
     transcript.record(
         "key stored",
         operator,
-        label=target,
+        label=label,
         kcv=info.kcv,
         store=store.description,
         extractable=info.extractable,
@@ -701,15 +713,7 @@ def import_keys(
     exporting centre recorded; every unwrapped key has its KCV.
     """
     source = Path(package_path)
-    try:
-        data = source.read_bytes()
-        package = json.loads(data)
-    except (OSError, json.JSONDecodeError) as exc:
-        raise CeremonyError(f"{source}: not a readable export package ({exc})") from exc
-    if not isinstance(package, dict) or package.get("format") != EXPORT_FORMAT:
-        raise CeremonyError(f"{source}: not an sbkcard export package")
-    if package.get("version") != VERSION:
-        raise CeremonyError(f"{source}: package version {package.get('version')!r} unknown")
+    data, package = _read_document(source, EXPORT_FORMAT, "export package")
     try:
         algorithm = Algorithm[package["algorithm"]]
         region = str(package["region"])

@@ -1,4 +1,8 @@
-"""Key check values: how keys are identified everywhere a key may not be shown."""
+"""Key check values: how keys are identified everywhere a key may not be shown.
+
+The standard names no check value; sbkcard uses the banking convention (ANSI X9.24-1,
+GlobalPlatform): the key's encryption of one zero block, truncated to 3 bytes.
+"""
 
 from __future__ import annotations
 

@@ -20,7 +20,7 @@ from sbkcard.keys.ciphers import Algorithm, block_cipher, check_key, cipher
 from sbkcard.keys.errors import DataLengthError
 from sbkcard.keys.padding import fold, pad80, xor
 
-__all__ = ["MAC_LENGTH", "mac", "tac"]
+__all__ = ["MAC_LENGTH", "cbc_chain", "mac", "mac_of_chain", "tac"]
 
 MAC_LENGTH = 4
 
@@ -42,6 +42,29 @@ def _cbc_last(key: bytes, data: bytes, algorithm: Algorithm, iv: bytes) -> bytes
     return (encryptor.update(data) + encryptor.finalize())[-algorithm.block_size :]
 
 
+def cbc_chain(key: bytes, chain: bytes, data: bytes, algorithm: Algorithm) -> bytes:
+    """The CBC value after the whole blocks ``data``, starting from the block ``chain``.
+
+    For a MAC computed over several commands (the PSAM's CIPHER DATA, Part 9 §9.8.2:
+    first block, further blocks, last blocks); no padding, ``data`` may be empty.
+    """
+    if len(chain) != algorithm.block_size or len(data) % algorithm.block_size:
+        raise DataLengthError(
+            f"CBC chaining: {algorithm.label} works on whole {algorithm.block_size}-byte "
+            f"blocks, got a {len(chain)}-byte chain value and {len(data)} bytes of data"
+        )
+    return _cbc_last(key, data, algorithm, chain) if data else chain
+
+
+def mac_of_chain(last: bytes, algorithm: Algorithm) -> bytes:
+    """The 4-byte MAC of a final CBC block with a single-length key (Part 4 §8.2.4).
+
+    The left half of an 8-byte block (Part 4 figure 1), the XOR fold of a 16-byte one
+    (Part 4 figure 2).
+    """
+    return last[:MAC_LENGTH] if algorithm is Algorithm.DES else fold(last, MAC_LENGTH)
+
+
 def mac(key: bytes, data: bytes, algorithm: Algorithm, iv: bytes | None = None) -> bytes:
     """The 4-byte MAC of ``data`` under ``key`` (SPEC §5.1).
 
@@ -55,10 +78,8 @@ def mac(key: bytes, data: bytes, algorithm: Algorithm, iv: bytes | None = None) 
     check_key(key, algorithm)
     padded = pad80(data, algorithm.block_size)
     start = _iv(iv, algorithm)
-    if algorithm is Algorithm.SM4:
-        return fold(_cbc_last(key, padded, algorithm, start), MAC_LENGTH)
-    if len(key) == 8:
-        return _cbc_last(key, padded, algorithm, start)[:MAC_LENGTH]
+    if algorithm is Algorithm.SM4 or len(key) == 8:
+        return mac_of_chain(_cbc_last(key, padded, algorithm, start), algorithm)
     left, right = key[:8], key[8:]
     last = _cbc_last(left, padded, algorithm, start)
     decryptor = cipher(right, algorithm).decryptor()

@@ -114,13 +114,19 @@ def read_basic_info(conn: Connection, *, authenticate: bool = True) -> BasicInfo
     A 3.0 card always needs the security module (EF06 is behind RKSSSE); a 2.0 card read
     with ``authenticate=False`` needs none.
     """
-    issuer = conn.issuer
-    assert issuer is not None
-    genuine = False
     if authenticate:
         check_authenticity(conn)
-        genuine = True
-    holder = read_cardholder(conn)
+    return basic_info(conn, read_cardholder(conn), genuine=authenticate)
+
+
+def basic_info(conn: Connection, holder: Cardholder, *, genuine: bool) -> BasicInfo:
+    """The basic information of the card in ``conn`` once its cardholder data are read.
+
+    ``genuine`` says whether its IRK answer was checked (here or, in HSM mode, by the
+    business system with the HSM's answer).
+    """
+    issuer = conn.issuer
+    assert issuer is not None
     ctx = conn.ctx
     return BasicInfo(
         issuer=issuer,

@@ -18,6 +18,7 @@ external authentication through the security module.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
@@ -27,7 +28,7 @@ from sbkcard.apdu.errors import TlvError
 from sbkcard.apdu.tlv import parse_ber_tlv, parse_simple_tlv
 from sbkcard.applet_model.data_items import FILE_ITEMS, DataItem
 from sbkcard.applet_model.ssse import Layout, LayoutError, national_tree
-from sbkcard.applet_model.tree import DF, EF, Access, Rule, Tree
+from sbkcard.applet_model.tree import EF, Access, Rule, Tree
 from sbkcard.errors import SbkcardError
 from sbkcard.keys.ciphers import Algorithm
 from sbkcard.keys.hierarchy import KeySpec, card_key
@@ -48,6 +49,9 @@ from sbkcard.terminal.values import item_text
 
 SSSE = "SSSE"
 CHALLENGE_LENGTH = 8
+
+_tree = functools.cache(national_tree)
+"""The national tree of a layout and algorithm (frozen declarations: built once, shared)."""
 
 
 @dataclass(frozen=True)
@@ -151,9 +155,12 @@ class Connection:
         rng: Callable[[int], bytes],
         clock: Callable[[], dt.datetime],
         device_number: str = "",
+        terminal_number: str = "000000000000",
     ) -> None:
         self.card = card
         self.device_number = device_number
+        self.own_terminal_number = terminal_number
+        """The terminal's 终端机编号 when no PSAM gives one (zeros by default, S3 §1.3.2)."""
         self._module_factory = module
         self._module: SecurityModule | None = None
         self._module_opened = False
@@ -207,7 +214,7 @@ class Connection:
             layout = issuer.layout
         except LayoutError as exc:
             raise UnsupportedCardError(str(exc)) from exc
-        self.tree = national_tree(Layout.V2 if layout is Layout.V1 else layout, algorithm)
+        self.tree = _tree(Layout.V2 if layout is Layout.V1 else layout, algorithm)
         self.issuer = issuer
         self.context = CardContext(
             atr, bytes.fromhex(issuer.card_id), issuer.card_number, issuer.version, algorithm
@@ -271,11 +278,6 @@ class Connection:
         except KeyError:
             raise InvalidInputError(f"no file {path} in the national tree") from None
 
-    def df_declaration(self, df: str) -> DF:
-        """The declaration of ``df``."""
-        assert self.tree is not None
-        return self.tree.ssse if df == SSSE else self.tree.df(f"{SSSE}/{df}")
-
     def read_all_records(self, sfi: int, items: tuple[DataItem, ...], what: str) -> bytes:
         """Every record of a file in one READ RECORD ("P1 to last", SFI addressing)."""
         expected = records_length(items)
@@ -331,9 +333,13 @@ class Connection:
         return self.pin_verified and keyed
 
     def terminal_number(self) -> str:
-        """终端机编号: the security module's (the PSAM's file 0016), or 12 zeros without one."""
-        module = self._opened_module()
-        return "0" * 12 if module is None else module.terminal_number.hex().upper()
+        """终端机编号: the security module's (the PSAM's file 0016); the terminal's own
+        (:attr:`own_terminal_number`) without one or when the PSAM cannot be opened (the
+        HSM functions' case, S3 §10.5)."""
+        if not self.has_module():
+            return self.own_terminal_number
+        assert self._module is not None
+        return self._module.terminal_number.hex().upper()
 
     def authenticate(self, key: str | KeySpec, version: int | None = None) -> bytes:
         """External authentication with ``key`` through the security module (Part 7 §6).
@@ -359,6 +365,12 @@ class Connection:
         self.granted.add(spec.name)
         return auth
 
+    def pad(self) -> PinPad:
+        """The PIN pad (:class:`InvalidInputError` when the terminal has none)."""
+        if self.pinpad is None:
+            raise InvalidInputError("this operation needs PIN entry; the terminal has no PIN pad")
+        return self.pinpad
+
     def verify_pin(self, pin: Pin | None = None) -> None:
         """VERIFY the PIN (asked on the PIN pad when not given); the PIN never appears.
 
@@ -366,11 +378,7 @@ class Connection:
         ``6983`` :class:`PinBlockedError`.
         """
         if pin is None:
-            if self.pinpad is None:
-                raise InvalidInputError(
-                    "this operation needs the PIN and the terminal has no PIN pad"
-                )
-            pin = enter_pin(self.pinpad, PinPrompt.ENTER)
+            pin = enter_pin(self.pad(), PinPrompt.ENTER)
         with self.card.during("PIN verification"):
             response = self.card.send(b.verify(pin.reveal()))
         check_pin_status(response.sw, "VERIFY")

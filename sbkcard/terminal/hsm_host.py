@@ -28,26 +28,12 @@ from sbkcard.keys.ciphers import Algorithm
 from sbkcard.keys.hierarchy import card_key
 from sbkcard.terminal.errors import InvalidInputError, KeyServiceError
 from sbkcard.terminal.hsm import KeyService
+from sbkcard.terminal.national import parse_hex, split_fields
+from sbkcard.terminal.pinpad import Pin
 from sbkcard.terminal.security import CardContext, hsm_address
 
 _IRK = hsm_address(card_key("IRK"), 1)
 _RKSSSE = hsm_address(card_key("RKSSSE"), 1)
-
-
-def _split(text: str, count: int, what: str) -> list[str]:
-    if not text.endswith("|"):
-        raise InvalidInputError(f"{what}: the last field must end with '|'")
-    parts = text[:-1].split("|")
-    if len(parts) != count:
-        raise InvalidInputError(f"{what}: {count} fields expected, got {len(parts)}")
-    return parts
-
-
-def _hex(text: str, what: str) -> bytes:
-    try:
-        return bytes.fromhex(text)
-    except ValueError:
-        raise InvalidInputError(f"{what}: {text!r} is not hex") from None
 
 
 @dataclass(frozen=True)
@@ -62,14 +48,14 @@ class CardFacts:
     @classmethod
     def from_basic(cls, basic: str) -> CardFacts:
         """From iReadCardBas's output (S3 §1.1.2)."""
-        parts = _split(basic, 11, "basic information")
-        return cls(parts[3], _hex(parts[5], "卡复位信息"), parts[2], parts[6])
+        parts = split_fields(basic, 11, "basic information")
+        return cls(parts[3], parse_hex(parts[5], "卡复位信息"), parts[2], parts[6])
 
     def context(self, algorithm: Algorithm) -> CardContext:
         """The card context the key service needs (an ATR rebuilt from its history)."""
         atr = bytes([0x3B, 0x60 | len(self.history), 0x00, 0x00]) + self.history
         return CardContext(
-            atr, _hex(self.card_id, "卡识别码"), self.card_number, self.version, algorithm
+            atr, parse_hex(self.card_id, "卡识别码"), self.card_number, self.version, algorithm
         )
 
 
@@ -91,9 +77,11 @@ class HsmHost:
 
     def read_card_bas(self, step1: str) -> str:
         """iReadCardBas_HSM_Step1's output → Step2's pKey."""
-        region, history, alg, card_id, ia_f, ia_o, ea_f, ea_o = _split(step1, 8, "Step1 output")
+        region, history, alg, card_id, ia_f, ia_o, ea_f, ea_o = split_fields(
+            step1, 8, "Step1 output"
+        )
         algorithm = self._algorithm(alg)
-        ctx = CardFacts(card_id, _hex(history, "复位信息")).context(algorithm)
+        ctx = CardFacts(card_id, parse_hex(history, "复位信息")).context(algorithm)
         if ctx.region != region:
             raise InvalidInputError(f"区号 {region} is not the card's region {ctx.region}")
         internal = self._auth(ctx, _IRK, ia_f, ia_o)
@@ -101,51 +89,58 @@ class HsmHost:
         return f"{internal}|{external}|"
 
     def _auth(self, ctx: CardContext, address: str, factor: str, original: str) -> str:
-        data = self.service.auth_data(ctx, address, _hex(factor, "因子"), _hex(original, "原始"))
-        return (data + _hex(original, "原始")).hex().upper()
+        raw = parse_hex(original, "原始")
+        data = self.service.auth_data(ctx, address, parse_hex(factor, "因子"), raw)
+        return (data + raw).hex().upper()
 
     def authenticate(self, step1: str, card: CardFacts) -> str:
         """``算法标识|密钥地址|过程因子|原始信息|`` → the 32-hex pKey of the next step."""
-        alg, address, factor, original = _split(step1, 4, "Step1 output")
+        alg, address, factor, original = split_fields(step1, 4, "Step1 output")
         return self._auth(card.context(self._algorithm(alg)), address, factor, original)
 
     def secure_message(self, step2: str, card: CardFacts) -> str:
         """``算法|密钥地址|因子|命令头|明文|`` → header ‖ [enciphered PIN] ‖ MAC (hex)."""
-        alg, address, challenge, header, plain = _split(step2, 5, "Step2 output")
+        alg, address, challenge, header, plain = split_fields(step2, 5, "Step2 output")
         ctx = card.context(self._algorithm(alg))
-        head = _hex(header, "命令头")
-        plaintext = bytes.fromhex(plain + "F" * (len(plain) % 2)) if plain else None
-        data = self.service.secure_message(ctx, address, _hex(challenge, "因子"), head, plaintext)
+        head = parse_hex(header, "命令头")
+        plaintext = Pin(plain).encode() if plain else None
+        data = self.service.secure_message(
+            ctx, address, parse_hex(challenge, "因子"), head, plaintext
+        )
         return (head + data).hex().upper()
 
     def debit(self, step1: str, card: CardFacts) -> str:
         """iDoDebit_HSM_Step1's output → ``终端交易序号|交易时间|MAC1|``."""
-        alg, address, random, seq, amounts, kind, terminal, when = _split(step1, 8, "Step1 output")
+        alg, address, random, seq, amounts, kind, terminal, when = split_fields(
+            step1, 8, "Step1 output"
+        )
         ctx = card.context(self._algorithm(alg))
         tseq = self.terminal_seq
         self.terminal_seq += 1
-        session_input = _hex(random, "伪随机数") + _hex(seq, "交易序号") + tseq.to_bytes(4)[-2:]
+        session_input = (
+            parse_hex(random, "伪随机数") + parse_hex(seq, "交易序号") + tseq.to_bytes(4)[-2:]
+        )
         data = (
             bytes(4)
-            + _hex(amounts, "交易金额")
+            + parse_hex(amounts, "交易金额")
             + kind.encode("ascii")
-            + _hex(terminal, "终端机编号")
-            + _hex(when, "交易时间")
+            + parse_hex(terminal, "终端机编号")
+            + parse_hex(when, "交易时间")
         )
         mac1 = self.service.session_mac(ctx, address, session_input, data)
         return f"{tseq:08X}|{when}|{mac1.hex().upper()}|"
 
     def check_tac(self, output: str, card: CardFacts, *, mac2_first: bool = False) -> bool:
         """The settlement check of S3 App. C.7: is an iDoDebit output's TAC right?"""
-        parts = _split(output, 9 if mac2_first else 8, "iDoDebit output")
+        parts = split_fields(output, 9 if mac2_first else 8, "iDoDebit output")
         alg, address, amounts, kind, terminal, tseq, when, tac = parts[-8:]
         ctx = card.context(self._algorithm(alg))
         data = (
             bytes(4)
-            + _hex(amounts, "交易金额")
+            + parse_hex(amounts, "交易金额")
             + kind.encode("ascii")
-            + _hex(terminal, "终端机编号")
-            + _hex(tseq, "终端交易序号")
-            + _hex(when, "交易时间")
+            + parse_hex(terminal, "终端机编号")
+            + parse_hex(tseq, "终端交易序号")
+            + parse_hex(when, "交易时间")
         )
-        return hmac.compare_digest(self.service.tac(ctx, address, data), _hex(tac, "TAC"))
+        return hmac.compare_digest(self.service.tac(ctx, address, data), parse_hex(tac, "TAC"))

@@ -54,7 +54,7 @@ from sbkcard.errors import SbkcardError
 from sbkcard.keys.hierarchy import KeySpec, card_key
 from sbkcard.terminal import fileaddr, files, pin, purse
 from sbkcard.terminal.auth import internal_authenticate
-from sbkcard.terminal.basic import BasicInfo, Cardholder, read_basic_info, read_cardholder
+from sbkcard.terminal.basic import BasicInfo, basic_info, read_basic_info, read_cardholder
 from sbkcard.terminal.connection import AuthPreference, Connection
 from sbkcard.terminal.errors import (
     AuthenticityError,
@@ -77,9 +77,12 @@ def fields(*values: str) -> str:
 
 
 def split_fields(text: str, count: int, what: str) -> list[str]:
-    """The ``count`` fields of a ``|``-terminated string (a trailing ``|`` is required)."""
+    """The ``count`` fields of a ``|``-terminated string (a trailing ``|`` is required).
+
+    The error does not quote ``text``: some of these strings carry a PIN (S3 §6.3.2).
+    """
     if not text.endswith("|"):
-        raise InvalidInputError(f"{what}: the last field must end with '|': {text!r}")
+        raise InvalidInputError(f"{what}: the last field must end with '|'")
     parts = text[:-1].split("|")
     if len(parts) != count:
         raise InvalidInputError(f"{what}: {count} fields expected, got {len(parts)}")
@@ -143,13 +146,13 @@ def parse_time(text: str) -> dt.datetime:
         raise InvalidInputError(f"time must be YYYYMMDDHHMMSS, got {text!r}") from None
 
 
-def parse_hex(text: str, length: int, what: str) -> bytes:
-    """``length`` bytes written as ``2 * length`` hex characters."""
+def parse_hex(text: str, what: str, length: int | None = None) -> bytes:
+    """Bytes written in hex (``length`` of them when given: ``2 * length`` characters)."""
     try:
         raw = bytes.fromhex(text)
     except ValueError:
         raise InvalidInputError(f"{what}: {text!r} is not hex") from None
-    if len(raw) != length:
+    if length is not None and len(raw) != length:
         raise InvalidInputError(f"{what}: {2 * length} hex characters expected, got {len(text)}")
     return raw
 
@@ -297,7 +300,7 @@ class NationalInterface:
         def body(pending: _Pending) -> str:
             conn, state = pending.conn, pending.state
             internal, external = split_fields(pKey, 2, "pKey")
-            expected = parse_hex(internal, 16, "internal authentication result")
+            expected = parse_hex(internal, "internal authentication result", 16)
             if expected[8:] != state["original"]:
                 raise InvalidInputError("pKey: the internal authentication's original data differ")
             answer = state["answer"]
@@ -305,13 +308,11 @@ class NationalInterface:
             if not hmac.compare_digest(expected[:8], answer):
                 raise AuthenticityError("the card's IRK answer does not match the HSM's")
             if state["external"]:
-                data = parse_hex(external, 16, "external authentication result")
+                data = parse_hex(external, "external authentication result", 16)
                 _external(conn, card_key("RKSSSE"), data)
             elif external:
                 raise InvalidInputError("pKey: no external authentication was asked for")
-            holder = read_cardholder(conn)
-            info = _basic(conn, holder, self.terminal)
-            return basic_string(info)
+            return basic_string(basic_info(conn, read_cardholder(conn), genuine=True))
 
         return self._run_step("iReadCardBas_HSM_Step2", body, last=True)
 
@@ -340,24 +341,30 @@ class NationalInterface:
 
     def _key_step1(
         self, function: str, i_type: int, card_info: str, address: str, write: bool
-    ) -> str:
-        expect = parse_card_info(card_info)
-        request = fileaddr.parse(address)[0]
-        conn = self._begin(function, i_type, expect)
-        ef = conn.ef(request.df, request.ef)
-        access = ef.write if write else ef.read
-        if access.rule is Rule.NEVER:
-            raise InvalidInputError(f"{request.name} cannot be {'written' if write else 'read'}")
-        if access.rule in (Rule.FREE, Rule.PIN) or access.key is None:
-            raise _HsmNotNeeded(f"{request.name}: no key protects this file")
-        key = card_key(access.key)
-        conn.select(key.df)
-        if access.rule is Rule.PIN_AND_KEY:
-            conn.verify_pin()
-        address_text = fileaddr.format_values([(request, [i.token for i in request.items])])
-        assert self._pending is not None
-        self._pending.state.update(key=key, address=address_text)
-        return _challenges(conn, key)
+    ) -> Result:
+        """Step 1 of iReadCard/iWriteCard_HSM: the key of the first file, its challenges."""
+
+        def body() -> str:
+            expect = parse_card_info(card_info)
+            request = fileaddr.parse(address)[0]
+            conn = self._begin(f"{function}_HSM_Step1", i_type, expect)
+            ef = conn.ef(request.df, request.ef)
+            access = ef.write if write else ef.read
+            if access.rule is Rule.NEVER:
+                verb = "written" if write else "read"
+                raise InvalidInputError(f"{request.name} cannot be {verb}")
+            if access.rule in (Rule.FREE, Rule.PIN) or access.key is None:
+                raise _HsmNotNeeded(f"{request.name}: no key protects this file")
+            key = card_key(access.key)
+            conn.select(key.df)
+            if access.rule is Rule.PIN_AND_KEY:
+                conn.verify_pin()
+            address_text = fileaddr.format_values([(request, [i.token for i in request.items])])
+            assert self._pending is not None
+            self._pending.state.update(key=key, address=address_text)
+            return _challenges(conn, key)
+
+        return self._first_step(f"{function}_HSM_Step2", body)
 
     def iReadCard_HSM_Step1(
         self,
@@ -366,23 +373,16 @@ class NationalInterface:
         pFileAddr: str,
     ) -> Result:
         """基于加密机的通用读卡（步骤一）(S3 §2.2): the first file's key and challenges."""
-
-        def body() -> str:
-            return self._key_step1("iReadCard_HSM_Step1", iType, pCardInfo, pFileAddr, False)
-
-        return self._first_step("iReadCard_HSM_Step2", body)
+        return self._key_step1("iReadCard", iType, pCardInfo, pFileAddr, write=False)
 
     def iReadCard_HSM_Step2(self, pKey: str) -> Result:
         """基于加密机的通用读卡（步骤二）(S3 §2.3): authenticate, read the first file."""
 
         def body(pending: _Pending) -> str:
-            conn, state = pending.conn, pending.state
-            key = state["key"]
-            assert isinstance(key, KeySpec)
-            _external(conn, key, parse_hex(pKey, 16, "pKey"))
-            address = state["address"]
+            _hsm_authenticate(pending, pKey)
+            address = pending.state["address"]
             assert isinstance(address, str)
-            return files.read_address(conn, address, prefer=AuthPreference.KEY).national()
+            return files.read_address(pending.conn, address, prefer=AuthPreference.KEY).national()
 
         return self._run_step("iReadCard_HSM_Step2", body, last=True)
 
@@ -415,24 +415,18 @@ class NationalInterface:
         pFileAddr: str,
     ) -> Result:
         """基于加密机的通用写卡（步骤一）(S3 §3.2)."""
-
-        def body() -> str:
-            return self._key_step1("iWriteCard_HSM_Step1", iType, pCardInfo, pFileAddr, True)
-
-        return self._first_step("iWriteCard_HSM_Step2", body)
+        return self._key_step1("iWriteCard", iType, pCardInfo, pFileAddr, write=True)
 
     def iWriteCard_HSM_Step2(self, pKey: str, pWriteData: str) -> Result:
         """基于加密机的通用写卡（步骤二）(S3 §3.3): authenticate, write the first file."""
 
         def body(pending: _Pending) -> str:
-            conn, state = pending.conn, pending.state
-            key, address = state["key"], state["address"]
-            assert isinstance(key, KeySpec) and isinstance(address, str)
-            request = fileaddr.parse(address)[0]
+            address = pending.state["address"]
+            assert isinstance(address, str)
             first = pWriteData.split("$", 1)[0] + "$"
-            fileaddr.parse_values(first, [request])
-            _external(conn, key, parse_hex(pKey, 16, "pKey"))
-            files.write_address(conn, address, first)
+            fileaddr.parse_values(first, fileaddr.parse(address))
+            _hsm_authenticate(pending, pKey)
+            files.write_address(pending.conn, address, first)
             return ""
 
         return self._run_step("iWriteCard_HSM_Step2", body, last=True)
@@ -465,127 +459,109 @@ class NationalInterface:
 
     def iReloadPIN(self, iType: int, pCardInfo: str) -> Result:
         """PIN 重置 (S3 §6.1): a new PIN typed twice, set with the PSAM's keys."""
-
-        def body() -> str:
-            self._check_type(iType)
-            expect = parse_card_info(pCardInfo)
-            self._require_psam()
-            with self.terminal.session(expect=expect, hsm=False) as conn:
-                pin.reload_pin(conn)
-            return ""
-
-        return self._run(body)
+        return self._maintenance(iType, pCardInfo, pin.reload_pin)
 
     def iUnblockPIN(self, iType: int, pCardInfo: str) -> Result:
         """PIN 解锁 (S3 §7.1): the tries counter reset with the PSAM's keys."""
+        return self._maintenance(iType, pCardInfo, pin.unblock_pin)
+
+    def _maintenance(
+        self, i_type: int, card_info: str, operation: Callable[[Connection], object]
+    ) -> Result:
+        """A PIN reload or unblock through the PSAM, on the card ``card_info`` names."""
 
         def body() -> str:
-            self._check_type(iType)
-            expect = parse_card_info(pCardInfo)
+            self._check_type(i_type)
+            expect = parse_card_info(card_info)
             self._require_psam()
             with self.terminal.session(expect=expect, hsm=False) as conn:
-                pin.unblock_pin(conn)
+                operation(conn)
             return ""
 
         return self._run(body)
 
-    def _maintenance_step1(self, function: str, i_type: int, card_info: str) -> str:
-        conn = self._begin(function, i_type, parse_card_info(card_info))
-        key = card_key(pin.AUTH_KEY)
-        conn.select(key.df)
-        assert self._pending is not None
-        self._pending.state["key"] = key
-        return _challenges(conn, key)
+    def _maintenance_step1(self, function: str, i_type: int, card_info: str) -> Result:
+        """Step 1 of ``function`` (iReloadPIN or iUnblockPIN): the PUK's challenges."""
 
-    def _maintenance_step2(self, pending: _Pending, p_key: str, reload: bool) -> str:
-        conn, state = pending.conn, pending.state
-        key = state["key"]
-        assert isinstance(key, KeySpec)
-        _external(conn, key, parse_hex(p_key, 16, "pKey"))
-        plain = ""
-        body_length = 0
-        if reload:
-            if conn.pinpad is None:
-                raise InvalidInputError("PIN reload needs the PIN pad")
-            new = enter_new_pin(conn.pinpad)
-            plain = new.reveal()
-            body_length = pin.enciphered_length(len(new.encode()), conn.ctx.algorithm.block_size)
-        p2 = b.PinOperation.RELOAD if reload else b.PinOperation.UNBLOCK
-        header = bytes([0x84, 0x24, 0x00, p2, body_length + 4])
-        challenge = conn.card.call(b.get_challenge(8), "GET CHALLENGE")
-        state["header"] = header
-        mac_key = card_key(pin.MAC_KEY)
-        return fields(
-            f"{conn.ctx.algorithm.value:02X}",
-            hsm_address(mac_key, 1),
-            challenge.hex().upper(),
-            header.hex().upper(),
-            plain,
-        )
+        def body() -> str:
+            conn = self._begin(f"{function}_HSM_Step1", i_type, parse_card_info(card_info))
+            key = card_key(pin.AUTH_KEY)
+            conn.select(key.df)
+            assert self._pending is not None
+            self._pending.state["key"] = key
+            return _challenges(conn, key)
 
-    def _maintenance_step3(self, pending: _Pending, p_key: str, what: str) -> str:
-        header = pending.state["header"]
-        assert isinstance(header, bytes)
-        raw = parse_hex(p_key, 5 + header[4], "pKey")
-        if raw[:5] != header:
-            raise InvalidInputError(
-                f"pKey: the command header must be {header.hex().upper()}, "
-                f"got {raw[:5].hex().upper()}"
+        return self._first_step(f"{function}_HSM_Step2", body)
+
+    def _maintenance_step2(self, function: str, p_key: str, p2: b.PinOperation) -> Result:
+        """Step 2: authenticate with the HSM's answer; the command for the HSM to MAC."""
+
+        def body(pending: _Pending) -> str:
+            conn, state = pending.conn, pending.state
+            _hsm_authenticate(pending, p_key)
+            plain = ""
+            body_length = 0
+            if p2 is b.PinOperation.RELOAD:
+                new = enter_new_pin(conn.pad())
+                plain = new.reveal()
+                size = conn.ctx.algorithm.block_size
+                body_length = pin.enciphered_length(len(new.encode()), size)
+            header = bytes([0x84, 0x24, 0x00, p2, body_length + 4])
+            challenge = conn.card.call(b.get_challenge(8), "GET CHALLENGE")
+            state["header"] = header
+            pending.function = f"{function}_HSM_Step3"
+            return fields(
+                f"{conn.ctx.algorithm.value:02X}",
+                hsm_address(card_key(pin.MAC_KEY), 1),
+                challenge.hex().upper(),
+                header.hex().upper(),
+                plain,
             )
-        pending.conn.card.call(CommandAPDU(0x84, 0x24, 0x00, header[3], raw[5:]), what)
-        return ""
+
+        return self._run_step(f"{function}_HSM_Step2", body, last=False)
+
+    def _maintenance_step3(self, function: str, p_key: str) -> Result:
+        """Step 3: the HSM's command (header ‖ [enciphered PIN] ‖ MAC) to the card."""
+
+        def body(pending: _Pending) -> str:
+            header = pending.state["header"]
+            assert isinstance(header, bytes)
+            raw = parse_hex(p_key, "pKey", 5 + header[4])
+            if raw[:5] != header:
+                raise InvalidInputError(
+                    f"pKey: the command header must be {header.hex().upper()}, "
+                    f"got {raw[:5].hex().upper()}"
+                )
+            operation = b.PinOperation(header[3]).name.lower()
+            command = CommandAPDU(0x84, 0x24, 0x00, header[3], raw[5:])
+            pending.conn.card.call(command, f"PIN CHANGE/UNBLOCK ({operation})")
+            return ""
+
+        return self._run_step(f"{function}_HSM_Step3", body, last=True)
 
     def iReloadPIN_HSM_Step1(self, iType: int, pCardInfo: str) -> Result:
         """基于加密机的 PIN 重置（步骤一）(S3 §6.2): the authentication's challenges."""
-
-        def body() -> str:
-            return self._maintenance_step1("iReloadPIN_HSM_Step1", iType, pCardInfo)
-
-        return self._first_step("iReloadPIN_HSM_Step2", body)
+        return self._maintenance_step1("iReloadPIN", iType, pCardInfo)
 
     def iReloadPIN_HSM_Step2(self, pKey: str) -> Result:
         """基于加密机的 PIN 重置（步骤二）(S3 §6.3): authenticate, new PIN, what to MAC."""
-
-        def body(pending: _Pending) -> str:
-            out = self._maintenance_step2(pending, pKey, reload=True)
-            pending.function = "iReloadPIN_HSM_Step3"
-            return out
-
-        return self._run_step("iReloadPIN_HSM_Step2", body, last=False)
+        return self._maintenance_step2("iReloadPIN", pKey, b.PinOperation.RELOAD)
 
     def iReloadPIN_HSM_Step3(self, pKey: str) -> Result:
         """基于加密机的 PIN 重置（步骤三）(S3 §6.4): header ‖ enciphered PIN ‖ MAC."""
-
-        def body(pending: _Pending) -> str:
-            return self._maintenance_step3(pending, pKey, "PIN CHANGE/UNBLOCK (reload)")
-
-        return self._run_step("iReloadPIN_HSM_Step3", body, last=True)
+        return self._maintenance_step3("iReloadPIN", pKey)
 
     def iUnblockPIN_HSM_Step1(self, iType: int, pCardInfo: str) -> Result:
         """基于加密机的 PIN 解锁（步骤一）(S3 §7.2)."""
-
-        def body() -> str:
-            return self._maintenance_step1("iUnblockPIN_HSM_Step1", iType, pCardInfo)
-
-        return self._first_step("iUnblockPIN_HSM_Step2", body)
+        return self._maintenance_step1("iUnblockPIN", iType, pCardInfo)
 
     def iUnblockPIN_HSM_Step2(self, pKey: str) -> Result:
         """基于加密机的 PIN 解锁（步骤二）(S3 §7.3): authenticate, what to MAC."""
-
-        def body(pending: _Pending) -> str:
-            out = self._maintenance_step2(pending, pKey, reload=False)
-            pending.function = "iUnblockPIN_HSM_Step3"
-            return out
-
-        return self._run_step("iUnblockPIN_HSM_Step2", body, last=False)
+        return self._maintenance_step2("iUnblockPIN", pKey, b.PinOperation.UNBLOCK)
 
     def iUnblockPIN_HSM_Step3(self, pKey: str) -> Result:
         """基于加密机的 PIN 解锁（步骤三）(S3 §7.4): header ‖ MAC (18 hex characters)."""
-
-        def body(pending: _Pending) -> str:
-            return self._maintenance_step3(pending, pKey, "PIN CHANGE/UNBLOCK (unblock)")
-
-        return self._run_step("iUnblockPIN_HSM_Step3", body, last=True)
+        return self._maintenance_step3("iUnblockPIN", pKey)
 
     # -- 8 消费交易 ---------------------------------------------------------------------------
 
@@ -627,10 +603,7 @@ class NationalInterface:
             conn = self._begin("iDoDebit_HSM_Step1", iType, expect)
             conn.select(purse.DF04)
             conn.verify_pin()
-            try:
-                terminal = bytes.fromhex(conn.terminal_number())
-            except SbkcardError:
-                terminal = bytes.fromhex(self.terminal.terminal_number)
+            terminal = bytes.fromhex(conn.terminal_number())
             answer = conn.card.call(
                 b.initialize_for_purchase(1, 0, total, paid, terminal), "INITIALIZE FOR PURCHASE"
             )
@@ -659,9 +632,9 @@ class NationalInterface:
         def body(pending: _Pending) -> str:
             conn, state = pending.conn, pending.state
             seq_text, time_text, mac1_text = split_fields(pKey, 3, "pKey")
-            terminal_seq = int.from_bytes(parse_hex(seq_text, 4, "terminal sequence"))
+            terminal_seq = int.from_bytes(parse_hex(seq_text, "terminal sequence", 4))
             when = parse_time(time_text)
-            mac1 = parse_hex(mac1_text, 4, "MAC1")
+            mac1 = parse_hex(mac1_text, "MAC1", 4)
             proof = conn.card.call(
                 b.debit_for_purchase(terminal_seq, when, mac1), "DEBIT FOR PURCHASE"
             )
@@ -729,6 +702,13 @@ def _challenges(conn: Connection, key: KeySpec) -> str:
     )
 
 
+def _hsm_authenticate(pending: _Pending, p_key: str) -> None:
+    """EXTERNAL AUTHENTICATE with the key step 1 chose and the HSM's 32-hex answer."""
+    key = pending.state["key"]
+    assert isinstance(key, KeySpec)
+    _external(pending.conn, key, parse_hex(p_key, "pKey", 16))
+
+
 def _external(conn: Connection, key: KeySpec, result: bytes) -> None:
     """EXTERNAL AUTHENTICATE with the HSM's ``auth(8) ‖ original(8)``."""
     assert key.card_kid is not None
@@ -738,27 +718,6 @@ def _external(conn: Connection, key: KeySpec, result: bytes) -> None:
         f"EXTERNAL AUTHENTICATE {key.name}",
     )
     conn.granted.add(key.name)
-
-
-def _basic(conn: Connection, holder: Cardholder, terminal: Terminal) -> BasicInfo:
-    """The basic information of an HSM-mode read: the PSAM's terminal number if it has one."""
-    assert conn.issuer is not None
-    ctx = conn.ctx
-    try:
-        number = conn.terminal_number()
-    except SbkcardError:
-        number = terminal.terminal_number
-    return BasicInfo(
-        issuer=conn.issuer,
-        holder=holder,
-        atr=ctx.atr,
-        history=ctx.history,
-        algorithm=ctx.algorithm,
-        genuine=True,
-        terminal_number=number,
-        device_number=conn.device_number,
-        apdus=conn.card.apdu_count,
-    )
 
 
 def _pay_info(text: str) -> tuple[int, int, dt.datetime]:

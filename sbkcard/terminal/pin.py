@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from sbkcard.apdu import builders as b
 from sbkcard.keys.hierarchy import card_key
 from sbkcard.terminal.connection import SSSE, Connection, check_pin_status
-from sbkcard.terminal.errors import CardStatusError, InvalidInputError
+from sbkcard.terminal.errors import CardStatusError
 from sbkcard.terminal.pinpad import Pin, PinPrompt, enter_new_pin, enter_pin
 
 AUTH_KEY = "PUK"
@@ -36,11 +36,6 @@ class PinResult:
 
     operation: str
     tries_left: int | None = None
-
-
-def _pad(conn: Connection) -> None:
-    if conn.pinpad is None:
-        raise InvalidInputError("this operation needs PIN entry and the terminal has no PIN pad")
 
 
 def pin_tries(conn: Connection) -> int | None:
@@ -66,10 +61,9 @@ def verify_pin(conn: Connection, pin: Pin | None = None) -> PinResult:
 def change_pin(conn: Connection, old: Pin | None = None, new: Pin | None = None) -> PinResult:
     """CHANGE PIN: the cardholder's old PIN and a new one typed twice (S3 §5.1.3)."""
     if old is None or new is None:
-        _pad(conn)
-        assert conn.pinpad is not None
-        old = old or enter_pin(conn.pinpad, PinPrompt.OLD)
-        new = new or enter_new_pin(conn.pinpad)
+        pad = conn.pad()
+        old = old or enter_pin(pad, PinPrompt.OLD)
+        new = new or enter_new_pin(pad)
     conn.select(SSSE)
     with conn.card.during("PIN change"):
         response = conn.card.send(b.change_pin(old.reveal(), new.reveal()))
@@ -103,9 +97,7 @@ def enciphered_length(length: int, block: int) -> int:
 def reload_pin(conn: Connection, new: Pin | None = None) -> PinResult:
     """PIN reload (重置): a new PIN (typed twice on the pad) set by the issuer's keys."""
     if new is None:
-        _pad(conn)
-        assert conn.pinpad is not None
-        new = enter_new_pin(conn.pinpad)
+        new = enter_new_pin(conn.pad())
     _maintenance(conn, b.PinOperation.RELOAD, new, "PIN CHANGE/UNBLOCK (reload)")
     return PinResult("reload")
 

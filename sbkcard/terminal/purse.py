@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from sbkcard.apdu import builders as b
 from sbkcard.applet_model.data_items import FILE_ITEMS
 from sbkcard.errors import CardRemovedError
+from sbkcard.identifiers.formats import decode_cn
 from sbkcard.keys.hierarchy import card_key
 from sbkcard.terminal.connection import Connection
 from sbkcard.terminal.errors import CardStatusError, InvalidInputError
@@ -44,6 +45,7 @@ class Balance:
     self_paid_total: int
     pooled_total: int
     year: int
+    """The payment year (``cn 2`` on the card, e.g. 2024); 0 before the first payment."""
 
 
 @dataclass(frozen=True)
@@ -111,7 +113,7 @@ def balance(conn: Connection) -> Balance:
         int.from_bytes(account[:4]),
         int.from_bytes(spip[:4]),
         int.from_bytes(spfp[:4]),
-        int.from_bytes(spip[4:6]),
+        int(decode_cn(spip[4:6], field="payment year") or 0),
     )
 
 
@@ -224,8 +226,14 @@ def load(
         session_input,
         amount.to_bytes(4) + bytes([LOAD_TYPE]) + terminal + bcd_time(when),
     )
-    with card.during("CREDIT FOR LOAD"):
-        tac = card.call(b.credit_for_load(when, mac2), "CREDIT FOR LOAD")
+    try:
+        with card.during("CREDIT FOR LOAD"):
+            tac = card.call(b.credit_for_load(when, mac2), "CREDIT FOR LOAD")
+    except CardRemovedError as exc:
+        raise CardRemovedError(
+            f"{exc}; the load (card sequence {int.from_bytes(seq)}) may or may not have been "
+            "made: re-insert the card and ask for its transaction proof (Part 7 §14)"
+        ) from exc
     return LoadResult(int.from_bytes(seq), amount, before + amount, tac)
 
 

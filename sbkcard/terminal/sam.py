@@ -18,12 +18,14 @@ case is :class:`~sbkcard.terminal.errors.PsamKeyMissingError` (code -27272), on 
 the business system falls back to the HSM functions (S3 §10.5).
 
 Level compatibility (Part 9 §8, SPEC §8): the PSAM may hold a key as a national (3
-levels to apply), provincial (2) or city (1) root.  The first use of a key probes the
-depths, the standard's level first, until the PSAM stops answering ``6A80`` (分散级数不符),
-and remembers the answer (方案二: an index table built as keys are used).  A key the PSAM
-does not hold (``6A88``) is :class:`~sbkcard.terminal.errors.PsamKeyMissingError`; a
-provincial or city root cannot serve a card of another province or city (its region is
-the terminal number's first six digits, Part 9 §7.3.3): that is
+levels to apply), provincial (2) or city (1) root.  :class:`DepthIndex` is the index
+table of 方案二, filled the way 方案一 says (try the depths until the PSAM stops answering
+``6A80``, 分散级数不符) and kept per PSAM (:class:`~sbkcard.terminal.terminal.Terminal`
+keeps it across sessions), so that a PSAM is probed once, not once per key: see its
+docstring for how one key's depth predicts the others'.  A key the PSAM does not hold
+(``6A88``) is :class:`~sbkcard.terminal.errors.PsamKeyMissingError`; a provincial or
+city root cannot serve a card of another province or city (its region is the terminal
+number's first six digits, Part 9 §7.3.3): that is
 :class:`~sbkcard.terminal.errors.PsamLevelError` (code -24), raised before anything is
 sent to the card, so no retry counter of the card is spent on a cryptogram that cannot
 be right.
@@ -63,6 +65,51 @@ CONDITIONS_NOT_SATISFIED = 0x6985
 KEY_NOT_FOUND = 0x6A88
 PUBLIC_INFO = 0x0015
 TERMINAL_INFO = 0x0016
+DEPTHS = (3, 2, 1)
+"""The diversification depths a PSAM key may need, national root first (Part 9 §7.3)."""
+
+
+class DepthIndex:
+    """The diversification depth of one PSAM's keys (Part 9 §8 方案二), learned on use.
+
+    The key table gives each key the level the standard expects a PSAM to hold it at
+    (the usage byte's b8–b6, Part 9 table B1: IRK and the read keys as national roots,
+    most others as city roots), but a PSAM holds its keys wherever its issuer put them.
+    The first guess for a key is
+
+    1. the depth this key was found at;
+    2. else the depth found for another key of the same table level (a PSAM places the
+       keys of one level alike);
+    3. else, when the PSAM has shown that it does not follow the table and every key
+       found so far sits at one depth (roots of one level throughout), that depth;
+    4. else the table's level;
+
+    then the other depths, national first.  A PSAM that follows table B1 never answers
+    ``6A80``; one holding every key at one level answers it only for the first key whose
+    table level is not that level.
+    """
+
+    def __init__(self) -> None:
+        self._keys: dict[tuple[int, int], int] = {}
+        self._levels: dict[int, int] = {}
+
+    def known(self, key_type: int, ident: int) -> int | None:
+        """The depth key ``key_type``/``ident`` was accepted at, if it was used before."""
+        return self._keys.get((key_type, ident))
+
+    def order(self, key_type: int, ident: int, level: int) -> list[int]:
+        """The depths to try for a key of the table's ``level``, the best guess first."""
+        guess = self._keys.get((key_type, ident), self._levels.get(level))
+        if guess is None:
+            found = set(self._levels.values())
+            uniform = len(found) == 1 and any(d != n for n, d in self._levels.items())
+            guess = found.pop() if uniform else level
+        return [guess, *(d for d in DEPTHS if d != guess)]
+
+    def learn(self, key_type: int, ident: int, level: int, depth: int) -> None:
+        """The PSAM accepted key ``key_type``/``ident`` (table ``level``) at ``depth``."""
+        self._keys[key_type, ident] = depth
+        self._levels.setdefault(level, depth)
 
 
 class PsamModule:
@@ -70,14 +117,14 @@ class PsamModule:
 
     kind = "PSAM"
 
-    def __init__(self, session: ReaderSession, depths: dict[tuple[int, int], int] | None = None):
+    def __init__(self, session: ReaderSession, depths: DepthIndex | None = None):
         self.session = session
-        self.depths: dict[tuple[int, int], int] = {} if depths is None else depths
-        """Diversification depth found per (key type, PSAM key id): the index table (pass
-        the same dict for every session with one PSAM to keep it, Part 9 §8 方案二)."""
+        self.depths = DepthIndex() if depths is None else depths
+        """The depth of each key (pass the same index to every session with one PSAM)."""
         self.public_info = b""
         self._terminal_number = bytes(6)
-        self._environment: Algorithm | None = None
+        self._selected = b""
+        """The DF name selected last (the MF "sx1.sh.社会保障" after :meth:`open`)."""
 
     @property
     def terminal_number(self) -> bytes:
@@ -97,13 +144,13 @@ class PsamModule:
             raise NoPsamError(f"no PSAM in the PSAM slot ({exc})") from exc
         with s.during("PSAM power-up"):
             s.call(b.select_by_name(b.SSSE_NAME), "SELECT PSAM DES environment")
+            self._selected = b.SSSE_NAME
             self.public_info = s.call(
                 b.read_binary(sfi=PUBLIC_INFO & 0x1F, le=15), "READ BINARY 0015"
             )
             self._terminal_number = s.call(
                 b.read_binary(sfi=TERMINAL_INFO & 0x1F, le=6), "READ BINARY 0016"
             )
-        self._environment = None
 
     def close(self) -> None:
         """Power the PSAM down."""
@@ -113,7 +160,8 @@ class PsamModule:
         s = self.session
         with s.during("PSAM environment selection"):
             if card.algorithm is Algorithm.DES:
-                s.call(b.select_by_name(b.SSSE_NAME), "SELECT PSAM DES environment")
+                if self._selected != b.SSSE_NAME:  # the MF, unless open() left it selected
+                    s.call(b.select_by_name(b.SSSE_NAME), "SELECT PSAM DES environment")
             else:
                 response = s.send(b.select_by_name(b.PSAM_SSF33_DDF_NAME))
                 if response.sw != 0x9000:
@@ -122,16 +170,10 @@ class PsamModule:
                         f"(SELECT sx2.sh.社会保障 answered {response.sw:04X})"
                     )
             s.call(b.select_by_name(b.PSAM_ADF_AID), "SELECT PSAM ADF D15600000590")
+            self._selected = b.PSAM_ADF_AID
             s.call(b.initialize_environment(card.card_id[0]), "INITIALIZE ENVIRONMENT")
-        self._environment = card.algorithm
 
     # -- keys and levels ------------------------------------------------------------------
-
-    def _candidates(self, key_type: int, ident: int, nominal: int) -> list[int]:
-        known = self.depths.get((key_type, ident))
-        if known is not None:
-            return [known]
-        return [nominal] + [d for d in (3, 2, 1) if d != nominal]
 
     def _check_region(self, key: KeySpec, card: CardContext, depth: int) -> None:
         psam_region = self.terminal_region
@@ -153,18 +195,17 @@ class PsamModule:
         build: _Builder,
         what: str,
     ) -> bytes:
-        """Send the command ``build(usage, factors)`` at the right depth; its data."""
+        """Send the command ``build(usage, factors)`` at the key's depth; its data."""
         if key.psam_usage is None or key.psam_id is None:
             raise PsamKeyMissingError(key.name, "no PSAM key id in the key table")
-        key_type, ident = key.psam_usage & 0x1F, key.psam_id
+        key_type, ident, level = key.psam_usage & 0x1F, key.psam_id, key.psam_usage >> 5
         chain = [card_factor(card.atr), city_factor(card.region), province_factor(card.region)]
+        known = self.depths.known(key_type, ident)
+        if known is not None:
+            self._check_region(key, card, known)  # before the PSAM computes anything
         last = 0
-        known = (key_type, ident) in self.depths
-        for depth in self._candidates(key_type, ident, key.psam_usage >> 5):
-            if known:
-                self._check_region(key, card, depth)
-            usage = depth << 5 | key_type
-            response = self.session.send(build(usage, chain[:depth]))
+        for depth in self.depths.order(key_type, ident, level):
+            response = self.session.send(build(depth << 5 | key_type, chain[:depth]))
             last = response.sw
             if response.sw == KEY_NOT_FOUND:
                 raise PsamKeyMissingError(
@@ -173,10 +214,9 @@ class PsamModule:
             if response.sw == LEVEL_MISMATCH:
                 continue
             if response.sw != 0x9000:
-                raise CardStatusError(response.sw, what, device="PSAM")
-            if not known:
-                self.depths[key_type, ident] = depth
-                self._check_region(key, card, depth)
+                raise CardStatusError(response.sw, what, device=self.session.device)
+            self.depths.learn(key_type, ident, level, depth)
+            self._check_region(key, card, depth)
             return response.data
         raise PsamLevelError(
             key.name, f"no diversification depth 1–3 accepted by the PSAM (last {last:04X})"
@@ -230,7 +270,9 @@ class PsamModule:
                         "encryption too (use the HSM functions)",
                     )
                 if response.sw != 0x9000:
-                    raise CardStatusError(response.sw, "CIPHER DATA (encrypt)", device="PSAM")
+                    raise CardStatusError(
+                        response.sw, "CIPHER DATA (encrypt)", device=self.session.device
+                    )
                 body = response.data
             data = bytes(size) + pad80(header + body, size)
             mac = self._cipher(b.CipherMode.MAC_SINGLE, data, "CIPHER DATA (MAC)")
@@ -259,7 +301,7 @@ class PsamModule:
             answer = self._with_depth(key, card, build, "INIT SAM FOR PURCHASE")
         if len(answer) != 8:
             raise CardStatusError(
-                0x6F00, "INIT SAM FOR PURCHASE (answer not 8 bytes)", device="PSAM"
+                0x6F00, "INIT SAM FOR PURCHASE (answer not 8 bytes)", device=self.session.device
             )
         return int.from_bytes(answer[:4]), answer[4:]
 

@@ -92,6 +92,7 @@ def bcd_time(time: dt.datetime) -> bytes:
 #: Keys whose versions are not consecutive addresses: DPK versions 1–3 each have three
 #: groups (组数) of their own (S3 table B.1: 017F–0181, 0199–019B, 019C–019E).
 _VERSION_BASES = {"DPK": ("017F", "0199", "019C")}
+_GROUPS = 3
 
 
 def hsm_address(key: KeySpec, version: int) -> str:
@@ -106,25 +107,33 @@ def hsm_address(key: KeySpec, version: int) -> str:
     return f"{int(key.hsm_address, 16) + version - 1:04X}"
 
 
+def _addresses() -> dict[int, tuple[KeySpec, int]]:
+    """Every address of S3 App. B → (key, version): :func:`hsm_address` inverted."""
+    table: dict[int, tuple[KeySpec, int]] = {}
+    for key in CARD_KEYS:
+        if key.hsm_address is None:
+            continue
+        groups = _GROUPS if key.name in _VERSION_BASES else 1
+        for version in range(1, key.versions + 1):
+            first = int(hsm_address(key, version), 16)
+            for address in range(first, first + groups):
+                table.setdefault(address, (key, version))
+    return table
+
+
+_KEYS_BY_ADDRESS = _addresses()
+
+
 def key_at_address(address: str) -> tuple[KeySpec, int]:
     """The key and version at an HSM logical address such as ``"004D"`` (RKSSSE v2)."""
     try:
         value = int(address, 16)
     except ValueError:
         raise ValueError(f"HSM key address must be 4 hex digits, got {address!r}") from None
-    for key in CARD_KEYS:
-        if key.hsm_address is None:
-            continue
-        bases = _VERSION_BASES.get(key.name)
-        if bases is not None:
-            for version, base in enumerate(bases, 1):
-                if int(base, 16) <= value < int(base, 16) + 3:
-                    return key, version
-            continue
-        first = int(key.hsm_address, 16)
-        if first <= value < first + key.versions:
-            return key, value - first + 1
-    raise ValueError(f"no key of S3 App. B at address {address!r}")
+    found = _KEYS_BY_ADDRESS.get(value)
+    if found is None:
+        raise ValueError(f"no key of S3 App. B at address {address!r}")
+    return found
 
 
 class SecurityModule(Protocol):

@@ -26,7 +26,7 @@ from sbkcard.terminal.errors import CardMismatchError
 from sbkcard.terminal.hotlist import Hotlist
 from sbkcard.terminal.hsm import HsmModule, KeyService
 from sbkcard.terminal.pinpad import PinPad
-from sbkcard.terminal.sam import PsamModule
+from sbkcard.terminal.sam import DepthIndex, PsamModule
 from sbkcard.terminal.security import SecurityModule
 from sbkcard.terminal.transport import ReaderSession, Trace, Transport
 
@@ -56,15 +56,19 @@ class Terminal:
     device_number: str = ""
     terminal_number: str = "000000000000"
     _hsm: HsmModule | None = field(default=None, init=False, repr=False)
-    _depths: dict[bytes, dict[tuple[int, int], int]] = field(
-        default_factory=dict, init=False, repr=False
-    )
+    _depths: dict[bytes, DepthIndex] = field(default_factory=dict, init=False, repr=False)
+    """The depth index of each PSAM seen (by ATR and public information, Part 9 §8)."""
 
     def _open_module(self, hsm: bool = True) -> tuple[SecurityModule | None, Callable[[], None]]:
         if self.psam_reader is not None:
             psam = PsamModule(ReaderSession(self.psam_reader, device="psam", trace=self.trace))
-            psam.open()
-            psam.depths = self._depths.setdefault(psam.session.atr + psam.public_info, {})
+            try:
+                psam.open()
+            except BaseException:
+                psam.close()
+                raise
+            identity = psam.session.atr + psam.public_info
+            psam.depths = self._depths.setdefault(identity, psam.depths)
             return psam, psam.close
         if self.key_service is not None and hsm:
             if self._hsm is None:
@@ -103,6 +107,7 @@ class Terminal:
             rng=self.rng,
             clock=self.clock,
             device_number=self.device_number,
+            terminal_number=self.terminal_number,
         )
         try:
             issuer = conn.open()

@@ -33,6 +33,7 @@ Status words follow Part 9 tables 12–31.  Where the standard leaves a choice, 
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -40,6 +41,7 @@ from hmac import compare_digest
 
 from sbkcard.apdu import SW, ApduFormatError, CommandAPDU, more_data, tries_left, wrong_le
 from sbkcard.apdu.tlv import build_ber_tlv
+from sbkcard.applet_model.applet import log_fault
 from sbkcard.applet_model.psam.errors import PsamError
 from sbkcard.applet_model.psam.files import decode_sequence, encode_sequence
 from sbkcard.applet_model.psam.key_records import (
@@ -76,7 +78,7 @@ from sbkcard.keys import (
     mac,
     session_key,
 )
-from sbkcard.keys.padding import fold, xor
+from sbkcard.keys.mac import cbc_chain, mac_of_chain
 
 __all__ = ["AUTH_KEY_TRIES", "PURCHASE_DATA_LENGTH", "Psam"]
 
@@ -87,6 +89,7 @@ PURCHASE_DATA_LENGTH = 0x1C
 """INIT SAM FOR PURCHASE data before the factors (Part 9 table 27)."""
 
 MAC_LENGTH = 4
+_log = logging.getLogger(__name__)
 _PURCHASE_FILES = (Authority.NATIONAL, Authority.PROVINCIAL, Authority.CITY)
 _KEY_COMMAND_LC = {
     # (environment block size, P1) → Lc values of Part 9 tables 19 and 21
@@ -151,19 +154,6 @@ def _check_le(cmd: CommandAPDU, length: int) -> None:
         raise _Reject(wrong_le(length))
 
 
-def _cbc(key: bytes, cipher: Algorithm, chain: bytes, data: bytes) -> bytes:
-    """The CBC value after ``data`` (whole blocks) starting from ``chain``."""
-    size = cipher.block_size
-    for i in range(0, len(data), size):
-        chain = encrypt_block(key, xor(chain, data[i : i + size]), cipher)
-    return chain
-
-
-def _mac_of(chain: bytes, cipher: Algorithm) -> bytes:
-    """The 4-byte MAC of a final CBC block (Part 4 §8.2.4: left half, or the XOR fold)."""
-    return chain[:MAC_LENGTH] if cipher is Algorithm.DES else fold(chain, MAC_LENGTH)
-
-
 def _is_bcd(value: int) -> bool:
     return value >> 4 <= 9 and value & 0x0F <= 9
 
@@ -218,7 +208,8 @@ class Psam:
             return _sw(reject.sw)
         except UnsupportedAlgorithmError:
             return _sw(SW.FUNCTION_NOT_SUPPORTED)
-        except Exception:  # a COS answers, whatever happened inside it
+        except Exception as exc:  # a COS answers, whatever happened inside it
+            log_fault(_log, apdu, exc)
             return _sw(SW.UNKNOWN)
         if sw == SW.OK and data and cmd.le is None:
             self._pending = data
@@ -296,20 +287,20 @@ class Psam:
         return fci, SW.OK
 
     def _by_name(self, tx: Transaction, name: bytes) -> _Location:
-        for env in ENVIRONMENTS:
-            if name == env.ddf_name and tx.read(env.path) is not None:
-                return _Location(env, False)
-        env = self._location.env
-        if name == ADF_AID and tx.read(env.adf_path) is not None:
-            return _Location(env, True)
-        raise _Reject(SW.FILE_NOT_FOUND)
+        return self._find_df(tx, lambda env: env.ddf_name == name, name == ADF_AID)
 
     def _by_df_fid(self, tx: Transaction, fid: int) -> _Location:
+        return self._find_df(tx, lambda env: env.ddf_fid == fid, fid == ADF_FID)
+
+    def _find_df(
+        self, tx: Transaction, is_ddf: Callable[[Environment], bool], is_adf: bool
+    ) -> _Location:
+        """The DDF of an environment that exists, else the current environment's ADF."""
         for env in ENVIRONMENTS:
-            if fid == env.ddf_fid and tx.read(env.path) is not None:
+            if is_ddf(env) and tx.read(env.path) is not None:
                 return _Location(env, False)
         env = self._location.env
-        if fid == ADF_FID and tx.read(env.adf_path) is not None:
+        if is_adf and tx.read(env.adf_path) is not None:
             return _Location(env, True)
         raise _Reject(SW.FILE_NOT_FOUND)
 
@@ -516,13 +507,13 @@ class Psam:
             start, blocks = session.chain, data
         final = p1 in (0x05, 0x01)
         _check_le(cmd, MAC_LENGTH if final else 0)
-        chain = _cbc(key, cipher, start, blocks)
+        chain = cbc_chain(key, start, blocks, cipher)
         if not final:
             session.chain = chain
             return b"", SW.OK
         session.chain = None
         self._spend(session, operation)
-        return _mac_of(chain, cipher), SW.OK
+        return mac_of_chain(chain, cipher), SW.OK
 
     def _spend(self, session: _Session, operation: Operation) -> None:
         session.unused.discard(operation)

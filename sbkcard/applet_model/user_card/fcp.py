@@ -53,7 +53,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import IntEnum
 
-from sbkcard.applet_model.tree import Access, Rule, Structure, df_path_name
+from sbkcard.applet_model.ssse import PURSE_SIZE
+from sbkcard.applet_model.tree import Access, EfShape, Rule, Structure, df_path_name
 from sbkcard.keys import Algorithm
 from sbkcard.keys.hierarchy import KeySpec
 
@@ -211,8 +212,7 @@ class Condition:
         rule = _RULES.get(raw[0])
         if rule is None:
             raise HeaderError(f"access rule {raw[0]:02X}")
-        needs_key = rule in (Rule.KEY, Rule.PIN_OR_KEY, Rule.PIN_AND_KEY)
-        if not needs_key and raw[1]:
+        if not rule.needs_key and raw[1]:
             raise HeaderError(f"access rule {raw[0]:02X} names no key, got KID {raw[1]:02X}")
         return cls(rule, raw[1])
 
@@ -227,11 +227,10 @@ _STRUCTURE_CODES = {
     Structure.PURSE: 0x05,
 }
 _STRUCTURES = {code: s for s, code in _STRUCTURE_CODES.items()}
-PURSE_LENGTH = 20
 
 
 @dataclass(frozen=True, slots=True)
-class EfHeader:
+class EfHeader(EfShape):
     """An EF's header (see the module docstring for the bytes)."""
 
     structure: Structure
@@ -243,28 +242,12 @@ class EfHeader:
     read: Condition
     write: Condition
 
-    @property
-    def name(self) -> str:
-        """Path component, as :attr:`sbkcard.applet_model.tree.EF.name`."""
-        if self.fid is not None:
-            return f"{self.fid:04X}"
-        if self.sfi is not None:
-            return f"SFI{self.sfi:02X}"
-        return self.structure.name
-
-    @property
-    def capacity(self) -> int:
-        """Bytes the content may take."""
-        if self.structure.fixed:
-            return self.record_length * self.records
-        return self.size
-
     def initial_body(self) -> bytes:
         """The content of the file just after CREATE FILE."""
         if self.structure in (Structure.LINEAR_VARIABLE, Structure.CYCLIC):
             return b""
         if self.structure is Structure.PURSE:
-            return bytes(PURSE_LENGTH - 2) + b"\x01\x01"
+            return bytes(PURSE_SIZE - 2) + b"\x01\x01"
         return bytes(self.capacity)
 
     def to_bytes(self) -> bytes:
@@ -300,8 +283,8 @@ class EfHeader:
                 raise HeaderError("fixed and cyclic files need a record length and count")
         else:
             length, records, size = 0, 0, int.from_bytes(raw[4:6], "big")
-            if structure is Structure.PURSE and size != PURSE_LENGTH:
-                raise HeaderError(f"the purse is {PURSE_LENGTH} bytes, got {size}")
+            if structure is Structure.PURSE and size != PURSE_SIZE:
+                raise HeaderError(f"the purse is {PURSE_SIZE} bytes, got {size}")
         if structure is Structure.PURSE and (fid is not None or sfi is not None):
             raise HeaderError("the purse is COS-internal: no FID, no SFI")
         if structure is not Structure.PURSE and fid is None and sfi is None:

@@ -70,6 +70,8 @@ from __future__ import annotations
 import datetime
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Required, TypedDict, Unpack
 
 from sbkcard.applet_model.records import (
     Cardholder,
@@ -112,12 +114,14 @@ __all__ = [
     "DEMO_CARD_ID",
     "DEMO_CARD_NUMBER",
     "DEMO_EXPIRY",
+    "DEMO_FILES",
     "DEMO_ISSUE_DATE",
     "DEMO_MEDICAL",
     "DEMO_OFFLINE",
     "DEMO_PIN",
     "KEY_VERSION",
     "PIN_TRIES",
+    "CardData",
     "PersonalisationError",
     "blank_card_content",
     "card_atr",
@@ -174,6 +178,10 @@ DEMO_MEDICAL = MedicalInsurance(
 disease (flags ``01100``), using the card offline."""
 DEMO_OFFLINE = OfflineSettlement(offline_allowed="1", offline_total="00000000", offline_count="00")
 """DF04 EF06 of the demo card: offline settlement allowed, nothing settled yet."""
+DEMO_FILES: Mapping[str, FileContent] = MappingProxyType(
+    {"SSSE/DF04/EF05": DEMO_MEDICAL, "SSSE/DF04/EF06": DEMO_OFFLINE}
+)
+"""The demo card's data files besides EF05 and EF06: :data:`DEMO_MEDICAL`, :data:`DEMO_OFFLINE`."""
 
 
 class PersonalisationError(SbkcardError):
@@ -287,43 +295,64 @@ class _Plan:
         return self.profile.tree.ssse
 
 
+class CardData(TypedDict, total=False):
+    """What goes on a card besides its cardholder and keys: the keyword arguments of
+    :func:`user_card_content` and :func:`personalise`.
+
+    ``card_id``, ``card_number``, ``issue_date`` and ``expiry`` are required. The others
+    default to: ``card_type`` ``"3"``; ``init_org`` ``9156000002`` + region + region +
+    ``01`` (S2 table 12); ``pin`` :data:`DEMO_PIN` (``None`` leaves the card without a
+    PIN); ``pin_tries`` :data:`PIN_TRIES`; ``files``, content for other data files by path
+    (``"SSSE/DF04/EF05"`` …), none.
+    """
+
+    card_id: Required[CardId]
+    card_number: Required[str]
+    issue_date: Required[datetime.date]
+    expiry: Required[datetime.date | None]
+    card_type: str
+    init_org: str | None
+    pin: str | None
+    pin_tries: int
+    files: Mapping[str, FileContent] | None
+
+
 def _plan(
-    profile: Profile,
-    cardholder: Cardholder,
-    keys: Mapping[str, bytes],
-    *,
-    card_id: CardId,
-    card_number: str,
-    issue_date: datetime.date,
-    expiry: datetime.date | None,
-    card_type: str,
-    init_org: str | None,
-    pin: str | None,
-    pin_tries: int,
-    files: Mapping[str, FileContent],
+    profile: Profile, cardholder: Cardholder, keys: Mapping[str, bytes], card: CardData
 ) -> _Plan:
     names = {card_key(name).name: key for name, key in keys.items()}
     for required in ("MKMF", "MKSSSE"):
         if required not in names:
             raise PersonalisationError(f"keys: the card needs {required}")
     layout = profile.layout
-    org = init_org or f"9156000002{card_id.region}{card_id.region}01"
-    issuer = IssuerData(card_id, card_type, profile.version, org, issue_date, expiry, card_number)
+    card_id = card["card_id"]
+    org = card.get("init_org") or f"9156000002{card_id.region}{card_id.region}01"
+    issuer = IssuerData(
+        card_id,
+        card.get("card_type", "3"),
+        profile.version,
+        org,
+        card["issue_date"],
+        card["expiry"],
+        card["card_number"],
+    )
     tree = profile.tree
     data = {"SSSE/EF05": issuer.encode(layout), "SSSE/EF06": cardholder.encode(layout)}
     data["SSSE/SFI1E"] = dir_records(tree.ssse.dfs)
-    for path, content in files.items():
-        ef = tree.files().get(path)
+    declared = tree.files()
+    for path, content in (card.get("files") or {}).items():
+        ef = declared.get(path)
         if ef is None or not ef.items:
             raise PersonalisationError(f"{path}: no such data file on a {profile} card")
         if ef.write.rule is Rule.NEVER:
             raise PersonalisationError(f"{path}: only the COS writes this file")
         data[path] = encode_file(path, content, layout)
     for path, body in data.items():
-        capacity = tree.ef(path).capacity
+        capacity = declared[path].capacity
         if len(body) > capacity:
             raise PersonalisationError(f"{path}: {len(body)} bytes exceed the file's {capacity}")
-    return _Plan(profile, names, _pin_plain(pin, pin_tries), data)
+    pin = _pin_plain(card.get("pin", DEMO_PIN), card.get("pin_tries", PIN_TRIES))
+    return _Plan(profile, names, pin, data)
 
 
 def user_card_content(
@@ -331,43 +360,20 @@ def user_card_content(
     cardholder: Cardholder,
     keys: Mapping[str, bytes],
     *,
-    card_id: CardId,
-    card_number: str,
-    issue_date: datetime.date,
-    expiry: datetime.date | None,
-    card_type: str = "3",
-    init_org: str | None = None,
     atr: bytes | None = None,
-    pin: str | None = DEMO_PIN,
-    pin_tries: int = PIN_TRIES,
-    files: Mapping[str, FileContent] | None = None,
+    **card: Unpack[CardData],
 ) -> dict[str, bytes]:
     """The storage of a personalised card (the fast path; see the module docstring).
 
     ``keys`` are the card's own keys by key-table name (for example from
     :func:`sbkcard.keys.hierarchy.derive_card_keys` with this card's region and ATR),
-    ``MKMF`` and ``MKSSSE`` included; keys missing from it are not loaded. ``files``
-    holds content for other data files by path (``"SSSE/DF04/EF05"`` …). ``atr``
-    defaults to :func:`card_atr`; ``init_org`` to ``9156000002`` + region + region +
-    ``01`` (S2 table 12). ``pin=None`` leaves the card without a PIN.
+    ``MKMF`` and ``MKSSSE`` included; keys missing from it are not loaded. ``card`` is
+    :class:`CardData`. ``atr`` defaults to :func:`card_atr`.
     """
-    plan = _plan(
-        profile,
-        cardholder,
-        keys,
-        card_id=card_id,
-        card_number=card_number,
-        issue_date=issue_date,
-        expiry=expiry,
-        card_type=card_type,
-        init_org=init_org,
-        pin=pin,
-        pin_tries=pin_tries,
-        files=files or {},
-    )
+    plan = _plan(profile, cardholder, keys, card)
     algorithm = profile.algorithm
     out = blank_card_content(
-        plan.keys["MKMF"], atr=atr or card_atr(profile, card_id), algorithm=algorithm
+        plan.keys["MKMF"], atr=atr or card_atr(profile, card["card_id"]), algorithm=algorithm
     )
     for path, decl in plan.tree.walk():
         if isinstance(decl, DF):
@@ -384,21 +390,31 @@ def user_card_content(
     return out
 
 
-def demo_card_content(profile: Profile, *, pin: str | None = DEMO_PIN) -> dict[str, bytes]:
-    """The demo card of ``profile``: :data:`DEMO_CARDHOLDER`, **published test keys**."""
-    atr = card_atr(profile, DEMO_CARD_ID)
-    keys = _derive_card_keys(demo_keyset(profile.algorithm), DEMO_CARD_ID.region, atr)
+def demo_card_content(
+    profile: Profile,
+    *,
+    card_id: CardId = DEMO_CARD_ID,
+    card_number: str = DEMO_CARD_NUMBER,
+    pin: str | None = DEMO_PIN,
+) -> dict[str, bytes]:
+    """The demo card of ``profile``: :data:`DEMO_CARDHOLDER`, **published test keys**.
+
+    Another ``card_id`` and ``card_number`` give another card of the same cardholder
+    (its keys diversified for its own ATR), :data:`DEMO_FILES` on it.
+    """
+    atr = card_atr(profile, card_id)
+    keys = _derive_card_keys(demo_keyset(profile.algorithm), card_id.region, atr)
     return user_card_content(
         profile,
         DEMO_CARDHOLDER,
         keys,
-        card_id=DEMO_CARD_ID,
-        card_number=DEMO_CARD_NUMBER,
+        card_id=card_id,
+        card_number=card_number,
         issue_date=DEMO_ISSUE_DATE,
         expiry=DEMO_EXPIRY,
         atr=atr,
         pin=pin,
-        files={"SSSE/DF04/EF05": DEMO_MEDICAL, "SSSE/DF04/EF06": DEMO_OFFLINE},
+        files=DEMO_FILES,
     )
 
 
@@ -507,16 +523,7 @@ def personalise(
     profile: Profile,
     cardholder: Cardholder,
     keys: Mapping[str, bytes],
-    *,
-    card_id: CardId,
-    card_number: str,
-    issue_date: datetime.date,
-    expiry: datetime.date | None,
-    card_type: str = "3",
-    init_org: str | None = None,
-    pin: str | None = DEMO_PIN,
-    pin_tries: int = PIN_TRIES,
-    files: Mapping[str, FileContent] | None = None,
+    **card: Unpack[CardData],
 ) -> None:
     """Personalise the blank card behind ``transmit`` by APDUs (sequence in the module doc).
 
@@ -524,20 +531,7 @@ def personalise(
     fast path's. Raises :class:`PersonalisationError` on any status word other than
     ``9000``/``61xx``.
     """
-    plan = _plan(
-        profile,
-        cardholder,
-        keys,
-        card_id=card_id,
-        card_number=card_number,
-        issue_date=issue_date,
-        expiry=expiry,
-        card_type=card_type,
-        init_org=init_org,
-        pin=pin,
-        pin_tries=pin_tries,
-        files=files or {},
-    )
+    plan = _plan(profile, cardholder, keys, card)
     algorithm = profile.algorithm
     m = _Machine(transmit, algorithm)
     ssse = plan.tree
