@@ -41,6 +41,10 @@ def test_demo_runs_from_an_empty_directory(
     assert "settlement check of the TAC (S3 App. C.7): right" in out
     # the loss
     assert "the pharmacy refuses it: iReadCardBas_HSM_Step1 → -21" in out
+    # a terminal with the blocking policy blocks it; then the card refuses itself
+    assert "application SSSE blocked, then refused" in out
+    assert ">> 84 1E 00 01 Lc=04" in out and "<< 9000" in out
+    assert "iReadCardBas → -37635 应用已被永久锁定、卡片锁定（card 9303，SELECT SSSE）" in out
     assert "replacement card A0000002X issued (补卡): iReadCardBas → 0" in out
     assert "hotlist now: A00000011 (replaced)" in out
 

@@ -13,12 +13,11 @@ from pathlib import Path
 import pytest
 from terminal_support import CARD_ID, CARD_INFO, CARD_NUMBER, ScriptedPad, psam, terminal, user_card
 
-from sbkcard.apdu import CommandAPDU
 from sbkcard.applet_model.psam import psam_atr, psam_content
 from sbkcard.applet_model.psam.layout import DES_ENVIRONMENT
 from sbkcard.errors import CardRemovedError, NoCardError
 from sbkcard.keys import Algorithm
-from sbkcard.keys.hierarchy import KeySet, card_key, demo_keyset
+from sbkcard.keys.hierarchy import KeySet, demo_keyset
 from sbkcard.simulator import SimulatedCard
 from sbkcard.terminal import files, pin
 from sbkcard.terminal.basic import read_basic_info
@@ -39,6 +38,7 @@ from sbkcard.terminal.errors import (
 from sbkcard.terminal.hotlist import Hotlist
 from sbkcard.terminal.hsm import SoftwareKeyService
 from sbkcard.terminal.hsm_host import HsmHost
+from sbkcard.terminal.maintenance import block_application
 from sbkcard.terminal.national import NationalInterface
 from sbkcard.terminal.national_codes import code_for
 from sbkcard.terminal.pinpad import Pin, PinPrompt
@@ -147,11 +147,7 @@ def test_wrong_pin_through_the_national_interface() -> None:
 def _block_df04(term: Terminal) -> None:
     """APPLICATION BLOCK of DF04 (LKDF04 authenticated, MAC of STKDF04, Part 7 §13.2)."""
     with term.session() as conn:
-        conn.authenticate("LKDF04")
-        challenge = conn.card.call(CommandAPDU(0x00, 0x84, 0x00, 0x00, b"", 4), "GET CHALLENGE")
-        header = bytes.fromhex("841E000104")
-        mac = conn.module.secure_message(conn.ctx, card_key("STKDF04"), 1, challenge, header, None)
-        conn.card.call(CommandAPDU(0x84, 0x1E, 0x00, 0x01, mac), "APPLICATION BLOCK")
+        block_application(conn, "DF04")
 
 
 def test_blocked_application() -> None:

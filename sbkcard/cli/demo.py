@@ -13,8 +13,11 @@ the demo cardholder 张三 and a PSAM, loads the medical account, then plays
    APDU trace;
 2. a pharmacy purchase — a reader without PSAM, authenticating through the HSM key
    service, through the national interface's strings;
-3. loss reporting — the card reported lost (挂失): the pharmacy refuses it; a
-   replacement card (补卡) works while the old one stays refused.
+3. loss reporting — the card reported lost (挂失): the pharmacy and the hospital refuse
+   it; a hospital terminal set to block hotlisted cards blocks its social security
+   application (APPLICATION BLOCK, Part 7 §13.2), after which the card itself answers
+   ``9303`` to SELECT in any reader; a replacement card (补卡) works while the old one
+   stays refused.
 
 Everything (card images, hotlist) lives in a temporary directory removed at the end,
 unless ``--workdir`` names one to keep.
@@ -51,12 +54,13 @@ from sbkcard.simulator import SimulatedCard, save_image
 from sbkcard.terminal import files, purse
 from sbkcard.terminal.basic import read_basic_info
 from sbkcard.terminal.connection import AuthPreference
-from sbkcard.terminal.errors import HotlistedCardError
+from sbkcard.terminal.errors import ApplicationBlockedError, HotlistedCardError
 from sbkcard.terminal.hotlist import Hotlist
 from sbkcard.terminal.hsm import SoftwareKeyService
 from sbkcard.terminal.hsm_host import CardFacts, HsmHost
 from sbkcard.terminal.national import NationalInterface, yuan
 from sbkcard.terminal.pinpad import CallbackPinPad, PinPrompt
+from sbkcard.terminal.policy import CardPolicy
 from sbkcard.terminal.terminal import Terminal
 
 HOSPITAL_PSAM = "410100000101"
@@ -235,6 +239,7 @@ def run_demo(console: Console, workdir: Path, *, generation: int = 3, trace: boo
             pass
     except HotlistedCardError as exc:
         _step(console, "3", f"so does the hospital: [red]{exc}[/red]")
+    _block_lost_card(console, card, psam, hotlist, trace=trace)
     new_id = CardId(DEMO_CARD_ID.region, bytes.fromhex("00000002"), bytes.fromhex("FFFFFFFF"))
     new_number = make_card_number("A0000002")
     replacement = _issue_card(new_id, new_number, generation)
@@ -242,11 +247,42 @@ def run_demo(console: Console, workdir: Path, *, generation: int = 3, trace: boo
     save_image(replacement, workdir / "replacement.json")
     fresh = Terminal(replacement, psam_reader=psam, hotlist=hotlist)
     code, out = NationalInterface(fresh).iReadCardBas(1)
-    _step(console, "4", f"replacement card {new_number} issued (补卡): iReadCardBas → {code}")
+    _step(console, "6", f"replacement card {new_number} issued (补卡): iReadCardBas → {code}")
     _exact(console, out)
     listed = ", ".join(f"{e.card_number} ({e.kind.value})" for e in hotlist.entries())
-    _step(console, "5", f"hotlist now: {listed}")
+    _step(console, "7", f"hotlist now: {listed}")
     hotlist.close()
+
+
+def _block_lost_card(
+    console: Console, card: SimulatedCard, psam: SimulatedCard, hotlist: Hotlist, *, trace: bool
+) -> None:
+    """A terminal with the blocking policy blocks the lost card's SSSE; then SELECT: 9303."""
+    policy = CardPolicy(block_hotlisted="SSSE")
+    blocker = Terminal(card, psam_reader=psam, hotlist=hotlist, policy=policy)
+    try:
+        with blocker.session():
+            pass
+    except HotlistedCardError as exc:
+        _step(
+            console,
+            "4",
+            f"a hospital terminal set to block hotlisted cards (block_hotlisted='SSSE'): "
+            f"[red]{exc.action}[/red], then refused — APPLICATION BLOCK after BK external "
+            f"authentication, MAC of STKSSSE from the PSAM" + (":" if trace else ""),
+        )
+    blocked = [e for e in blocker.trace.entries if e.device == "card"][3:] if trace else []
+    for entry in blocked:
+        for line in entry.lines():
+            console.print(f"      {line}", style="dim", soft_wrap=True, markup=False)
+    anywhere = Terminal(card, psam_reader=psam)  # no hotlist: the card refuses by itself
+    try:
+        with anywhere.session():
+            pass
+    except ApplicationBlockedError as exc:
+        _step(console, "5", f"in any reader, even one without the hotlist: [red]{exc}[/red]")
+    code, out = NationalInterface(anywhere).iReadCardBas(1)
+    _exact(console, f"iReadCardBas → {code} {out}")
 
 
 def _medical_table(values: tuple[str, ...]) -> Table:

@@ -10,7 +10,9 @@ The names a counter program needs, importable from here (guide:
   :mod:`.purse`;
 * :class:`NationalInterface` — ``iReadCardBas`` and the other functions of the national
   reader interface; :class:`HsmHost` and :class:`SoftwareKeyService` — HSM mode;
-* :class:`Hotlist` — loss reporting (挂失, 解挂, 补卡);
+* :class:`Hotlist` — loss reporting (挂失, 解挂, 补卡); :class:`CardPolicy` — the cards a
+  terminal accepts (Part 7 §5.4) and whether it blocks a hotlisted one;
+* :func:`block_application` and :func:`block_card` — application maintenance (Part 7 §13);
 * :class:`Transport` — what a reader slot must offer (the PC/SC one is
   :class:`sbkcard.terminal.pcsc.PcscTransport`, imported on its own: it needs pyscard).
 """
@@ -25,7 +27,10 @@ from sbkcard.terminal.hsm import KeyService as KeyService
 from sbkcard.terminal.hsm import SoftwareKeyService as SoftwareKeyService
 from sbkcard.terminal.hsm_host import CardFacts as CardFacts
 from sbkcard.terminal.hsm_host import HsmHost as HsmHost
+from sbkcard.terminal.maintenance import block_application as block_application
+from sbkcard.terminal.maintenance import block_card as block_card
 from sbkcard.terminal.national import NationalInterface as NationalInterface
+from sbkcard.terminal.policy import CardPolicy as CardPolicy
 from sbkcard.terminal.terminal import Terminal as Terminal
 from sbkcard.terminal.transport import Trace as Trace
 from sbkcard.terminal.transport import Transport as Transport

@@ -3,8 +3,10 @@
 :meth:`Connection.open` does the preprocessing every transaction starts with (Part 7
 §5, S3 §1.1.3): power the card, SELECT the SSSE by name (its FCI gives the algorithm,
 tag ``86``, S3 §10.1), read the issuer data (SSSE EF05, free, in one READ RECORD "P1 to
-last" by SFI), and check the card against the hotlist (Part 7 §5.4, Part 8 §7.2) before
-anything else happens.
+last" by SFI), and check the card (Part 7 §5.4) before anything else happens: against
+the hotlist (Part 8 §7.2), then its initialising organisation, card type, specification
+version and validity period against the terminal's
+:class:`~sbkcard.terminal.policy.CardPolicy`.
 
 The connection then keeps the card's security state as the terminal knows it: the DF
 selected, the keys authenticated in it (forgotten when another DF is selected, Part 7
@@ -34,6 +36,7 @@ from sbkcard.keys.ciphers import Algorithm
 from sbkcard.keys.hierarchy import KeySpec, card_key
 from sbkcard.terminal.errors import (
     ApplicationBlockedError,
+    CardBlockedError,
     CardStatusError,
     InvalidInputError,
     NoPsamError,
@@ -43,6 +46,7 @@ from sbkcard.terminal.errors import (
 )
 from sbkcard.terminal.hotlist import Hotlist
 from sbkcard.terminal.pinpad import Pin, PinPad, PinPrompt, enter_pin
+from sbkcard.terminal.policy import CardPolicy
 from sbkcard.terminal.security import CardContext, SecurityModule
 from sbkcard.terminal.transport import ReaderSession
 from sbkcard.terminal.values import item_text
@@ -156,8 +160,11 @@ class Connection:
         clock: Callable[[], dt.datetime],
         device_number: str = "",
         terminal_number: str = "000000000000",
+        policy: CardPolicy | None = None,
     ) -> None:
         self.card = card
+        self.policy = policy if policy is not None else CardPolicy()
+        """The cards this terminal accepts (Part 7 §5.4)."""
         self.device_number = device_number
         self.own_terminal_number = terminal_number
         """The terminal's 终端机编号 when no PSAM gives one (zeros by default, S3 §1.3.2)."""
@@ -180,7 +187,11 @@ class Connection:
     # -- preprocessing --------------------------------------------------------------------
 
     def open(self) -> IssuerData:
-        """Power up, select the SSSE, read EF05, check the hotlist (Part 7 §5)."""
+        """Power up, select the SSSE, read EF05, check the card (Part 7 §5, §5.4).
+
+        The issuer data and card context are kept before the checks, so that a terminal
+        may still act on a refused card (block a hotlisted card's application).
+        """
         card = self.card
         atr = card.power_on()
         with card.during("SSSE selection"):
@@ -207,18 +218,23 @@ class Connection:
         )
         if len(issuer.card_id) != 32:
             raise UnsupportedCardError("EF05 holds no card identification code (tag 01)")
-        if self.hotlist is not None:
-            self.hotlist.ensure_clear(issuer.card_number, issuer.card_id)
         algorithm = self.fci.algorithm or default_algorithm(issuer.region)
-        try:
-            layout = issuer.layout
-        except LayoutError as exc:
-            raise UnsupportedCardError(str(exc)) from exc
-        self.tree = _tree(Layout.V2 if layout is Layout.V1 else layout, algorithm)
         self.issuer = issuer
         self.context = CardContext(
             atr, bytes.fromhex(issuer.card_id), issuer.card_number, issuer.version, algorithm
         )
+        try:
+            layout = issuer.layout
+        except LayoutError as exc:
+            layout_error: LayoutError | None = exc
+        else:
+            layout_error = None
+            self.tree = _tree(Layout.V2 if layout is Layout.V1 else layout, algorithm)
+        if self.hotlist is not None:
+            self.hotlist.ensure_clear(issuer.card_number, issuer.card_id)
+        self.policy.check(issuer, self.clock().date())
+        if layout_error is not None:
+            raise UnsupportedCardError(str(layout_error)) from layout_error
         return issuer
 
     def close(self) -> None:
@@ -245,7 +261,9 @@ class Connection:
 
     def _select_name(self, name: bytes, what: str) -> bytes:
         response = self.card.send(b.select_by_name(name))
-        if response.sw in (0x9303, 0x6A81):
+        if response.sw == 0x6A81:
+            raise CardBlockedError(response.sw, what)
+        if response.sw == 0x9303:
             raise ApplicationBlockedError(response.sw, what)
         if response.sw != 0x9000:
             raise CardStatusError(response.sw, what)
@@ -341,10 +359,14 @@ class Connection:
         assert self._module is not None
         return self._module.terminal_number.hex().upper()
 
-    def authenticate(self, key: str | KeySpec, version: int | None = None) -> bytes:
+    def authenticate(
+        self, key: str | KeySpec, version: int | None = None, *, df: str | None = None
+    ) -> bytes:
         """External authentication with ``key`` through the security module (Part 7 §6).
 
-        Selects the key's DF first; returns the authentication data sent.  The card's
+        Selects ``df`` first (by default the key's own DF; an SSSE key such as BK is
+        named from an application DF when that DF's rule asks for it, Part 5 table 14);
+        returns the authentication data sent.  The card's
         ``63Cx`` (wrong cryptogram) and ``6983`` (key locked) come back as
         :class:`CardStatusError` with their status word.
         """
@@ -352,7 +374,7 @@ class Connection:
         if spec.card_kid is None:
             raise InvalidInputError(f"key {spec.name} is not used for external authentication")
         module = self.module
-        self.select(spec.df)
+        self.select(df or spec.df)
         card = self.card
         with card.during(f"external authentication ({spec.name})"):
             challenge = card.call(b.get_challenge(CHALLENGE_LENGTH), "GET CHALLENGE")

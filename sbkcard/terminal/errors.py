@@ -51,7 +51,21 @@ class PinBlockedError(CardStatusError):
 
 
 class ApplicationBlockedError(CardStatusError):
-    """The social security application is blocked (``9303``) or the card is (``6A81``)."""
+    """An application is blocked: SELECT answered ``9303`` (APPLICATION BLOCK, Part 7
+    §13.2) — or, as :class:`CardBlockedError`, ``6A81`` (CARD BLOCK, §13.1)."""
+
+    def __init__(self, sw: int, command: str, *, device: str = "card") -> None:
+        what = "card blocked" if sw == 0x6A81 else "application blocked"
+        super().__init__(
+            sw,
+            command,
+            device=device,
+            message=f"{what}: {device} answered {sw:04X} to {command} ({_describe(sw)})",
+        )
+
+
+class CardBlockedError(ApplicationBlockedError):
+    """The whole card is blocked: every command answers ``6A81`` (Part 7 §13.1)."""
 
 
 class NoPsamError(TerminalError):
@@ -95,6 +109,24 @@ class UnsupportedCardError(TerminalError):
     """The card's data says something this terminal cannot handle (version, algorithm)."""
 
 
+class CardValidityError(TerminalError):
+    """The card is outside its validity period (Part 7 §5.4, 卡是否在有效期内)."""
+
+    def __init__(self, message: str, *, issue_date: str, expiry: str, today: str) -> None:
+        self.issue_date = issue_date
+        self.expiry = expiry
+        self.today = today
+        super().__init__(message)
+
+
+class CardExpiredError(CardValidityError):
+    """The terminal's date is after the card's 卡有效期 (EF05 tag ``06``)."""
+
+
+class CardNotYetValidError(CardValidityError):
+    """The terminal's date is before the card's 发卡日期 (EF05 tag ``05``)."""
+
+
 class WriteNotDoneError(TerminalError):
     """A write was not verified on the card: the data read back differs, or the card left."""
 
@@ -106,12 +138,19 @@ class HotlistError(TerminalError):
 class HotlistedCardError(TerminalError):
     """The card is on the hotlist (reported lost, or replaced): the terminal refuses it."""
 
-    def __init__(self, card_number: str, card_id: str, reason: str, kind: str) -> None:
+    def __init__(
+        self, card_number: str, card_id: str, reason: str, kind: str, action: str = ""
+    ) -> None:
         self.card_number = card_number
         self.card_id = card_id
         self.reason = reason
         self.kind = kind
-        super().__init__(f"card {card_number} ({card_id}) is on the hotlist ({kind}): {reason}")
+        self.action = action
+        """What the terminal did to the card before refusing it (its blocking policy)."""
+        suffix = f"; {action}" if action else ""
+        super().__init__(
+            f"card {card_number} ({card_id}) is on the hotlist ({kind}): {reason}{suffix}"
+        )
 
 
 class PinEntryError(TerminalError):

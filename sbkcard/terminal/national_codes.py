@@ -6,11 +6,21 @@ them; a card's status word comes back as ``-(SW1·256+SW2)`` (:func:`sw_code`).
 transport errors of :mod:`sbkcard.errors`) to the code and the text the interface
 returns in ``pOutInfo``.
 
-Two mappings are this project's choice, because App. A has no code for them: a card
-on the hotlist answers ``-21`` (内部认证失败（用户卡不合法）: the card is not a
-legitimate card for this terminal, Part 7 §5.4), and a hotlist database that cannot
-be read answers ``-5`` (a resource of the interface failed to load); both carry their
-own message text.
+Some mappings are this project's choice, because App. A has no code for them; each
+carries its own message text:
+
+* a card on the hotlist answers ``-21`` (内部认证失败（用户卡不合法）: the card is not a
+  legitimate card for this terminal, Part 7 §5.4);
+* a card outside its validity period — expired (卡片已过期) or not yet valid (卡片尚未
+  生效) — answers ``-21`` too: it fails the same IC 卡有效性检查 of Part 7 §5.4
+  (step 1.4), and App. A has no code for dates;
+* a card whose initialising organisation, card type or specification version the
+  terminal does not support (the other checks of §5.4) answers ``-1`` (卡类型不对);
+* a hotlist database that cannot be read answers ``-5`` (a resource of the interface
+  failed to load).
+
+A blocked application keeps the card's status word: ``9303`` is ``-37635``
+(应用已被永久锁定), a blocked card's ``6A81`` ``-27265``.
 """
 
 from __future__ import annotations
@@ -166,7 +176,15 @@ def _code_for(exc: BaseException) -> tuple[int, str]:
         case e.AuthenticityError():
             return Code.INTERNAL_AUTH_FAILED, f"{TEXT[Code.INTERNAL_AUTH_FAILED]}：{detail}"
         case e.HotlistedCardError():
-            return Code.INTERNAL_AUTH_FAILED, f"卡片已列入黑名单（{exc.kind}：{exc.reason}）"
+            done = f"；{exc.action}" if exc.action else ""
+            return Code.INTERNAL_AUTH_FAILED, f"卡片已列入黑名单（{exc.kind}：{exc.reason}）{done}"
+        case e.CardExpiredError():
+            return Code.INTERNAL_AUTH_FAILED, f"卡片已过期（卡有效期{exc.expiry}，今日{exc.today}）"
+        case e.CardNotYetValidError():
+            return (
+                Code.INTERNAL_AUTH_FAILED,
+                f"卡片尚未生效（发卡日期{exc.issue_date}，今日{exc.today}）",
+            )
         case e.HotlistError():
             return Code.LIBRARY_LOAD, f"黑名单库不可用：{detail}"
         case e.CardMismatchError() | e.WriteNotDoneError():

@@ -2,7 +2,8 @@
 
 :class:`Terminal` is the object a hospital or pharmacy program holds.  Each transaction
 is one :meth:`Terminal.session`: the card is powered and preprocessed (SSSE selected,
-EF05 read, hotlist checked, :class:`~sbkcard.terminal.connection.Connection`), the
+EF05 read, hotlist and :class:`~sbkcard.terminal.policy.CardPolicy` checked (Part 7
+§5.4), :class:`~sbkcard.terminal.connection.Connection`), the
 operations of :mod:`sbkcard.terminal.operations` run on it, and the card (and the PSAM)
 are powered down at the end, whatever happened — as S3 §1.1.3 step (10) asks of every
 reader function.
@@ -11,6 +12,11 @@ The security module is the PSAM when a PSAM reader is given, else an
 :class:`~sbkcard.terminal.hsm.HsmModule` over the key service when one is given, else
 none (operations that need one raise :class:`~sbkcard.terminal.errors.NoPsamError`,
 code -2201).  The PSAM is powered only when an operation needs it.
+
+With :attr:`CardPolicy.block_hotlisted <sbkcard.terminal.policy.CardPolicy.block_hotlisted>`
+set, a hotlisted card has that application blocked (APPLICATION BLOCK,
+:func:`~sbkcard.terminal.maintenance.block_application`) before it is refused; the
+:class:`~sbkcard.terminal.errors.HotlistedCardError` says what was done in ``action``.
 """
 
 from __future__ import annotations
@@ -21,11 +27,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from sbkcard.errors import SbkcardError
 from sbkcard.terminal.connection import Connection
-from sbkcard.terminal.errors import CardMismatchError
+from sbkcard.terminal.errors import CardMismatchError, HotlistedCardError
 from sbkcard.terminal.hotlist import Hotlist
 from sbkcard.terminal.hsm import HsmModule, KeyService
+from sbkcard.terminal.maintenance import block_application
 from sbkcard.terminal.pinpad import PinPad
+from sbkcard.terminal.policy import CardPolicy
 from sbkcard.terminal.sam import DepthIndex, PsamModule
 from sbkcard.terminal.security import SecurityModule
 from sbkcard.terminal.transport import ReaderSession, Trace, Transport
@@ -42,7 +51,8 @@ class Terminal:
     ``device_number`` is the 终端设备号 of the national strings (empty when the reader has
     none); ``terminal_number`` the 12-digit 终端机编号 used in HSM mode (zeros by default,
     S3 §1.3.2; with a PSAM it comes from the PSAM's file 0016).  ``rng`` makes the
-    terminal's random numbers and ``clock`` its time (both replaceable for tests).
+    terminal's random numbers and ``clock`` its time (both replaceable for tests);
+    ``policy`` the cards it accepts and what it does with a hotlisted one.
     """
 
     card_reader: Transport
@@ -55,6 +65,7 @@ class Terminal:
     trace: Trace = field(default_factory=Trace)
     device_number: str = ""
     terminal_number: str = "000000000000"
+    policy: CardPolicy = field(default_factory=CardPolicy)
     _hsm: HsmModule | None = field(default=None, init=False, repr=False)
     _depths: dict[bytes, DepthIndex] = field(default_factory=dict, init=False, repr=False)
     """The depth index of each PSAM seen (by ATR and public information, Part 9 §8)."""
@@ -86,11 +97,13 @@ class Terminal:
 
         ``expect`` is the (card identification code, card number) the caller expects
         (the national interface's pCardInfo): checked against the hotlist before the
-        card is powered and against the card after EF05 is read
+        card is powered (unless the policy blocks hotlisted cards: a card must be powered
+        to be blocked) and against the card after EF05 is read
         (:class:`~sbkcard.terminal.errors.CardMismatchError`).  ``hsm=False`` keeps the
         key service out (the national PSAM functions use the PSAM only).
         """
-        if expect is not None and self.hotlist is not None:
+        blocking = self.policy.block_hotlisted is not None
+        if expect is not None and self.hotlist is not None and not blocking:
             self.hotlist.ensure_clear(expect[1], expect[0])
         closers: list[Callable[[], None]] = []
 
@@ -108,9 +121,15 @@ class Terminal:
             clock=self.clock,
             device_number=self.device_number,
             terminal_number=self.terminal_number,
+            policy=self.policy,
         )
         try:
-            issuer = conn.open()
+            try:
+                issuer = conn.open()
+            except HotlistedCardError as exc:
+                if conn.context is None or self.policy.block_hotlisted is None:
+                    raise
+                raise self._block_hotlisted(conn, exc, self.policy.block_hotlisted) from exc
             if expect is not None and (
                 expect[0].upper() != issuer.card_id or expect[1].upper() != issuer.card_number
             ):
@@ -123,3 +142,18 @@ class Terminal:
             conn.close()
             for close in closers:
                 close()
+
+    @staticmethod
+    def _block_hotlisted(
+        conn: Connection, refused: HotlistedCardError, df: str
+    ) -> HotlistedCardError:
+        """Block ``df`` of a hotlisted card; the refusal, saying what was done."""
+        try:
+            done = block_application(conn, df)
+        except SbkcardError as exc:
+            action = f"blocking {df} failed: {exc}"
+        else:
+            action = f"application {done.target} blocked"
+        return HotlistedCardError(
+            refused.card_number, refused.card_id, refused.reason, refused.kind, action
+        )
