@@ -23,7 +23,7 @@ from sbkcard.applet_model.data_items import FILE_ITEMS
 from sbkcard.applet_model.ssse import Layout
 from sbkcard.keys.ciphers import Algorithm
 from sbkcard.terminal.auth import check_authenticity
-from sbkcard.terminal.connection import SSSE, Connection, IssuerData, decode_records
+from sbkcard.terminal.connection import SSSE, Connection, IssuerInfo, decode_records
 from sbkcard.terminal.values import item_text
 
 
@@ -48,7 +48,7 @@ class Cardholder:
 class BasicInfo:
     """What iReadCardBas returns (S3 §1.1.2), plus what the terminal learned on the way."""
 
-    issuer: IssuerData
+    issuer: IssuerInfo
     holder: Cardholder
     atr: bytes
     history: bytes

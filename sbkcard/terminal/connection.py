@@ -98,7 +98,7 @@ def default_algorithm(region: str) -> Algorithm:
 
 
 @dataclass(frozen=True)
-class IssuerData:
+class IssuerInfo:
     """SSSE EF05, 发卡机构数据 (SPEC §2.2), as the interface writes each item."""
 
     card_id: str
@@ -177,7 +177,7 @@ class Connection:
         self.rng = rng
         self.clock = clock
         self.fci: Fci | None = None
-        self.issuer: IssuerData | None = None
+        self.issuer: IssuerInfo | None = None
         self.context: CardContext | None = None
         self.tree: Tree | None = None
         self.current_df: str | None = None
@@ -186,7 +186,7 @@ class Connection:
 
     # -- preprocessing --------------------------------------------------------------------
 
-    def open(self) -> IssuerData:
+    def open(self) -> IssuerInfo:
         """Power up, select the SSSE, read EF05, check the card (Part 7 §5, §5.4).
 
         The issuer data and card context are kept before the checks, so that a terminal
@@ -207,7 +207,7 @@ class Connection:
             value = values.get((item.tag or 0, 1))
             return "" if value is None else item_text(item, value)[:cut]
 
-        issuer = IssuerData(
+        issuer = IssuerInfo(
             card_id=text("card_id"),
             card_type=text("card_type"),
             version=text("version"),

@@ -36,7 +36,7 @@ from sbkcard.terminal.errors import (
 )
 
 if TYPE_CHECKING:
-    from sbkcard.terminal.connection import IssuerData
+    from sbkcard.terminal.connection import IssuerInfo
 
 VERSIONS = ("1.0", "2.0", "3.0")
 """The specification versions a terminal supports by default (first three characters)."""
@@ -61,7 +61,7 @@ class CardPolicy:
     init_orgs: tuple[str, ...] | None = None
     block_hotlisted: str | None = None
 
-    def check(self, issuer: IssuerData, today: dt.date) -> None:
+    def check(self, issuer: IssuerInfo, today: dt.date) -> None:
         """Raise the error of the first §5.4 check ``issuer`` fails on ``today``."""
         org = issuer.init_org
         if self.init_orgs is not None and not org.startswith(tuple(self.init_orgs)):
@@ -94,7 +94,7 @@ def card_date(text: str, field: str) -> dt.date | None:
         raise UnsupportedCardError(f"{field} {text!r} is not a date (CCYYMMDD)") from None
 
 
-def check_validity(issuer: IssuerData, today: dt.date) -> None:
+def check_validity(issuer: IssuerInfo, today: dt.date) -> None:
     """The card's validity period (Part 7 §5.4): issued on or before ``today``, not expired."""
     issued = card_date(issuer.issue_date, "issue date (EF05 tag 05)")
     expiry = card_date(issuer.expiry, "expiry (EF05 tag 06)")
