@@ -75,8 +75,8 @@ from sbkcard.errors import SbkcardError
 from sbkcard.identifiers import CardId, validate_card_number
 from sbkcard.issuance.applicants import Applicant, ApplicantError, validate_applicant
 from sbkcard.keys import kcv
-from sbkcard.keys.hierarchy import CARD_KEYS, DEMO_LABEL, derive_card_keys
-from sbkcard.keys.store_keyset import DEMO, load_keyset
+from sbkcard.keys.hierarchy import CARD_KEYS, DEMO_LABEL
+from sbkcard.keys.store_keyset import DEMO, card_keys_of, issuer_keys
 from sbkcard.simulator import SimulatedCard, load_image, save_image
 from sbkcard.simulator.image import IMAGE_FORMAT, MAX_ATR, secret_keys
 
@@ -129,8 +129,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--keys",
         default=DEMO,
         metavar="KEYSET",
-        help="issuer key set: 'demo' (published TEST keys) or a key store path "
-        "(passphrase from $SBKCARD_PASSPHRASE)",
+        help="issuer key set: 'demo' (published TEST keys), a key store path or "
+        "pkcs11:token=LABEL (passphrase or PIN from $SBKCARD_PASSPHRASE)",
     )
     new.add_argument("--force", action="store_true", help="overwrite an existing image")
     new.set_defaults(func=_new)
@@ -237,13 +237,13 @@ def _new(args: argparse.Namespace) -> int:
                 region=medical.insured_region,
                 category=medical.personnel_category,
             )
-    keyset = load_keyset(args.keys, algorithm=profile.algorithm)
-    if keyset.algorithm is not profile.algorithm:
-        raise CardCommandError(
-            f"--keys {args.keys}: a {keyset.algorithm.label} key set; profile "
-            f"{profile.generation} cards use {profile.algorithm.label}"
-        )
-    keys = derive_card_keys(keyset, card_id.region, atr)
+    with issuer_keys(args.keys, algorithm=profile.algorithm) as (keyset, _store):
+        if keyset.algorithm is not profile.algorithm:
+            raise CardCommandError(
+                f"--keys {args.keys}: a {keyset.algorithm.label} key set; profile "
+                f"{profile.generation} cards use {profile.algorithm.label}"
+            )
+        keys = card_keys_of(keyset, card_id.region, atr)
     content = user_card_content(
         profile,
         cardholder,

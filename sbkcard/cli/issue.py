@@ -11,7 +11,11 @@ gets a card personalised by APDUs, read back and authenticated by a terminal, sa
 ``DIR/<card number>.json`` and marked issued in the registry; replacements (补卡) put the
 old card on the hotlist. Running the same command again resumes an interrupted batch.
 ``--keys demo`` uses the published TEST keys and the demo transport key; a key store
-needs ``--transport-key`` naming the batch's transport key in it. No key or PIN is shown.
+(software file or ``pkcs11:token=LABEL``) needs ``--transport-key`` naming the batch's
+transport key in it, and is opened once. A token's roots never leave it: each card's
+keys are derived inside the token (DES only: PKCS#11 has no SM4), the batch's
+transport key is diversified there from the named key, and cards are checked through
+``--psam``. No key or PIN is shown.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import socket
+from contextlib import ExitStack
 from pathlib import Path
 
 from rich.console import Console
@@ -36,7 +41,8 @@ from sbkcard.issuance.registry import SqliteRegistry
 from sbkcard.keys import Algorithm, kcv
 from sbkcard.keys.hierarchy import DEMO_LABEL, KeySet
 from sbkcard.keys.passphrase import resolve_passphrase
-from sbkcard.keys.store_keyset import DEMO, load_keyset, open_store
+from sbkcard.keys.store_keyset import IssuerKeys, is_demo, issuer_keys, transport_key
+from sbkcard.keys.zeroize import wiped
 from sbkcard.simulator import load_image
 from sbkcard.terminal.hotlist import Hotlist
 from sbkcard.terminal.hsm import SoftwareKeyService
@@ -54,8 +60,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--keys",
         required=True,
         metavar="KEYSTORE",
-        help="issuer keys: 'demo' (published TEST keys, never for real cards) or a software "
-        "key store",
+        help="issuer keys: 'demo' (published TEST keys, never for real cards), a software "
+        "key store or pkcs11:token=LABEL[;module=/path.so]",
     )
     parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="card images")
     parser.add_argument(
@@ -85,7 +91,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--transport-key",
         metavar="LABEL",
-        help="label of the batch transport key in the key store (not with --keys demo)",
+        help="label of the batch transport key in the key store (not with --keys demo); "
+        "in a token, the key the batch's transport key is diversified from",
     )
     parser.add_argument(
         "--issue-date", metavar="YYYYMMDD", help="issue date (default: the reservation's date)"
@@ -100,27 +107,31 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(func=_issue)
 
 
-def _keys(args: argparse.Namespace, algorithm: Algorithm) -> tuple[KeySet, bytes]:
-    """The key set and the transport key named by ``--keys`` and ``--transport-key``."""
+def _keys(
+    args: argparse.Namespace, algorithm: Algorithm, owner: str, stack: ExitStack
+) -> tuple[IssuerKeys, bytes]:
+    """The issuer keys and the transport key named by ``--keys`` and ``--transport-key``.
+
+    The store is opened once and stays open (on ``stack``) while the batch runs: a
+    token derives every card's keys.
+    """
     spec = str(args.keys)
-    if spec == DEMO or spec.startswith(DEMO + ":"):
+    secret = (
+        None
+        if is_demo(spec)
+        else resolve_passphrase(args.passphrase_file, prompt=f"Key store passphrase ({spec}): ")
+    )
+    keys, store = stack.enter_context(issuer_keys(spec, secret, algorithm=algorithm))
+    if store is None:  # the demo set
         if args.transport_key:
             raise SbkcardError("--transport-key: the demo key set has its own transport key")
-        keyset = load_keyset(spec, algorithm=algorithm)
-        if keyset.algorithm is not algorithm:
+        if keys.algorithm is not algorithm:
             raise SbkcardError(f"--keys {spec}: profile {args.profile} needs {algorithm.name}")
-        return keyset, demo_transport_key(algorithm)
+        return keys, demo_transport_key(algorithm)
     if not args.transport_key:
         raise SbkcardError("--transport-key LABEL: name the batch's transport key in the store")
-    secret = resolve_passphrase(args.passphrase_file, prompt=f"Key store passphrase ({spec}): ")
-    keyset = load_keyset(spec, secret, algorithm=algorithm)
-    store = open_store(spec, secret)
-    try:
-        with store.use(args.transport_key) as key:
-            transport = bytes(key)
-    finally:
-        store.close()
-    return keyset, transport
+    with wiped(transport_key(store, args.transport_key, owner)) as key:
+        return keys, bytes(key)
 
 
 def _date(text: str | None) -> datetime.date | None:
@@ -137,26 +148,31 @@ def _registry_path(args: argparse.Namespace) -> Path:
     return path
 
 
-def _line(args: argparse.Namespace) -> IssuingLine:
+def _line(args: argparse.Namespace, stack: ExitStack) -> IssuingLine:
     out: Path = args.out
     profile = PROFILES[args.profile]
-    keyset, transport = _keys(args, profile.algorithm)
+    owner = args.owner or f"{socket.gethostname()}:{out.resolve()}"
+    keyset, transport = _keys(args, profile.algorithm, owner, stack)
     registry_path = _registry_path(args)
     registry_path.parent.mkdir(parents=True, exist_ok=True)
     registry = SqliteRegistry(registry_path, number_prefix=args.number_prefix)
     hotlist = Hotlist(args.hotlist or registry_path.parent / "hotlist.db")
-    verifier = (
-        Verifier(psam=load_image(args.psam), hotlist=hotlist)
-        if args.psam
-        else Verifier(key_service=SoftwareKeyService(keyset), hotlist=hotlist)
-    )
+    if args.psam:
+        verifier = Verifier(psam=load_image(args.psam), hotlist=hotlist)
+    elif isinstance(keyset, KeySet):
+        verifier = Verifier(key_service=SoftwareKeyService(keyset), hotlist=hotlist)
+    else:
+        raise SbkcardError(
+            f"--keys {args.keys}: the roots stay in the store, so no software key service "
+            "can check the cards; give --psam IMAGE (a PSAM holding the same keys)"
+        )
     return IssuingLine(
         keyset=keyset,
         transport_key=transport,
         profile=profile,
         registry=registry,
         out_dir=out,
-        owner=args.owner or f"{socket.gethostname()}:{out.resolve()}",
+        owner=owner,
         verifier=verifier,
         hotlist=hotlist,
         issue_date=_date(args.issue_date),
@@ -182,7 +198,11 @@ def _details(title: str, results: list[CardResult]) -> Table:
 
 
 def _issue(args: argparse.Namespace) -> int:
-    line = _line(args)
+    with ExitStack() as stack:
+        return _run(args, _line(args, stack))
+
+
+def _run(args: argparse.Namespace, line: IssuingLine) -> int:
     accepted, rejected = read_applicants(args.applicants)
     console = Console()
     columns = (
@@ -201,11 +221,13 @@ def _issue(args: argparse.Namespace) -> int:
             console.print(_details(title, results))
     console.print(f"card images in {line.out_dir}; registry {_registry_path(args)}")
     transport_kcv = kcv(line.transport_key, line.keyset.algorithm).hex().upper()
+    kcvs = line.keyset.kcvs()
+    where = "in clear" if isinstance(line.keyset, KeySet) else "kept in the store"
     console.print(
-        f"keys: {len(line.keyset.roots)} {line.keyset.algorithm.name} roots, "
-        f"IRK KCV {line.keyset.kcvs().get('IRK', '-')}; transport key KCV {transport_kcv}"
+        f"keys: {len(kcvs)} {line.keyset.algorithm.name} roots ({where}), "
+        f"IRK KCV {kcvs.get('IRK', '-')}; transport key KCV {transport_kcv}"
     )
-    if str(args.keys).startswith(DEMO):
+    if is_demo(str(args.keys)):
         console.print(f"keys: {DEMO_LABEL}")
     if summary.of(Outcome.FAILED):
         console.print("some cards failed: run the same command again to finish them")

@@ -70,7 +70,7 @@ from sbkcard.issuance.personalise import (
     issue_card,
 )
 from sbkcard.issuance.registry import CardRecord, CardStatus, DuplicateCardError, Registry
-from sbkcard.keys.hierarchy import KeySet
+from sbkcard.keys.store_keyset import IssuerKeys
 from sbkcard.simulator import ImageError, load_image, save_image
 from sbkcard.terminal.errors import HotlistError, TerminalError
 from sbkcard.terminal.hotlist import Hotlist, Kind
@@ -234,13 +234,15 @@ Progress = Callable[[CardResult], None]
 class IssuingLine:
     """A personalisation line: keys, blank chips, registry, verifier, output directory.
 
-    ``keyset`` holds the issuer's roots for the profile's algorithm; ``transport_key``
+    ``keyset`` holds the issuer's roots for the profile's algorithm (in clear, or a
+    :class:`~sbkcard.keys.store_keyset.StoreKeySet` whose roots stay in a token and
+    derive each card's keys there); ``transport_key``
     is the batch's transport key, set in every blank chip at COS activation (Part 10
     §5.1.1). ``owner`` names this line's batch in the registry (the same owner and
     ``out_dir`` resume a batch). ``issue_date`` defaults to each reservation's date.
     """
 
-    keyset: KeySet
+    keyset: IssuerKeys
     transport_key: bytes
     profile: Profile
     registry: Registry

@@ -50,6 +50,7 @@ from sbkcard.identifiers.card_id import CardId
 from sbkcard.issuance.applicants import Applicant
 from sbkcard.issuance.registry import CardRecord
 from sbkcard.keys.hierarchy import KeySet, derive_batch
+from sbkcard.keys.store_keyset import IssuerKeys, card_keys_of
 from sbkcard.simulator import SimulatedCard
 from sbkcard.terminal.basic import BasicInfo, read_basic_info
 from sbkcard.terminal.connection import AuthPreference
@@ -185,8 +186,14 @@ class CardOrder:
         }
 
 
-def derive_keys(keyset: KeySet, orders: Sequence[CardOrder]) -> list[dict[str, bytes]]:
-    """Every card's keys, in the order of ``orders``: per region and key one ECB call."""
+def derive_keys(keyset: IssuerKeys, orders: Sequence[CardOrder]) -> list[dict[str, bytes]]:
+    """Every card's keys, in the order of ``orders``.
+
+    Roots in clear: per region and key one ECB call. Roots in a store: each card's keys
+    derived inside it.
+    """
+    if not isinstance(keyset, KeySet):
+        return [card_keys_of(keyset, order.region, order.atr) for order in orders]
     by_region: dict[str, list[int]] = {}
     for index, order in enumerate(orders):
         by_region.setdefault(order.region, []).append(index)

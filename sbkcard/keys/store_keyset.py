@@ -10,24 +10,47 @@ Other commands take ``--keys KEYSTORE``; KEYSTORE is one of
 :func:`load_keyset` returns a :class:`~sbkcard.keys.hierarchy.KeySet` with the national
 roots in clear (the demo set, or a software store's extractable roots). A token's roots
 never leave it: :class:`StoreKeySet` is the handle that derives a card's keys inside
-any store, with the same names and KCVs.
+any store, with the same names and KCVs. :func:`issuer_keys` opens KEYSTORE once and
+gives whichever of the two the store allows (:data:`IssuerKeys`); :func:`card_keys_of`
+and :func:`transport_key` are what an issuing line takes from it.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from sbkcard.keys.ciphers import Algorithm
 from sbkcard.keys.factors import city_factor, factors_for, province_factor
-from sbkcard.keys.hierarchy import CARD_KEYS, KeySet, Level, card_key, demo_keyset
+from sbkcard.keys.hashing import sm3
+from sbkcard.keys.hierarchy import (
+    CARD_KEYS,
+    KeySet,
+    Level,
+    card_key,
+    demo_keyset,
+    derive_card_keys,
+)
 from sbkcard.keys.passphrase import PASSPHRASE_ENV
 from sbkcard.keys.soft_store import SoftKeyStore
 from sbkcard.keys.store import KeyStore, KeyStoreError, UnsupportedKeyError
 from sbkcard.keys.zeroize import zeroize
 
-__all__ = ["DEMO", "PKCS11_SCHEME", "StoreKeySet", "load_keyset", "open_store"]
+__all__ = [
+    "DEMO",
+    "PKCS11_SCHEME",
+    "IssuerKeys",
+    "StoreKeySet",
+    "batch_factor",
+    "card_keys_of",
+    "is_demo",
+    "issuer_keys",
+    "load_keyset",
+    "open_store",
+    "transport_key",
+]
 
 DEMO = "demo"
 PKCS11_SCHEME = "pkcs11:"
@@ -68,6 +91,28 @@ def _demo_algorithm(spec: str) -> Algorithm | None:
         raise KeyStoreError(f"key set {spec!r}: demo:DES or demo:SM4") from None
 
 
+def is_demo(spec: str | os.PathLike[str]) -> bool:
+    """Whether ``spec`` names the published TEST key set (``demo``, ``demo:DES``, ``demo:SM4``)."""
+    text = os.fspath(spec)
+    return text == DEMO or text.startswith(DEMO + ":")
+
+
+def _secret(spec: str, passphrase: str | None) -> str:
+    secret = passphrase if passphrase is not None else os.environ.get(PASSPHRASE_ENV)
+    if not secret:
+        raise KeyStoreError(f"{spec}: a passphrase is needed (or set {PASSPHRASE_ENV})")
+    return secret
+
+
+def _extract(store: KeyStore, keys: StoreKeySet) -> KeySet:
+    """The national roots of ``keys`` in clear (each must be extractable)."""
+    roots: dict[str, bytes] = {}
+    for name, label in keys.labels.items():
+        with store.use(label) as key:
+            roots[name] = bytes(key)
+    return KeySet(keys.algorithm, roots)
+
+
 def load_keyset(
     path_or_name: str | os.PathLike[str],
     passphrase: str | None = None,
@@ -78,26 +123,18 @@ def load_keyset(
 
     ``passphrase`` defaults to ``$SBKCARD_PASSPHRASE``. The roots must be extractable
     (the demo set's are; a ceremony stores roots extractable only when asked); a
-    PKCS#11 token's never are, so tokens are refused here: use :class:`StoreKeySet`.
+    PKCS#11 token's never are, so tokens are refused here: use :func:`issuer_keys`.
     """
     text = os.fspath(path_or_name)
-    if text == DEMO or text.startswith(DEMO + ":"):
+    if is_demo(text):
         return demo_keyset(_demo_algorithm(text) or algorithm)
     if text.startswith(PKCS11_SCHEME):
         raise KeyStoreError(
-            f"{text}: a token's roots never leave it; use StoreKeySet.from_store(...) to "
-            "derive card keys inside the token"
+            f"{text}: a token's roots never leave it; use issuer_keys(...) (a StoreKeySet) "
+            "to derive card keys inside the token"
         )
-    secret = passphrase if passphrase is not None else os.environ.get(PASSPHRASE_ENV)
-    if not secret:
-        raise KeyStoreError(f"{text}: a passphrase is needed (or set {PASSPHRASE_ENV})")
-    with SoftKeyStore.open(text, secret) as store:
-        labels = StoreKeySet.from_store(store, algorithm).labels
-        roots: dict[str, bytes] = {}
-        for name, label in labels.items():
-            with store.use(label) as key:
-                roots[name] = bytes(key)
-        return KeySet(algorithm, roots)
+    with SoftKeyStore.open(text, _secret(text, passphrase)) as store:
+        return _extract(store, StoreKeySet.from_store(store, algorithm))
 
 
 @dataclass
@@ -237,3 +274,78 @@ class StoreKeySet:
             zeroize(*result.values())
             raise
         return result
+
+
+IssuerKeys = KeySet | StoreKeySet
+"""An issuer's keys: roots in clear (:class:`KeySet`, batch derivation in software) or a
+handle on roots that stay in their store (:class:`StoreKeySet`, derivation inside it)."""
+
+
+def _tokens_hold_no_sm4(spec: str, store: KeyStore, algorithm: Algorithm) -> None:
+    if algorithm is Algorithm.SM4 and spec.startswith(PKCS11_SCHEME):
+        raise UnsupportedKeyError(
+            f"{store.description} cannot hold SM4 keys: PKCS#11 defines no SM4 mechanism, "
+            "so SM4 (profile 3) cards need an SM4-capable HSM or the software key store; "
+            "this token issues DES (profile 2) cards"
+        )
+
+
+@contextmanager
+def issuer_keys(
+    spec: str | os.PathLike[str],
+    passphrase: str | None = None,
+    *,
+    algorithm: Algorithm,
+) -> Iterator[tuple[IssuerKeys, KeyStore | None]]:
+    """The issuer's ``algorithm`` keys named by ``spec``, and their store, opened once.
+
+    ``demo`` gives the TEST key set and no store. A store whose national roots are all
+    extractable gives them as a :class:`KeySet` (a batch is then derived in software,
+    one ECB call per key and region); otherwise — a PKCS#11 token always — a
+    :class:`StoreKeySet` that derives every card's keys inside the store. The store
+    stays open (for :func:`transport_key` and the derivations) until the block ends.
+    ``passphrase`` defaults to ``$SBKCARD_PASSPHRASE``.
+    """
+    text = os.fspath(spec)
+    if is_demo(text):
+        yield load_keyset(text, algorithm=algorithm), None
+        return
+    store = open_store(text, _secret(text, passphrase))
+    try:
+        _tokens_hold_no_sm4(text, store, algorithm)
+        handle = StoreKeySet.from_store(store, algorithm)
+        extractable = all(store.info(label).extractable for label in handle.labels.values())
+        yield (_extract(store, handle) if extractable else handle), store
+    finally:
+        store.close()
+
+
+def card_keys_of(keys: IssuerKeys, region: str, atr: bytes) -> dict[str, bytes]:
+    """One card's keys (root → province → city → card, SPEC §4.3), wherever the roots are."""
+    if isinstance(keys, KeySet):
+        return derive_card_keys(keys, region, atr)
+    derived = keys.card_keys(region, atr)
+    try:
+        return {name: bytes(key) for name, key in derived.items()}
+    finally:
+        zeroize(*derived.values())
+
+
+def batch_factor(batch: str) -> bytes:
+    """The 8-byte diversification factor of batch ``batch``: ``SM3(UTF-8 name)[:8]``."""
+    return sm3(batch.encode("utf-8"))[:8]
+
+
+def transport_key(store: KeyStore, label: str, batch: str) -> bytearray:
+    """The transport key of batch ``batch`` set in its blank chips (Part 10 §5.1.1).
+
+    A key the store lets out (a software store's extractable key) is the batch's
+    transport key itself. A token's key never leaves it: the batch's transport key is
+    then diversified from it inside the token with :func:`batch_factor` (SPEC §4.3),
+    one key per batch, and only that lower key comes out. The caller wipes the buffer.
+    """
+    try:
+        with store.use(label) as key:
+            return bytearray(key)
+    except UnsupportedKeyError:
+        return store.diversify(label, [batch_factor(batch)])
