@@ -13,6 +13,7 @@ from sbkcard.apdu.command import CommandAPDU
 from sbkcard.apdu.errors import TraceFormatError
 from sbkcard.apdu.response import ResponseAPDU
 from sbkcard.apdu.trace import (
+    DEVICE_NAMES,
     MASK_RULES,
     Exchange,
     Masked,
@@ -322,6 +323,68 @@ def test_every_builder_has_a_name() -> None:
     assert not [n for n in names if n.startswith("INS ")]
     assert len(set(names)) == len(names)
     assert command_name(CommandAPDU(0x00, 0x44, 0, 0)) == "INS 44"
+
+
+@pytest.mark.parametrize(
+    ("header", "device", "name"),
+    [
+        ("84D40008", "card", "WRITE KEY (sbkcard COS)"),
+        ("84D40100", "card", "WRITE PIN (sbkcard COS)"),
+        ("80E00000", "card", "CREATE FILE (sbkcard COS)"),
+        ("84D40011", "psam", "CREATE KEY"),
+        ("84D40111", "psam", "CHANGE KEY"),
+        ("84D40011", None, "CREATE KEY"),  # no device: the standard's name (Part 9)
+        ("80E00000", "psam", "INS E0"),
+        ("80E00000", None, "INS E0"),
+        ("80D40008", "card", "CREATE KEY"),  # another CLA is not the card's WRITE KEY
+        ("84D40208", "card", "INS D4"),
+        ("00A40400", "card", "SELECT"),  # devices agree on the standard's commands
+        ("00A40400", "psam", "SELECT"),
+        ("84240001", "card", "PIN RELOAD"),
+    ],
+)
+def test_command_names_per_device(header: str, device: str | None, name: str) -> None:
+    cla, ins, p1, p2 = bytes.fromhex(header)
+    assert command_name(CommandAPDU(cla, ins, p1, p2, bytes(8)), device) == name
+    masked = MaskedCommand(cla, ins, p1, p2, Masked(8))
+    assert command_name(masked, device) == name
+
+
+def test_device_names_only_name_what_differs() -> None:
+    """Every entry of the table is a name the standard's table does not give."""
+    for (device, cla, ins, p1), name in DEVICE_NAMES.items():
+        cmd = CommandAPDU(cla, ins, 0 if p1 is None else p1, 0)
+        assert command_name(cmd, device) == name != command_name(cmd)
+
+
+def test_a_two_slot_trace_names_each_command_as_its_device_does() -> None:
+    text = """\
+card >> 80 E0 00 00 Lc=02 3F01
+card << 9000
+card >> 84 D4 00 08 Lc=04 ********  ; CREATE KEY [data masked]
+card << 9000
+psam >> 84 D4 00 11 Lc=04 ********
+psam << 9000
+>> 84 D4 01 00 Lc=04 ********
+<< 9000
+"""
+    exchanges = parse_trace(text)
+    names = [line.split("  ; ")[1] for ex in exchanges for line in ex.lines()[:1]]
+    assert names == [
+        "CREATE FILE (sbkcard COS)",
+        "WRITE KEY (sbkcard COS) [data masked]",  # the comment read was not the card's
+        "CREATE KEY [data masked]",
+        "CHANGE KEY [data masked]",
+    ]
+    card_line = format_command(CommandAPDU(0x84, 0xD4, 0x01, 0x00, SECRET_KEY), device="card")
+    assert (
+        card_line
+        == ">> 84 D4 01 00 Lc=10 " + "*" * 32 + "  ; WRITE PIN (sbkcard COS) [data masked]"
+    )
+    assert (
+        format_trace(exchanges).splitlines()[0]
+        == ">> 80 E0 00 00 Lc=02 3F01  ; CREATE FILE (sbkcard COS)"
+    )
 
 
 def test_a_two_slot_terminal_trace_parses_with_its_devices() -> None:

@@ -7,13 +7,15 @@ from pathlib import Path
 
 import pytest
 
+from sbkcard.apdu.t0 import transmit_t0
 from sbkcard.applet_model.psam import Psam, PublicInfo, TerminalInfo, is_secret
 from sbkcard.cli import main
-from sbkcard.simulator import load_image
+from sbkcard.simulator import SimulatedCard, load_image
 
 
-def transmit(card: object, apdu: str) -> tuple[bytes, int]:
-    response: bytes = card.transmit(bytes.fromhex(apdu))  # type: ignore[attr-defined]
+def transmit(card: SimulatedCard, apdu: str) -> tuple[bytes, int]:
+    """One command as a T=0 terminal sends it (GET RESPONSE after ``61xx``)."""
+    response = transmit_t0(card.transmit, bytes.fromhex(apdu))
     return response[:-2], int.from_bytes(response[-2:])
 
 

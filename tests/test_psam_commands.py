@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from sbkcard.applet_model.psam import Psam, demo_admin_keys, psam_content
+from sbkcard.apdu.t0 import transmit_t0
+from sbkcard.applet_model.psam import Psam, demo_admin_keys, psam_atr, psam_content
 from sbkcard.applet_model.psam.layout import DES_ENVIRONMENT, SM4_ENVIRONMENT
 from sbkcard.applet_model.storage import MemoryStorage
 from sbkcard.keys import Algorithm, auth_data, session_key
@@ -34,9 +35,16 @@ def sw(psam: Psam, apdu: str | bytes) -> int:
     return send(psam, apdu)[1]
 
 
+def exchange(psam: Psam, apdu: str | bytes) -> tuple[bytes, int]:
+    """Send as a T=0 terminal does: ``61xx`` fetched with GET RESPONSE, ``6Cxx`` resent."""
+    raw = bytes.fromhex(apdu) if isinstance(apdu, str) else apdu
+    response = transmit_t0(psam.process, raw)
+    return response[:-2], int.from_bytes(response[-2:])
+
+
 def in_adf(psam: Psam, environment: str = SX1) -> Psam:
-    assert sw(psam, f"00A404000F{environment}00") == 0x9000
-    assert sw(psam, f"00A4040006{AID}00") == 0x9000
+    assert sw(psam, f"00A404000F{environment}") == 0x611D
+    assert sw(psam, f"00A4040006{AID}") == 0x610A
     return psam
 
 
@@ -70,14 +78,39 @@ def test_class_and_instruction(psam: Psam, apdu: str, expected: int) -> None:
 
 
 def test_select_environments_and_adf(psam: Psam) -> None:
-    assert send(psam, f"00A404000F{SX1}00") == (bytes.fromhex(FCI_SX1), 0x9000)
-    assert send(psam, f"00A4040006{AID}00") == (bytes.fromhex(FCI_ADF), 0x9000)
-    assert send(psam, f"00A404000F{SX2}00") == (bytes.fromhex(FCI_SX2), 0x9000)
-    assert send(psam, "00A4000002DDF100") == (bytes.fromhex(FCI_SX2), 0x9000)
-    assert send(psam, "00A4000002DF0100") == (bytes.fromhex(FCI_ADF), 0x9000)
-    assert send(psam, "00A40000023F0000") == (bytes.fromhex(FCI_SX1), 0x9000)
-    assert send(psam, "00A4000000") == (bytes.fromhex(FCI_SX1), 0x9000)  # no FID: the MF
+    assert exchange(psam, f"00A404000F{SX1}00") == (bytes.fromhex(FCI_SX1), 0x9000)
+    assert exchange(psam, f"00A4040006{AID}00") == (bytes.fromhex(FCI_ADF), 0x9000)
+    assert exchange(psam, f"00A404000F{SX2}00") == (bytes.fromhex(FCI_SX2), 0x9000)
+    assert exchange(psam, "00A4000002DDF100") == (bytes.fromhex(FCI_SX2), 0x9000)
+    assert exchange(psam, "00A4000002DF0100") == (bytes.fromhex(FCI_ADF), 0x9000)
+    assert exchange(psam, "00A40000023F0000") == (bytes.fromhex(FCI_SX1), 0x9000)
+    assert send(psam, "00A4000000") == (b"", 0x6C1D)  # no FID: the MF; case 2, Le 256
+    assert send(psam, "00A400001D") == (bytes.fromhex(FCI_SX1), 0x9000)
     assert send(psam, "00A400000000") == (b"", 0x6700)  # malformed (extended, truncated)
+
+
+@pytest.mark.parametrize("le", ["", "00", "1D", "10", "FF"])
+def test_case_4_answers_61xx_whatever_the_le(psam: Psam, le: str) -> None:
+    """T=0 (ATR ``3B 6x``): a case-4 Le never reaches the card (Part 2 §9.3.1.4)."""
+    assert psam_atr()[:2] == bytes.fromhex("3B6D")  # TD1 absent: T=0
+    assert send(psam, f"00A404000F{SX1}{le}") == (b"", 0x611D)
+    assert send(psam, "00C000001D") == (bytes.fromhex(FCI_SX1), 0x9000)
+    assert send(psam, f"00A4000002DF01{le}") == (b"", 0x610A)
+    assert send(psam, "00C000000A") == (bytes.fromhex(FCI_ADF), 0x9000)
+    assert send(psam, "BFDE670820" + "00" * 32) == (b"", 0x9000)
+    assert send(psam, "80FA000008" + "11" * 8 + le) == (b"", 0x6108)
+    data, status = send(psam, "00C0000008")
+    assert len(data) == 8 and status == 0x9000
+
+
+def test_case_2_wrong_le_is_6cxx_and_not_executed(psam: Psam) -> None:
+    assert send(psam, "00A4000010") == (b"", 0x6C1D)  # SELECT of the MF, case 2
+    assert send(psam, "00A400001D") == (bytes.fromhex(FCI_SX1), 0x9000)
+    assert send(psam, "00B0960007") == (b"", 0x6C06)  # the terminal number has 6 bytes
+    assert exchange(psam, "00B0960007") == (bytes.fromhex("410100000001"), 0x9000)
+    in_adf(psam)
+    assert send(psam, "00A4000010") == (b"", 0x6C1D)
+    assert sw(psam, "BFEC00000141") == 0x9000  # still in the ADF: the SELECT did not run
 
 
 def test_select_mf_by_empty_fid() -> None:
@@ -107,7 +140,7 @@ def test_select_without_le_answers_61xx(psam: Psam) -> None:
         ("00A4000002001500", 0x6A82),  # P1 00 selects DFs only
         ("00A4040106" + AID + "00", 0x6A86),
         ("00A4080002DF0100", 0x6A86),
-        ("00A40400 0F" + SX1 + "10", 0x6C1D),  # Le neither 00 nor the FCI's length
+        ("00A40000 10", 0x6C1D),  # case 2: Le neither 00 nor the FCI's length
     ],
 )
 def test_select_errors(psam: Psam, apdu: str, expected: int) -> None:
@@ -128,15 +161,15 @@ def test_a_des_only_psam_has_no_sm4_environment() -> None:
     psam = make_psam(algorithm=Algorithm.DES)
     assert sw(psam, f"00A404000F{SX2}00") == 0x6A82
     assert sw(psam, "00A4000002DDF100") == 0x6A82
-    assert sw(psam, f"00A4040006{AID}00") == 0x9000
+    assert sw(psam, f"00A4040006{AID}00") == 0x610A
 
 
 def test_an_sm4_only_psam_has_an_mf_without_des_application() -> None:
     psam = make_psam(algorithm=Algorithm.SM4)
-    assert sw(psam, f"00A404000F{SX1}00") == 0x9000
+    assert sw(psam, f"00A404000F{SX1}00") == 0x611D
     assert sw(psam, f"00A4040006{AID}00") == 0x6A82
     assert send(psam, "00B2020C00")[1] == 0x6A83  # the MF's DIR names only DDF1
-    assert send(psam, "00B2010C00") == (bytes.fromhex("61114F0F" + SX2), 0x9000)
+    assert exchange(psam, "00B2010C00") == (bytes.fromhex("61114F0F" + SX2), 0x9000)
     in_adf(psam, SX2)
 
 
@@ -196,20 +229,20 @@ def test_key_files_cannot_be_read() -> None:
 def test_read_record_of_dir(psam: Psam) -> None:
     adf_entry = bytes.fromhex("61164F06" + AID + "500C") + "社会保障PSAM".encode("gbk")
     assert sw(psam, "00B2010400") == 0x6986  # no current EF
-    assert send(psam, "00B2010C00") == (adf_entry, 0x9000)
+    assert send(psam, "00B2010C00") == (b"", 0x6C18)  # T=0: Le 00 is 256, not 24
     assert send(psam, "00B2010C18") == (adf_entry, 0x9000)
     assert send(psam, "00B2010C10") == (b"", 0x6C18)
-    assert send(psam, "00B2020C00") == (bytes.fromhex("61114F0F" + SX2), 0x9000)
+    assert exchange(psam, "00B2020C00") == (bytes.fromhex("61114F0F" + SX2), 0x9000)
     assert sw(psam, "00B2030C00") == 0x6A83
     assert sw(psam, "00B2000C00") == 0x6A86
     assert sw(psam, "00B2010D00") == 0x6A86  # only "record P1" mode
     assert sw(psam, "00B201AC00") == 0x6981  # SFI 15 is transparent
-    assert send(psam, "00B2010400") == (adf_entry, 0x9000)  # SFI made DIR current
+    assert exchange(psam, "00B2010400") == (adf_entry, 0x9000)  # SFI made DIR current
     assert sw(psam, "00B2010C") == 0x6700
     assert sw(psam, "00A40200020001") == 0x9000
-    assert send(psam, "00B2010400") == (adf_entry, 0x9000)
+    assert exchange(psam, "00B2010400") == (adf_entry, 0x9000)
     sw(psam, "00A4000002DDF100")
-    assert send(psam, "00B2010C00") == (adf_entry, 0x9000)
+    assert exchange(psam, "00B2010C00") == (adf_entry, 0x9000)
     assert sw(psam, "00B2020C00") == 0x6A83
 
 
@@ -235,6 +268,7 @@ def test_get_response_errors(psam: Psam) -> None:
     assert sw(psam, "00C0000008") == 0x6985
     assert sw(psam, f"00A404000F{SX1}") == 0x611D
     assert sw(psam, "00C0000020") == 0x6C1D  # the data stay for a second try
+    assert sw(psam, "00C0000000") == 0x6C1D  # Le 00 is 256 bytes on T=0
     assert sw(psam, "00C0010000") == 0x6A86  # any other command drops them
     assert sw(psam, "00C000001D") == 0x6985
     assert sw(psam, f"00A404000F{SX1}") == 0x611D
@@ -375,7 +409,7 @@ def test_delivery_in_the_sm4_environment_takes_16_byte_session_factors() -> None
         ("80FA000048" + "11" * 72, 0x6700),
         ("80FA000040" + "11" * 64, 0x6140),
         ("80FA00000C" + "11" * 12, 0x6700),
-        ("80FA000008" + "11" * 8 + "04", 0x6C08),
+        ("80FA000008" + "11" * 8 + "04", 0x6108),  # a case-4 Le is not seen (T=0)
         ("80FA050010" + "11" * 16, 0x6985),  # IRK is an encryption key: no MAC
     ],
 )
@@ -415,7 +449,7 @@ def test_selecting_another_df_drops_security_state() -> None:
     in_adf(psam)  # same ADF after a trip through the MF
     assert sw(psam, "80FA000008" + "00" * 8) == 0x6901
     assert sw(psam, "BFDE670820" + "00" * 32) == 0x9000
-    assert sw(psam, "00A4040006" + AID + "00") == 0x9000  # the same DF again keeps it
+    assert sw(psam, "00A4040006" + AID + "00") == 0x610A  # the same DF again keeps it
     assert sw(psam, "80FA000008" + "00" * 8) == 0x6108
 
 

@@ -15,7 +15,7 @@ from functools import reduce
 import pytest
 from Crypto.Cipher import DES, DES3
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-from test_psam_commands import send, sw
+from test_psam_commands import exchange, send, sw
 
 from sbkcard.applet_model.psam import (
     Authority,
@@ -106,8 +106,8 @@ def authenticate(psam: Psam, cipher: Algorithm, kid: int, key: bytes | None = No
 def make_psam(cipher: Algorithm = Algorithm.DES) -> tuple[Psam, MemoryStorage]:
     storage = MemoryStorage(psam_content())
     psam = Psam(storage, random=random.Random(3).randbytes)
-    assert sw(psam, "00A404000F" + SX[cipher] + "00") == 0x9000
-    assert sw(psam, "00A4040006D1560000059000") == 0x9000
+    assert sw(psam, "00A404000F" + SX[cipher] + "00") == 0x611D
+    assert sw(psam, "00A4040006D1560000059000") == 0x610A
     return psam, storage
 
 
@@ -115,7 +115,7 @@ def delivery_auth(psam: Psam, usage: int, kid: int, cipher: Algorithm) -> bytes:
     """Auth data of ``00…`` under the session key of key ``kid`` with no factors and R = 0."""
     size = cipher.block_size
     assert sw(psam, bytes((0xBF, 0xDE, usage, kid, size)) + bytes(size)) == 0x9000
-    out, status = send(psam, bytes((0x80, 0xFA, 0x00, 0x00, size)) + bytes(size) + b"\x00")
+    out, status = exchange(psam, bytes((0x80, 0xFA, 0x00, 0x00, size)) + bytes(size) + b"\x00")
     assert status == 0x9000
     return out
 
@@ -257,10 +257,10 @@ def test_writing_needs_the_key_file_authority() -> None:
     assert sw(psam, key_command(psam, Algorithm.DES, 0x00, 0x11, RECORD)) == 0x6982
     assert authenticate(psam, Algorithm.DES, 2) == 0x9000
     assert sw(psam, key_command(psam, Algorithm.DES, 0x00, 0x11, RECORD)) == 0x6982
-    assert sw(psam, "00A40000023F0000") == 0x9000
-    assert sw(psam, "00A4000002DF0100") == 0x9000  # a new DF: authentication forgotten
+    assert sw(psam, "00A40000023F0000") == 0x611D
+    assert sw(psam, "00A4000002DF0100") == 0x610A  # a new DF: authentication forgotten
     assert authenticate(psam, Algorithm.DES, 1) == 0x9000
-    assert sw(psam, "00A4000002DF0100") == 0x9000  # the same DF again keeps it
+    assert sw(psam, "00A4000002DF0100") == 0x610A  # the same DF again keeps it
     assert sw(psam, key_command(psam, Algorithm.DES, 0x00, 0x11, RECORD)) == 0x9000
     assert len(storage.data) == len(before) + 1
 
@@ -289,7 +289,7 @@ def test_key_command_status_words() -> None:
     assert sw(psam, b"\x80\xd4\x00\x11" + apdu[4:]) == 0x6E00
     assert sw(psam, b"\x84\xd4\x00\x11\x14" + apdu[5:25]) == 0x6700  # 14 is CHANGE's
     assert sw(psam, b"\x84\xd4\x01\x11\x24" + apdu[5:]) == 0x6700  # 24 is CREATE's
-    assert sw(psam, "00A40000023F0000") == 0x9000
+    assert sw(psam, "00A40000023F0000") == 0x611D
     assert sw(psam, apdu) == 0x6985
 
 

@@ -11,6 +11,7 @@ import datetime
 
 import pytest
 
+from sbkcard.apdu.t0 import transmit_t0
 from sbkcard.applet_model.psam import Psam, psam_atr, psam_content
 from sbkcard.applet_model.psam.layout import DES_ENVIRONMENT, SM4_ENVIRONMENT
 from sbkcard.applet_model.storage import MemoryStorage
@@ -46,6 +47,13 @@ def send(psam: Psam, apdu: bytes | str) -> tuple[bytes, int]:
     return response[:-2], int.from_bytes(response[-2:])
 
 
+def exchange(psam: Psam, apdu: bytes | str) -> tuple[bytes, int]:
+    """Send as a T=0 terminal does: ``61xx`` fetched with GET RESPONSE, ``6Cxx`` resent."""
+    raw = bytes.fromhex(apdu) if isinstance(apdu, str) else apdu
+    response = transmit_t0(psam.process, raw)
+    return response[:-2], int.from_bytes(response[-2:])
+
+
 def make_psam(
     cipher: Algorithm, level: int, *, sequence: int = 0, both: bool = False
 ) -> tuple[Psam, MemoryStorage]:
@@ -55,8 +63,8 @@ def make_psam(
         psam_content(keysets, level=level, terminal_number=TERMINAL, sequence=sequence)
     )
     psam = Psam(storage)
-    assert send(psam, "00A404000F" + SX[cipher] + "00")[1] == 0x9000
-    assert send(psam, "00A4040006D1560000059000")[1] == 0x9000
+    assert send(psam, "00A404000F" + SX[cipher] + "00")[1] == 0x611D
+    assert send(psam, "00A4040006D1560000059000")[1] == 0x610A
     return psam, storage
 
 
@@ -102,14 +110,15 @@ def expected(
 def test_purchase_macs(cipher: Algorithm, level: int) -> None:
     psam, _ = make_psam(cipher, level, sequence=0x0001FFFF)
     seq, mac1, mac2 = expected(cipher, 0x00020000)
-    assert send(psam, init_sam(cipher, level)) == (seq + mac1, 0x9000)
+    assert send(psam, init_sam(cipher, level)) == (b"", 0x6108)  # case 4 on T=0
+    assert send(psam, "00C0000008") == (seq + mac1, 0x9000)
     assert send(psam, b"\x80\x72\x00\x00\x04" + mac2) == (b"", 0x9000)
 
 
 def test_a_bad_mac2_is_63cf_and_ends_the_purchase() -> None:
     psam, _ = make_psam(Algorithm.DES, 3)
     _, _, mac2 = expected(Algorithm.DES, 1)
-    assert send(psam, init_sam(Algorithm.DES, 3))[1] == 0x9000
+    assert exchange(psam, init_sam(Algorithm.DES, 3))[1] == 0x9000
     bad = bytes([mac2[0] ^ 0x80]) + mac2[1:]
     assert send(psam, b"\x80\x72\x00\x00\x04" + bad) == (b"", 0x63CF)
     assert send(psam, b"\x80\x72\x00\x00\x04" + mac2) == (b"", 0x6901)
@@ -119,12 +128,12 @@ def test_the_terminal_sequence_counts_in_nvm() -> None:
     psam, storage = make_psam(Algorithm.SM4, 3, sequence=41, both=True)
     for number in (42, 43):
         seq, mac1, _ = expected(Algorithm.SM4, number)
-        assert send(psam, init_sam(Algorithm.SM4, 3)) == (seq + mac1, 0x9000)
+        assert exchange(psam, init_sam(Algorithm.SM4, 3)) == (seq + mac1, 0x9000)
     assert storage.read(SM4_ENVIRONMENT.ef_key(0x0019)) == (43).to_bytes(4, "big")
     assert storage.read(DES_ENVIRONMENT.ef_key(0x0019)) == (41).to_bytes(4, "big")  # its own
     psam.power_on()
     assert send(psam, "00A4000002DDF1")[1] == 0x611D
-    assert send(psam, "00A4000002DF0100")[1] == 0x9000
+    assert send(psam, "00A4000002DF0100")[1] == 0x610A
     assert send(psam, "00B0990004") == ((43).to_bytes(4, "big"), 0x9000)
     seq, mac1, _ = expected(Algorithm.SM4, 44)
     assert send(psam, init_sam(Algorithm.SM4, 3, le=None)) == (b"", 0x6108)
@@ -133,7 +142,7 @@ def test_the_terminal_sequence_counts_in_nvm() -> None:
 
 def test_a_failed_init_does_not_count() -> None:
     psam, storage = make_psam(Algorithm.DES, 2)
-    assert send(psam, init_sam(Algorithm.DES, 2, le=4)) == (b"", 0x6C08)
+    assert send(psam, init_sam(Algorithm.DES, 2, version=0x02)) == (b"", 0x6A88)
     assert send(psam, init_sam(Algorithm.DES, 3)) == (b"", 0x6A80)
     assert storage.read(DES_ENVIRONMENT.ef_key(0x0019)) == bytes(4)
 
@@ -154,7 +163,7 @@ def test_an_exhausted_sequence_refuses_purchases() -> None:
 )
 def test_key_version_and_algorithm(options: dict[str, int], status: int) -> None:
     psam, _ = make_psam(Algorithm.DES, 3)
-    assert send(psam, init_sam(Algorithm.DES, 3, **options))[1] == status  # type: ignore[arg-type]
+    assert exchange(psam, init_sam(Algorithm.DES, 3, **options))[1] == status  # type: ignore[arg-type]
 
 
 def test_init_sam_status_words() -> None:
@@ -174,7 +183,7 @@ def test_init_sam_status_words() -> None:
 def test_credit_sam_status_words() -> None:
     psam, _ = make_psam(Algorithm.DES, 1)
     assert send(psam, "807200000411223344") == (b"", 0x6901)
-    assert send(psam, init_sam(Algorithm.DES, 1))[1] == 0x9000
+    assert exchange(psam, init_sam(Algorithm.DES, 1))[1] == 0x9000
     assert send(psam, "80720100041122334455")[1] == 0x6A86
     assert send(psam, "8072000003112233")[1] == 0x6700
     _, _, mac2 = expected(Algorithm.DES, 1)
@@ -184,7 +193,7 @@ def test_credit_sam_status_words() -> None:
 def test_selecting_elsewhere_abandons_the_purchase() -> None:
     psam, _ = make_psam(Algorithm.DES, 3)
     _, _, mac2 = expected(Algorithm.DES, 1)
-    assert send(psam, init_sam(Algorithm.DES, 3))[1] == 0x9000
+    assert exchange(psam, init_sam(Algorithm.DES, 3))[1] == 0x9000
     assert send(psam, "00A40000023F00")[1] == 0x611D
     assert send(psam, "00A4000002DF01")[1] == 0x610A
     assert send(psam, b"\x80\x72\x00\x00\x04" + mac2) == (b"", 0x6901)
@@ -198,10 +207,10 @@ def test_a_power_cut_never_tears_the_sequence() -> None:
     for step in range(20):
         card = SimulatedCard.create("psam", content, psam_atr(TERMINAL))
         card.power_on()
-        assert card.transmit(bytes.fromhex("00A4040006D1560000059000"))[-2:] == b"\x90\x00"
+        assert card.transmit(bytes.fromhex("00A4040006D1560000059000"))[-2:] == b"\x61\x0a"
         card.nvm.cut_power_after(step)
         try:
-            answer = card.transmit(init_sam(Algorithm.DES, 3))
+            answer = transmit_t0(card.transmit, init_sam(Algorithm.DES, 3))
         except CardRemovedError:
             answer = b""
         card.nvm.cancel_power_cut()

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import multiprocessing
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from sbkcard.terminal.errors import HotlistedCardError, HotlistError, InvalidInputError
-from sbkcard.terminal.hotlist import Hotlist, Kind
+from sbkcard.terminal.hotlist import SCHEMA_VERSION, Hotlist, Kind
 
 CARD_ID = "410100D15600000500BF7C7A48FB4966"
 OTHER_ID = "410100D156000005000000017A48FB49"
@@ -165,3 +167,51 @@ def test_a_corrupted_database_fails_the_check(tmp_path: Path) -> None:
     path.write_bytes(bytes(raw))
     with pytest.raises(HotlistError):
         Hotlist(path).check("X00000019", CARD_ID)
+
+
+def _open_and_report(path: str, number: int, start: Any, results: Any) -> None:
+    """One process: wait for the others, open (create) the hotlist, list one card."""
+    start.wait()
+    try:
+        with Hotlist(path, timeout=30) as hotlist:
+            hotlist.report(f"X{number:08d}", f"{number:032X}", "lost")
+        results.put((number, "ok"))
+    except Exception as exc:
+        results.put((number, f"{type(exc).__name__}: {exc}"))
+
+
+@pytest.mark.parametrize("round_", range(3))
+def test_processes_creating_one_new_hotlist_at_once(tmp_path: Path, round_: int) -> None:
+    """Every process opens the new database at the same instant: all succeed, one schema.
+
+    Before schema and version went into one transaction, a process could find the tables
+    of another's half-made schema with user_version still 0, and refuse the file.
+    """
+    processes = 6
+    path = str(tmp_path / "hotlist.db")
+    context = multiprocessing.get_context("spawn")
+    start = context.Barrier(processes)
+    results = context.Queue()
+    workers = [
+        context.Process(target=_open_and_report, args=(path, n, start, results))
+        for n in range(processes)
+    ]
+    for worker in workers:
+        worker.start()
+    outcomes = dict(results.get(timeout=120) for _ in workers)
+    for worker in workers:
+        worker.join(timeout=30)
+        assert worker.exitcode == 0
+    assert outcomes == dict.fromkeys(range(processes), "ok")
+    db = sqlite3.connect(path)
+    try:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        assert tables == {"hotlist", "hotlist_range", "hotlist_event", "sqlite_sequence"}
+        indexes = db.execute("SELECT name FROM sqlite_master WHERE name = 'hotlist_by_id'")
+        assert indexes.fetchall() == [("hotlist_by_id",)]
+    finally:
+        db.close()
+    with Hotlist(path) as hotlist:
+        assert {e.card_number for e in hotlist.entries()} == {f"X{n:08d}" for n in range(processes)}
+        assert [e.action for e in hotlist.history()] == ["report"] * processes

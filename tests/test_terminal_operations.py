@@ -66,7 +66,7 @@ def test_read_basic_info(generation: int, level: int | None) -> None:
     assert info.terminal_number == ("410100000001" if level else "000000000000")
 
 
-@pytest.mark.parametrize(("generation", "apdus", "psam_apdus"), [(2, 6, 8), (3, 8, 12)])
+@pytest.mark.parametrize(("generation", "apdus", "psam_apdus"), [(2, 6, 10), (3, 8, 15)])
 def test_basic_info_takes_at_most_eight_card_apdus(
     generation: int, apdus: int, psam_apdus: int
 ) -> None:
@@ -77,7 +77,8 @@ def test_basic_info_takes_at_most_eight_card_apdus(
     # SELECT + GET RESPONSE, EF05, INTERNAL AUTH + GET RESPONSE, [GET CHALLENGE,
     # EXTERNAL AUTH (RKSSSE),] EF06
     assert info.apdus == apdus == term.trace.count("card")
-    # PSAM: SELECT MF, 0015, 0016, [SELECT DDF1 (SM4),] SELECT ADF, INITIALIZE ENVIRONMENT,
+    # PSAM (T=0: a SELECT by name answers 61xx): SELECT MF + GET RESPONSE, 0015, 0016,
+    # [SELECT DDF1 + GET RESPONSE (SM4),] SELECT ADF + GET RESPONSE, INITIALIZE ENVIRONMENT,
     # then per key DELIVERY SESSION KEY, CIPHER DATA + GET RESPONSE
     assert term.trace.count("psam") == psam_apdus
     commands = [e.exchange.command for e in term.trace.entries if e.device == "card"]

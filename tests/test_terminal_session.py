@@ -49,6 +49,22 @@ def test_pins_are_masked_in_the_trace() -> None:
     assert "123456" not in text and "Lc=03 ******" in text
 
 
+def test_the_trace_names_84_d4_as_each_device_does() -> None:
+    """The user card's WRITE KEY and the PSAM's CREATE KEY share ``84 D4 00``."""
+    trace = Trace()
+    card = ReaderSession(user_card(3), device="card", trace=trace)
+    sam = ReaderSession(psam(), device="psam", trace=trace)
+    for session in (card, sam):
+        session.power_on()
+        assert session.send(CommandAPDU(0x84, 0xD4, 0x00, 0x08, bytes(20))).sw != 0x9000
+    commands = [line for line in trace.text().splitlines() if " >> " in line]
+    assert commands[0].startswith("card ") and commands[0].endswith(
+        "; WRITE KEY (sbkcard COS) [data masked]"
+    )
+    assert commands[1].startswith("psam ") and commands[1].endswith("; CREATE KEY [data masked]")
+    assert "0" * 40 not in trace.text()
+
+
 def test_card_errors_keep_their_status_word() -> None:
     session = ReaderSession(user_card(2))
     session.power_on()

@@ -11,6 +11,11 @@ for example::
        0.000412 << 6F1C840F…860103 9000 0.398ms  ; success (命令执行成功)
        0.000913 >> 00 20 00 00 Lc=03 ******  ; VERIFY
 
+A terminal's trace of two slots starts each line with the device (``card``, ``psam``);
+the command name after ``;`` is then the one that device gives the command
+(:data:`DEVICE_NAMES`: ``84 D4`` is the PSAM's CREATE/CHANGE KEY but the user card's
+WRITE KEY/PIN).
+
 ``Lc``/``Le`` written with four digits mark an extended-length APDU; ``Le=00`` is 256.
 By default the data of commands that carry a PIN or key material (:data:`MASK_RULES`) is
 written as ``**`` per byte, keeping its length; such commands come back from
@@ -24,8 +29,9 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from sbkcard.apdu.command import CommandAPDU
 from sbkcard.apdu.errors import ApduFormatError, TraceFormatError
@@ -125,7 +131,8 @@ class Exchange:
     elapsed: float | None = None
     """Seconds the card took to answer."""
     device: str | None = None
-    """The device named at the start of the line (``card``, ``psam``), if any."""
+    """The device named at the start of the line (``card``, ``psam``), if any; it also
+    chooses the command's name (:data:`DEVICE_NAMES`)."""
 
     @property
     def replayable(self) -> bool:
@@ -143,7 +150,7 @@ class Exchange:
 
     def lines(self, *, mask: bool = True) -> list[str]:
         """The trace lines of this exchange (PIN and key data masked unless ``mask=False``)."""
-        out = [format_command(self.command, at=self.at, mask=mask)]
+        out = [format_command(self.command, at=self.at, mask=mask, device=self.device)]
         if self.response is not None:
             at = None
             if self.at is not None and self.elapsed is not None:
@@ -214,8 +221,38 @@ _NAMES: dict[tuple[int, int | None], str] = {
 }
 
 
-def command_name(command: CommandAPDU | MaskedCommand) -> str:
-    """The standard's name of a command (``"INS xx"`` when unknown)."""
+DEVICE_NAMES: Mapping[tuple[str, int, int, int | None], str] = {
+    ("card", 0x80, 0xE0, None): "CREATE FILE (sbkcard COS)",
+    ("card", 0x84, 0xD4, 0x00): "WRITE KEY (sbkcard COS)",
+    ("card", 0x84, 0xD4, 0x01): "WRITE PIN (sbkcard COS)",
+}
+"""(device, CLA, INS, P1 or ``None`` for any) → the name a device gives a command, where it
+is not the standard's.  The user card (``card``, as a terminal's trace names it) is
+personalised by commands Part 10 §5.2 leaves to the COS: sbkcard's CREATE FILE and
+WRITE KEY/PIN, whose ``84 D4`` is the PSAM's CREATE/CHANGE KEY (Part 9 §9.5–9.6)."""
+
+
+class CommandHeader(Protocol):
+    """What naming a command needs: its class, instruction and parameters."""
+
+    @property
+    def cla(self) -> int: ...
+    @property
+    def ins(self) -> int: ...
+    @property
+    def p1(self) -> int: ...
+    @property
+    def p2(self) -> int: ...
+
+
+def command_name(command: CommandHeader, device: str | None = None) -> str:
+    """The name of a command (``"INS xx"`` when unknown): ``device``'s own
+    (:data:`DEVICE_NAMES`), else the standard's."""
+    if device is not None:
+        key = (device, command.cla, command.ins)
+        name = DEVICE_NAMES.get((*key, command.p1)) or DEVICE_NAMES.get((*key, None))
+        if name is not None:
+            return name
     if command.ins == 0x24 and command.cla & 0xF0 == 0x80:
         return {0x00: "PIN UNBLOCK", 0x01: "PIN RELOAD"}.get(command.p2, "PIN CHANGE/UNBLOCK")
     name = _NAMES.get((command.ins, command.p1)) or _NAMES.get((command.ins, None))
@@ -233,8 +270,18 @@ def _length_field(name: str, value: int, extended: bool) -> str:
     return f"{name}={value:04X}" if extended else f"{name}={value:02X}"
 
 
-def format_command(command: TracedCommand, *, at: float | None = None, mask: bool = True) -> str:
-    """One trace line for a command (masking PIN and key data unless ``mask=False``)."""
+def format_command(
+    command: TracedCommand,
+    *,
+    at: float | None = None,
+    mask: bool = True,
+    device: str | None = None,
+) -> str:
+    """One trace line for a command (masking PIN and key data unless ``mask=False``).
+
+    ``device`` (``card``, ``psam``) picks the command's name (:func:`command_name`); the
+    line itself does not show it (a terminal's trace puts it in front).
+    """
     shown = mask_command(command) if mask and isinstance(command, CommandAPDU | bytes) else command
     if isinstance(shown, bytes | Masked):
         body = f"raw={shown.hex().upper() if isinstance(shown, bytes) else shown}"
@@ -249,7 +296,7 @@ def format_command(command: TracedCommand, *, at: float | None = None, mask: boo
         limit = 65536 if ext else 256
         parts.append(_length_field("Le", shown.le % limit, ext))
     note = " [data masked]" if isinstance(shown, MaskedCommand) else ""
-    return f"{_stamp(at)}>> {' '.join(parts)}  ; {command_name(shown)}{note}"
+    return f"{_stamp(at)}>> {' '.join(parts)}  ; {command_name(shown, device)}{note}"
 
 
 def format_response(

@@ -8,7 +8,9 @@ number) and a range of card numbers; both are here.
 The API other parts call (issuance calls :meth:`Hotlist.report` and
 :meth:`Hotlist.replace`):
 
-* ``Hotlist(path)`` opens (and creates) the database; ``":memory:"`` for tests.
+* ``Hotlist(path)`` opens (and creates) the database; ``":memory:"`` for tests.  Several
+  processes may create the same new file at once: the schema and its version are made in
+  one transaction.
 * :meth:`~Hotlist.report` (挂失) lists a card with a reason; :meth:`~Hotlist.lift`
   (解挂) takes a lost card off the list again; :meth:`~Hotlist.replace` (补卡) lists the
   old card for good, naming its replacement; :meth:`~Hotlist.report_range` lists a range
@@ -37,8 +39,9 @@ from sbkcard.terminal.errors import HotlistedCardError, HotlistError, InvalidInp
 
 SCHEMA_VERSION: Final = 1
 
-_SCHEMA: Final = """
-CREATE TABLE IF NOT EXISTS hotlist (
+_SCHEMA: Final = (
+    """
+CREATE TABLE hotlist (
     card_number TEXT NOT NULL,
     card_id     TEXT NOT NULL,
     kind        TEXT NOT NULL CHECK (kind IN ('lost', 'replaced')),
@@ -46,25 +49,31 @@ CREATE TABLE IF NOT EXISTS hotlist (
     listed_at   TEXT NOT NULL,
     replaced_by TEXT,
     PRIMARY KEY (card_number, card_id)
-);
-CREATE INDEX IF NOT EXISTS hotlist_by_id ON hotlist (card_id);
-CREATE TABLE IF NOT EXISTS hotlist_range (
+)""",
+    "CREATE INDEX hotlist_by_id ON hotlist (card_id)",
+    """
+CREATE TABLE hotlist_range (
     first_number TEXT NOT NULL,
     last_number  TEXT NOT NULL,
     reason       TEXT NOT NULL,
     listed_at    TEXT NOT NULL,
     PRIMARY KEY (first_number, last_number)
-);
-CREATE TABLE IF NOT EXISTS hotlist_event (
+)""",
+    """
+CREATE TABLE hotlist_event (
     seq         INTEGER PRIMARY KEY AUTOINCREMENT,
     at          TEXT NOT NULL,
     action      TEXT NOT NULL,
     card_number TEXT NOT NULL,
     card_id     TEXT NOT NULL,
     reason      TEXT NOT NULL
-);
-"""
+)""",
+    f"PRAGMA user_version = {SCHEMA_VERSION}",
+)
+"""The statements that make a new hotlist, run in one transaction (the version last)."""
 _TABLES: Final = frozenset({"hotlist", "hotlist_range", "hotlist_event"})
+_NEW: Final = (0, frozenset[str]())
+"""What :meth:`Hotlist._inspect` finds in an empty database: user_version 0, no tables."""
 
 
 class Kind(Enum):
@@ -123,19 +132,34 @@ class Hotlist:
         except sqlite3.Error as exc:
             raise HotlistError(f"cannot open hotlist {self.path}: {exc}") from exc
         with self._guard("open"):
-            version = self._db.execute("PRAGMA user_version").fetchone()[0]
-            tables = {
-                row[0]
-                for row in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")
-            }
-            user_tables = tables - {"sqlite_sequence"}
-            if version == 0 and not user_tables:
-                self._db.executescript(_SCHEMA + f"PRAGMA user_version = {SCHEMA_VERSION};")
-            elif version != SCHEMA_VERSION or not tables >= _TABLES:
+            found = self._inspect()
+            if found == _NEW:
+                # schema and version in one transaction, the check repeated under its
+                # lock: processes creating the same hotlist at once never see half of it
+                with self._write("create") as db:
+                    if self._inspect() == _NEW:
+                        for statement in _SCHEMA:
+                            db.execute(statement)
+                found = self._inspect()
+            if found is not None:
+                version, user_tables = found
                 raise HotlistError(
                     f"{self.path} is not a hotlist of schema {SCHEMA_VERSION} "
                     f"(user_version {version}, tables {sorted(user_tables)})"
                 )
+
+    def _inspect(self) -> tuple[int, frozenset[str]] | None:
+        """``None`` for a hotlist of this schema, else its user_version and tables
+        (:data:`_NEW` for an empty database), read in one statement: one snapshot."""
+        rows = self._db.execute(
+            "SELECT user_version, name FROM pragma_user_version "
+            "LEFT JOIN sqlite_master ON type = 'table'"
+        ).fetchall()
+        version = rows[0][0]
+        tables = {name for _, name in rows if name is not None}
+        if version == SCHEMA_VERSION and tables >= _TABLES:
+            return None
+        return version, frozenset(tables - {"sqlite_sequence"})
 
     def close(self) -> None:
         """Close the database."""

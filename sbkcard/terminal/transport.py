@@ -100,7 +100,7 @@ class Trace:
         answer: apdu_trace.TracedResponse | None = None
         if response is not None:
             answer = ResponseAPDU.from_bytes(response) if len(response) >= 2 else response
-        exchange = apdu_trace.Exchange(shown, answer, sent - self.start, elapsed)
+        exchange = apdu_trace.Exchange(shown, answer, sent - self.start, elapsed, device)
         self.entries.append(TraceEntry(device, exchange))
 
     def count(self, device: str) -> int:

@@ -8,10 +8,17 @@ and cleared at power-up: the current DF and EF, the last challenge, the keys
 authenticated, the session key of DELIVERY SESSION KEY, the purchase in progress
 (SESPK) and the response data waiting for GET RESPONSE.
 
-Response data: a command sent without Le, as on T=0, is answered ``61xx`` and its data
-wait for GET RESPONSE (``80 FA 00 00 08 …`` then ``00 C0 00 00 08``, SPEC §8); a command
-sent with Le gets its data at once; an Le that is neither ``00`` nor the exact length is
-answered ``6Cxx`` and the command is not executed.
+Transmission is T=0, as the ATR ``3B 6x 00 00`` of :func:`.content.psam_atr` announces
+(Part 2 §9: the card uses the character protocol T=0 only).  A command that sends data
+and gets data back (case 4: SELECT, CIPHER DATA, INIT SAM FOR PURCHASE) is answered
+``61xx`` whatever Le it carries, and its data wait for GET RESPONSE (``80 FA 00 00 08 …``
+then ``00 C0 00 00 08``, SPEC §8; Part 2 §9.3.1.4); so is a command sent with neither data
+nor Le (case 1, T=0 header P3 = ``00``).  A case-2 command (READ BINARY, READ RECORD, GET
+CHALLENGE, GET RESPONSE, SELECT of the MF without data) gets its data at once when Le is
+the response's length; another Le, ``00`` included, is answered ``6Cxx`` and the command
+is not executed (Part 2 §9.3.2.1).  As on the user card, READ BINARY reads Le bytes, or
+up to the end of the file for Le ``00``; an Le past the end is ``6Cxx`` with the bytes
+there are.  GET RESPONSE with a shorter Le hands over part and ``61xx`` for the rest.
 
 Status words follow Part 9 tables 12–31.  Where the standard leaves a choice, sbkcard's:
 
@@ -146,11 +153,13 @@ def _sw(sw: int) -> bytes:
 
 
 def _check_le(cmd: CommandAPDU, length: int) -> None:
-    """Reject (``6Cxx``) an Le asking for other than the ``length`` bytes of a response.
+    """Reject (``6Cxx``) a case-2 Le other than the ``length`` bytes of the response.
 
-    Le ``00`` takes all; a command with no response data ignores Le.
+    T=0, Part 2 §9.3.2.1: Le ``00`` asks for 256 bytes, so it too is answered ``6Cxx``
+    unless the response has 256 bytes.  A command with no response data ignores Le, and
+    so does a case-4 command, whose Le a T=0 card never sees (Part 2 §9.3.1.4).
     """
-    if length and cmd.le is not None and cmd.le not in (256, length):
+    if length and not cmd.data and cmd.le is not None and cmd.le != length:
         raise _Reject(wrong_le(length))
 
 
@@ -211,7 +220,7 @@ class Psam:
         except Exception as exc:  # a COS answers, whatever happened inside it
             log_fault(_log, apdu, exc)
             return _sw(SW.UNKNOWN)
-        if sw == SW.OK and data and cmd.le is None:
+        if sw == SW.OK and data and (cmd.data or cmd.le is None):
             self._pending = data
             return _sw(more_data(len(data)))
         return data + _sw(sw)
@@ -388,7 +397,7 @@ class Psam:
         held = self._held
         if not held:
             raise _Reject(SW.CONDITIONS_NOT_SATISFIED)
-        if cmd.le == 256 or cmd.le == len(held):
+        if cmd.le == len(held):
             return held, SW.OK
         if cmd.le > len(held):
             self._pending = held
@@ -495,7 +504,6 @@ class Psam:
             raise _Reject(SW.INVALID_STATE)
         key, cipher = session.key, session.cipher
         if operation is Operation.ENCRYPT:
-            _check_le(cmd, len(data))
             if p1 == 0x00:
                 self._spend(session, operation)
             return encrypt_block(key, data, cipher), SW.OK
@@ -506,7 +514,6 @@ class Psam:
         else:
             start, blocks = session.chain, data
         final = p1 in (0x05, 0x01)
-        _check_le(cmd, MAC_LENGTH if final else 0)
         chain = cbc_chain(key, start, blocks, cipher)
         if not final:
             session.chain = chain
@@ -539,7 +546,6 @@ class Psam:
             raise _Reject(SW.REF_NOT_FOUND)
         if record.levels != count:
             raise _Reject(SW.WRONG_DATA)
-        _check_le(cmd, 8)
         terminal = tx.read(env.ef_key(0x0016))
         sequence = tx.read(env.ef_key(0x0019))
         if terminal is None or sequence is None or decode_sequence(sequence) == 0xFFFFFFFF:

@@ -22,6 +22,7 @@ from typing import Any
 from sbkcard.apdu.builders import RecordMode
 from sbkcard.apdu.errors import TlvError
 from sbkcard.apdu.tlv import parse_ber_tlv, parse_simple_tlv
+from sbkcard.apdu.trace import command_name
 from sbkcard.applet_model.data_items import FILE_ITEMS, LEGACY_ITEMS, DataItem, item
 from sbkcard.applet_model.records import IssuerData, decode_file
 from sbkcard.applet_model.ssse import DIR_SFI, Layout, LayoutError, national_tree
@@ -74,13 +75,6 @@ _MODES: dict[int, str] = {
     RecordMode.FROM_LAST_TO_RECORD: "records last to {p1}",
 }
 """READ/UPDATE RECORD P2 b3–b1 (Part 5 tables 32, 44)."""
-
-_COS_NAMES: dict[tuple[int, int | None], str] = {
-    (0xE0, None): "CREATE FILE (sbkcard COS)",
-    (0xD4, 0x00): "WRITE KEY (sbkcard COS)",
-    (0xD4, 0x01): "WRITE PIN (sbkcard COS)",
-}
-"""The personalisation commands of sbkcard's COS (Part 10 §5.2 leaves them to the COS)."""
 
 
 def _enciphered(cmd: Cmd) -> bool:
@@ -265,8 +259,7 @@ class CardModel:
 
     def step(self, cmd: Cmd) -> Step:
         """What ``cmd`` means where the card is now."""
-        name = _COS_NAMES.get((cmd.ins, cmd.p1)) or _COS_NAMES.get((cmd.ins, None))
-        step = Step(name if name is not None and cmd.cla & 0xF0 == 0x80 else cmd.name)
+        step = Step(command_name(cmd, "card"))
         if cmd.secure_messaging:
             step.notes.append(self.secure_messaging(cmd))
         handler = _HANDLERS.get(cmd.ins)

@@ -207,7 +207,7 @@ class Outcome:
 def _check_replayable(traced: Sequence[TracedExchange]) -> None:
     for number, one in enumerate(traced, start=1):
         if not one.exchange.replayable:
-            shown = format_command(one.exchange.command)
+            shown = format_command(one.exchange.command, device=one.device)
             raise TraceFormatError(
                 f"exchange #{number} ({shown}) is masked: replay needs a trace recorded "
                 "unmasked (Tracer(..., mask=False))",

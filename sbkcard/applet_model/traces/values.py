@@ -19,7 +19,7 @@ from sbkcard.apdu.command import CommandAPDU
 from sbkcard.apdu.errors import TlvError
 from sbkcard.apdu.status import parse_more_data
 from sbkcard.apdu.tlv import BerTlv, parse_ber_tlv
-from sbkcard.apdu.trace import Masked, MaskedCommand, command_name, is_sensitive
+from sbkcard.apdu.trace import MaskedCommand, command_name, is_sensitive
 from sbkcard.applet_model.traces.layouts import Field, Key, Row, layout_of, split
 from sbkcard.identifiers import CardId
 
@@ -73,9 +73,7 @@ class Cmd:
     @property
     def name(self) -> str:
         """The standard's name of the command (:func:`sbkcard.apdu.trace.command_name`)."""
-        return command_name(
-            MaskedCommand(self.cla, self.ins, self.p1, self.p2, Masked(self.length), self.le)
-        )
+        return command_name(self)
 
 
 def cmd_of(command: CommandAPDU | MaskedCommand) -> Cmd:
