@@ -111,3 +111,33 @@ def test_card_send_talks_to_a_psam_image(
     card.power_on()
     assert transmit(card, select + "00")[1] == 0x9000
     assert transmit(card, read_sequence) == (bytes.fromhex("00000001"), 0x9000)
+
+
+def test_blank_psam_takes_its_keys_from_a_ceremony(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    image, transcript = tmp_path / "blank.json", tmp_path / "t.jsonl"
+    common = ["--terminal-number", "330100000001"]
+    assert main(["psam", "new", "--out", str(image), "--algorithm", "des", "--blank", *common]) == 0
+    assert "0 card keys" in capsys.readouterr().out
+    blank = load_image(image).nvm.contents()
+    loaded = main(
+        ["ceremony", "load-psam", str(image), "--keys", "demo", "--algorithm", "DES",
+         "--level", "1", *common, "--operator", "alice", "--transcript", str(transcript)]
+    )  # fmt: skip
+    assert loaded == 0
+    assert main(["ceremony", "verify", str(transcript)]) == 0
+    full = tmp_path / "full.json"
+    assert main(["psam", "new", "--out", str(full), "--algorithm", "des", "--level", "1",
+                 *common]) == 0  # fmt: skip
+    loaded_cells = load_image(image).nvm.contents()
+    assert len(blank) < len(loaded_cells)  # CREATE KEY refuses a key that is already there
+    assert loaded_cells == load_image(full).nvm.contents()
+
+
+def test_missing_applicants_file_is_a_clean_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["issue", str(tmp_path / "none.csv"), "--keys", "demo", "--out", str(tmp_path)])
+    assert code == 2
+    assert "cannot read" in capsys.readouterr().err

@@ -1,4 +1,4 @@
-"""``sbkcard demo``: the main job, end to end, on the built-in simulator (a few seconds).
+"""``sbkcard demo``: the main job, end to end, on the built-in simulator (under a second).
 
 ::
 

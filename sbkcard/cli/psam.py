@@ -3,7 +3,7 @@
 ::
 
     sbkcard psam new --out IMAGE [--keys KEYSTORE] [--terminal-number N] [--level {1,2,3}]
-                     [--algorithm {des,sm4}] [--serial DIGITS] [--force]
+                     [--algorithm {des,sm4}] [--serial DIGITS] [--blank] [--force]
 
 ``new`` personalises a PSAM and writes its card image (applet kind ``psam``), which
 ``sbkcard sim --psam IMAGE`` serves and ``sbkcard card send`` talks to.  KEYSTORE is
@@ -11,7 +11,9 @@
 software key store with extractable national roots (``sbkcard keys``); an environment
 is made for each algorithm the store has roots of.  The PSAM's own keys (ADF master
 key, KID-01…03) are the published TEST ones; ``sbkcard ceremony`` makes key cards with
-an issuer's own.  Keys are shown by their check values only.
+an issuer's own.  ``--blank`` makes a PSAM with its files and own keys but no card
+keys, for ``sbkcard ceremony load-psam`` to load.  Keys are shown by their check values
+only.
 """
 
 from __future__ import annotations
@@ -83,6 +85,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     new.add_argument(
         "--serial", default=DEMO_SERIAL, metavar="DIGITS", help="PSAM serial, up to 20 digits"
     )
+    new.add_argument(
+        "--blank",
+        action="store_true",
+        help="files and the PSAM's own keys only, no card keys (for 'ceremony load-psam')",
+    )
     new.add_argument("--force", action="store_true", help="overwrite an existing image")
     new.set_defaults(func=_new)
 
@@ -129,7 +136,11 @@ def _new(args: argparse.Namespace) -> int:
     out: Path = args.out
     if out.exists() and not args.force:
         raise SbkcardError(f"{out} exists (use --force to overwrite it)")
-    keysets = _keysets(args)
+    if args.blank:
+        ciphers = [_ALGORITHMS[args.algorithm]] if args.algorithm else list(_ALGORITHMS.values())
+        keysets = [KeySet(cipher, {}) for cipher in ciphers]
+    else:
+        keysets = _keysets(args)
     try:
         content = psam_content(
             keysets, level=args.level, terminal_number=args.terminal_number, serial=args.serial
@@ -150,7 +161,9 @@ def _new(args: argparse.Namespace) -> int:
         own = demo_admin_keys(keys.algorithm).check_values(keys.algorithm)
         kcvs = ", ".join(f"{name} {value}" for name, value in own.items())
         print(f"  {env.label:<16} {count} card keys; {kcvs}")
-    if str(args.keys).startswith(DEMO):
+    if args.blank:
+        print("  blank: no card keys (load them with 'sbkcard ceremony load-psam')")
+    elif str(args.keys).startswith(DEMO):
         print(f"  keys: {DEMO_LABEL}")
     present = {environment_for(keys.algorithm) for keys in keysets}
     for env in ENVIRONMENTS:

@@ -231,7 +231,11 @@ def _decode(data: bytes, path: Path) -> str:
 
 
 def _records(path: Path) -> Iterator[tuple[int, Mapping[str, object]]]:
-    text = _decode(path.read_bytes(), path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ApplicantError(0, "file", f"cannot read {path}: {exc.strerror}") from None
+    text = _decode(data, path)
     if path.suffix.lower() == ".json":
         try:
             items = json.loads(text)
