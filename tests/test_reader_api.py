@@ -1,4 +1,4 @@
-"""The Part 8 App. A reader API over simulated cards (and one PC/SC run)."""
+"""The Part 8 App. A reader API over simulated cards and through PC/SC (private pcscd)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,9 @@ from sbkcard.apdu.t0 import transmit_t0
 from sbkcard.pytest_plugin import PSAM_TERMINAL_NUMBER, PcscReader, make_card, make_psam
 from sbkcard.simulator import SimulatedCard
 from sbkcard.simulator.nvm import Recovery
+from sbkcard.simulator.pcscd import PcscdStack
 from sbkcard.terminal.errors import InvalidInputError
+from sbkcard.terminal.pcsc import PcscTransport
 from sbkcard.terminal.reader_api import (
     IFD_OK,
     IFD_BadCommand,
@@ -388,3 +390,73 @@ def test_the_same_calls_through_pcsc(
     code = api.ICC_Reader_Application(handle, CARD, len(SELECT_SSSE), SELECT_SSSE, response)
     assert (code, response) == (IFD_ICC_NoExist, GUARD), api.last_error
     assert api.ICC_Reader_GetStatus(handle, CARD) == IFD_ICC_NoExist
+
+
+@pytest.mark.pcsc
+def test_pcsc_transport_tells_where_the_card_is(sbk_pcsc_reader: PcscReader) -> None:
+    holder = sbk_pcsc_reader.transport()
+    assert (holder.inserted, holder.powered) == (True, False)  # in the reader, not connected
+    holder.power_on()
+    assert (holder.inserted, holder.powered) == (True, True)
+    sbk_pcsc_reader.remove()
+    assert (holder.inserted, holder.powered) == (False, False)
+    sbk_pcsc_reader.insert()
+    assert (holder.inserted, holder.powered) == (True, False)  # its handle predates the removal
+    holder.power_on()
+    assert (holder.inserted, holder.powered) == (True, True)
+    assert holder.transmit(SELECT_SSSE) == b"\x61\x1e"
+    holder.power_off()
+    assert (holder.inserted, holder.powered) == (True, False)
+    holder.close()
+
+
+@pytest.mark.pcsc
+def test_asking_pcsc_connects_to_nothing(sbk_pcsc_reader: PcscReader) -> None:
+    with PcscTransport(sbk_pcsc_reader.name, exclusive=True) as owner:
+        owner.power_on()
+        assert owner.transmit(SELECT_SSSE) == b"\x61\x1e"
+        with sbk_pcsc_reader.transport() as probe:
+            # A connection would be a sharing violation; the owner's session goes on.
+            assert (probe.inserted, probe.powered) == (True, False)
+        assert owner.powered
+        get_response = owner.transmit(bytes(b.get_response(0x1E)))
+        assert get_response[-2:] == b"\x90\x00" and len(get_response) == 0x20
+
+
+@pytest.mark.pcsc
+def test_get_status_follows_a_pcsc_card(
+    sbk_pcsc_reader: PcscReader, pcsc_api: tuple[ReaderApi, int]
+) -> None:
+    api, handle = pcsc_api
+    assert api.ICC_Reader_GetStatus(handle, CARD) == IFD_ICC_NoPower
+    assert api.ICC_Reader_PowerOn(handle, CARD, bytearray()) == len(sbk_pcsc_reader.card.atr)
+    assert api.ICC_Reader_GetStatus(handle, CARD) == IFD_OK
+    sbk_pcsc_reader.remove()
+    assert api.ICC_Reader_GetStatus(handle, CARD) == IFD_ICC_NoExist
+    sbk_pcsc_reader.insert()
+    assert api.ICC_Reader_GetStatus(handle, CARD) == IFD_ICC_NoPower
+    response = bytearray(GUARD)
+    code = api.ICC_Reader_Application(handle, CARD, len(SELECT_SSSE), SELECT_SSSE, response)
+    assert (code, response) == (IFD_ICC_NoPower, GUARD)  # re-inserted: power it on first
+    assert api.ICC_Reader_PowerOn(handle, CARD, bytearray()) == len(sbk_pcsc_reader.card.atr)
+    assert api.ICC_Reader_GetStatus(handle, CARD) == IFD_OK
+    assert api.ICC_Reader_PowerOff(handle, CARD) == IFD_OK
+    assert api.ICC_Reader_GetStatus(handle, CARD) == IFD_ICC_NoPower
+    assert api.ICC_Reader_GetStatus(handle, SAM) == IFD_ICC_NoPower
+
+
+@pytest.mark.pcsc
+def test_get_status_without_pcscd_is_a_connect_error(sbk_pcscd: PcscdStack) -> None:
+    api = ReaderApi()
+    api.attach_pcsc("USB1", PcscdStack.reader_name(0))
+    handle = api.ICC_Reader_Open("USB1")
+    assert api.ICC_Reader_GetStatus(handle, CARD) == IFD_ICC_NoExist  # an empty reader
+    sbk_pcscd.stop()
+    try:
+        assert api.ICC_Reader_GetStatus(handle, CARD) == IFD_ConnectError
+        assert "pcscd is not running" in api.last_error
+    finally:
+        sbk_pcscd.start()
+    # A new pcscd: the transport's old context is replaced, the reader asked again.
+    assert api.ICC_Reader_GetStatus(handle, CARD) == IFD_ICC_NoExist
+    assert api.ICC_Reader_Close(handle) == IFD_OK

@@ -10,6 +10,8 @@ The names a counter program needs, importable from here (guide:
   :mod:`.purse`;
 * :class:`NationalInterface` — ``iReadCardBas`` and the other functions of the national
   reader interface; :class:`HsmHost` and :class:`SoftwareKeyService` — HSM mode;
+* :class:`ReaderApi` — ``ICC_Reader_Open`` and the other functions of the reader API
+  under it (Part 8 App. A);
 * :class:`Hotlist` — loss reporting (挂失, 解挂, 补卡); :class:`CardPolicy` — the cards a
   terminal accepts (Part 7 §5.4) and whether it blocks a hotlisted one;
 * :func:`block_application` and :func:`block_card` — application maintenance (Part 7 §13);
@@ -31,6 +33,7 @@ from sbkcard.terminal.maintenance import block_application as block_application
 from sbkcard.terminal.maintenance import block_card as block_card
 from sbkcard.terminal.national import NationalInterface as NationalInterface
 from sbkcard.terminal.policy import CardPolicy as CardPolicy
+from sbkcard.terminal.reader_api import ReaderApi as ReaderApi
 from sbkcard.terminal.terminal import Terminal as Terminal
 from sbkcard.terminal.transport import Trace as Trace
 from sbkcard.terminal.transport import Transport as Transport

@@ -21,15 +21,20 @@ no other application's commands interleave with a terminal's session: pcscd make
 clients wait until the card is powered off.  ``hold=False`` leaves the card open to
 others between commands, and ``with transport.transaction():`` then takes the lock for
 a run of commands.
+
+:attr:`PcscTransport.inserted` and :attr:`PcscTransport.powered` say where the card is
+without connecting to it (the reader's state; the open handle's status), so the reader
+API's ``ICC_Reader_GetStatus`` is exact over PC/SC as over the simulator.
 """
 
 from __future__ import annotations
 
+import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from sbkcard.errors import CardRemovedError, NoCardError, TransportError
 
@@ -57,6 +62,14 @@ _NOT_TRANSACTED = _code("SCARD_E_NOT_TRANSACTED")
 _READER_GONE = frozenset(_code(n) for n in ("SCARD_E_READER_UNAVAILABLE", "SCARD_E_UNKNOWN_READER"))
 _NO_READERS = _code("SCARD_E_NO_READERS_AVAILABLE")
 _SHARING = _code("SCARD_E_SHARING_VIOLATION")
+
+_PRESENT = int(scard.SCARD_STATE_PRESENT)
+_POWERED = 0x0004 if sys.platform == "win32" else 0x0010
+"""SCARD_POWERED in SCardStatus's state (pyscard does not export it): a flag of pcsc-lite's;
+WinSCard counts up instead (ABSENT = 1 … SWALLOWED = 3, POWERED = 4 … SPECIFIC = 6), and
+there only the powered states have this bit."""
+
+_T = TypeVar("_T")
 
 _PROTOCOLS = int(scard.SCARD_PROTOCOL_T0) | int(scard.SCARD_PROTOCOL_T1)
 _SETTLE_SECONDS = 1.0
@@ -144,15 +157,7 @@ class PcscTransport:
         :class:`NoCardError` if the reader is empty.
         """
         self._drop_card()
-        if self._ctx is None:
-            return self._connect()
-        try:
-            return self._connect()
-        except TransportError:
-            if self._ctx is not None:
-                raise
-        # The context predated a pcscd restart (it was dropped): once more, with a new one.
-        return self._connect()
+        return self._with_context(self._connect)
 
     def reset(self) -> bytes:
         """Warm reset (the card stays connected); returns the ATR."""
@@ -193,6 +198,30 @@ class PcscTransport:
         return bytes(response)
 
     # -- beyond the protocol ----------------------------------------------------------
+
+    @property
+    def inserted(self) -> bool:
+        """A card is in the reader now, powered or not.
+
+        The reader's state (SCardGetStatusChange with a zero timeout): the card is not
+        connected to, and a transaction in progress is left as it is.  Raises
+        :class:`TransportError` if pcscd is not running or the reader is unknown.
+        """
+        return bool(self._with_context(self._reader_state) & _PRESENT)
+
+    @property
+    def powered(self) -> bool:
+        """The card is powered for this transport: on since :meth:`power_on`, and since
+        neither removed (even if put back) nor reset by another application.
+
+        The open handle's status (SCardStatus), which leaves a transaction as it is; any
+        failure of it (the card gone or reset, pcscd restarted) is ``False``, and the next
+        command says which.  ``False`` without asking when the transport is not connected.
+        """
+        if self._card is None:
+            return False
+        rc, _name, state, _protocol, _atr = scard.SCardStatus(self._card)
+        return rc & 0xFFFFFFFF == _OK and bool(state & _POWERED)
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -235,7 +264,19 @@ class PcscTransport:
     def _where(self) -> str:
         return f"reader {self.reader_name or self.reader!r}"
 
-    def _connect(self) -> bytes:
+    def _with_context(self, attempt: Callable[[], _T]) -> _T:
+        """``attempt()``; once more if its context predated a pcscd restart (and was dropped)."""
+        if self._ctx is None:
+            return attempt()
+        try:
+            return attempt()
+        except TransportError:
+            if self._ctx is not None:
+                raise
+        return attempt()
+
+    def _reader(self) -> str:
+        """The full name of the reader, read from pcscd (a context established if need be)."""
         if self._ctx is None:
             self._ctx = _establish()
         try:
@@ -243,7 +284,17 @@ class PcscTransport:
         except TransportError:
             self._forget_context()
             raise
-        name = self._resolve(readers)
+        return self._resolve(readers)
+
+    def _reader_state(self) -> int:
+        """The reader's SCARD_STATE_* flags now, without connecting to the card."""
+        name = self._reader()
+        rc, states = scard.SCardGetStatusChange(self._ctx, 0, [(name, scard.SCARD_STATE_UNAWARE)])
+        self._check(rc, "reading the reader's state")
+        return int(states[0][1])
+
+    def _connect(self) -> bytes:
+        name = self._reader()
         rc, card, protocol = scard.SCardConnect(self._ctx, name, self.share, _PROTOCOLS)
         self.reader_name = name
         self._check(rc, "connecting to the card")

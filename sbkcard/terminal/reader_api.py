@@ -33,9 +33,11 @@ Where App. A leaves a choice, sbkcard's:
   ``3B`` nor ``3F`` (not an ISO 7816-3 processor card: a memory card); a cold reset that
   fails is followed by one warm reset (A1.3).
 * The state ``ICC_Reader_GetStatus`` reports is the transport's own when it tells whether
-  a card is inserted and powered (:class:`CardPresence`; the simulator's cards do),
-  otherwise what the API last saw: powered after a successful power-on, empty after the
-  transport reported no card or a removal, else "card, unpowered".
+  a card is inserted and powered (:class:`CardPresence`: the simulator's cards and
+  :class:`~sbkcard.terminal.pcsc.PcscTransport` do), otherwise what the API last saw:
+  powered after a successful power-on, empty after the transport reported no card or a
+  removal, else "card, unpowered".  A reader that cannot be asked (pcscd not running) is
+  ``-11``.
 * A card that fails mid-command is told by where it is afterwards: gone from the reader
   ``-2`` (``IFD_ICC_NoExist``), still there but silent (it lost power) ``-4``
   (``IFD_ICC_NoResponse``) — the national interface, which cannot see the slot, answers
@@ -113,7 +115,7 @@ class CardPresence(Protocol):
 
     @property
     def powered(self) -> bool:
-        """The card in the slot is powered."""
+        """The card in the slot is powered (so it is inserted)."""
         ...
 
 
@@ -131,11 +133,12 @@ class _Slot:
     seen: _Seen = _Seen.UNPOWERED
 
     def status(self) -> Code:
+        """OK, NOT_POWERED or NO_CARD (:class:`TransportError` if the reader cannot say)."""
         transport = self.transport
         if isinstance(transport, CardPresence):
-            if not transport.inserted:
-                return Code.NO_CARD
-            return Code.OK if transport.powered else Code.NOT_POWERED
+            if transport.powered:
+                return Code.OK
+            return Code.NOT_POWERED if transport.inserted else Code.NO_CARD
         return self.seen.value
 
     def after(self, exc: TransportError) -> None:
@@ -287,10 +290,7 @@ class ReaderApi:
         slot = self._slot(ReaderHandle, ICC_Slot_No)
         if isinstance(slot, int):
             return slot
-        status = slot.status()
-        if status != IFD_OK:
-            return self._fail(status, f"contact 0x{ICC_Slot_No:02X}: {TEXT[status]}")
-        return self._ok(IFD_OK)
+        return self._status(slot, ICC_Slot_No)
 
     def ICC_Reader_Application(
         self,
@@ -317,9 +317,9 @@ class ReaderApi:
             return self._fail(IFD_ParameterError, f"not a command APDU: {exc}")
         if command.extended:
             return self._fail(IFD_BadCommand, "an extended-length APDU has no T=0 mapping")
-        status = slot.status()
+        status = self._status(slot, ICC_Slot_No)
         if status != IFD_OK:
-            return self._fail(status, f"contact 0x{ICC_Slot_No:02X}: {TEXT[status]}")
+            return status
         try:
             answer = bytes(slot.transport.transmit(raw))
         except TransportError as exc:
@@ -364,6 +364,16 @@ class ReaderApi:
             )
         return slot
 
+    def _status(self, slot: _Slot, number: int) -> int:
+        """``IFD_OK`` if the contact's card is powered, else the code of why not."""
+        try:
+            status = slot.status()
+        except TransportError as exc:
+            return self._fail(Code(code_for(exc)[0]), f"contact 0x{number:02X} state: {exc}")
+        if status != IFD_OK:
+            return self._fail(status, f"contact 0x{number:02X}: {TEXT[status]}")
+        return self._ok(IFD_OK)
+
     def _power_off(self, slot: _Slot) -> int:
         if slot.seen is _Seen.POWERED:
             slot.seen = _Seen.UNPOWERED
@@ -379,7 +389,10 @@ class ReaderApi:
         """The code of a transport failure, from where the card is now (see the module)."""
         slot.after(exc)
         if isinstance(exc, NoCardError | CardRemovedError):
-            code = Code.NO_CARD if slot.status() == Code.NO_CARD else Code.NO_RESPONSE
+            try:
+                code = Code.NO_CARD if slot.status() == Code.NO_CARD else Code.NO_RESPONSE
+            except TransportError as unasked:
+                exc, code = unasked, Code(code_for(unasked)[0])
         else:
             code = Code(code_for(exc)[0])
         return self._fail(code, f"{what}: {exc}")

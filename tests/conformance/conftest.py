@@ -4,15 +4,21 @@ A *bench* is a card in its reader for the whole package (one per target, so one 
 and one vpcd connection serve every ``pcsc-*`` test); the function-scoped ``target``
 powers the bench's card up before each test and, after it, powers it down and puts a
 simulated card back to its fresh image if the test changed its persistent state.
+
+A test that applies to some cards only (a 3.00 card's rule, a 16-byte-block algorithm's)
+is decorated with :func:`applies`: it is generated for the simulated targets that fit,
+and for a real card, whose generation and algorithm are learnt when it is first read,
+the ``target`` fixture skips it if they do not fit.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 
@@ -25,7 +31,7 @@ from sbkcard.terminal.connection import Connection
 from sbkcard.terminal.terminal import Terminal
 from sbkcard.terminal.transport import Transport
 
-from .standard import AID, ALGORITHM, pin_data
+from .standard import AID, ALGORITHM, BLOCK_SIZE, pin_data
 
 REAL_READER = "SBKCARD_REAL_READER"
 """The PC/SC reader holding a real card (the full name or a unique part of it)."""
@@ -49,11 +55,46 @@ def _targets() -> tuple[str, ...]:
 
 TARGETS = _targets()
 
+_Test = TypeVar("_Test", bound=Callable[..., Any])
+
+
+def _facts(generation: int, algorithm: int) -> dict[str, int]:
+    """What :func:`applies` may ask of a card."""
+    return {"generation": generation, "block_size": BLOCK_SIZE[algorithm]}
+
+
+def _known_facts(target: str) -> dict[str, int] | None:
+    """The facts of a simulated target, known before it runs (``None`` for a real card)."""
+    _kind, _, generation = target.partition("-gen")
+    if not generation:
+        return None
+    return _facts(int(generation), ALGORITHM[int(generation)])
+
+
+def applies(reason: str, **facts: int) -> Callable[[_Test], _Test]:
+    """Run the decorated test only on cards with these ``facts`` (``generation``,
+    ``block_size``); ``reason`` says why not on the others (a real card's skip)."""
+    fitting = [
+        target
+        for target in TARGETS
+        if (known := _known_facts(target)) is None
+        or all(known[name] == value for name, value in facts.items())
+    ]
+
+    def decorate(test: _Test) -> _Test:
+        parametrized = pytest.mark.parametrize("bench", fitting, indirect=True, scope="package")
+        return pytest.mark.applies(reason, **facts)(parametrized(test))
+
+    return decorate
+
 
 def pytest_configure(config: pytest.Config) -> None:
     """Register the suite's marker."""
     config.addinivalue_line(
         "markers", "destructive: spends PIN or key tries (never run on a real card)"
+    )
+    config.addinivalue_line(
+        "markers", "applies(reason, **facts): only for cards with these facts (see applies())"
     )
 
 
@@ -287,6 +328,11 @@ def target(bench: Bench, request: pytest.FixtureRequest) -> Iterator[Target]:
     """The card under test, cold-reset; powered down (and restored) after the test."""
     if bench.card is None and request.node.get_closest_marker("destructive"):
         pytest.skip("destructive (spends PIN or key tries): never run on a real card")
+    applicable = request.node.get_closest_marker("applies")
+    if applicable is not None:
+        facts = _facts(bench.generation, bench.algorithm)
+        if any(facts[name] != value for name, value in applicable.kwargs.items()):
+            pytest.skip(applicable.args[0])
     atr = bench.transport.power_on()
     try:
         yield Target(bench, atr)

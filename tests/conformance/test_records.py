@@ -14,7 +14,7 @@ from sbkcard.applet_model.user_card.personalise import (
 )
 from sbkcard.identifiers import validate_ssn
 
-from .conftest import Target
+from .conftest import Target, applies
 from .standard import (
     BY_NUMBER,
     EF05_ALL,
@@ -82,10 +82,9 @@ def test_read_all_records_of_ef06(target: Target) -> None:
         assert data == demo_ef06()
 
 
+@applies("EF06 is free on 2.00 cards", generation=3)
 def test_ef06_needs_rkssse_on_3_00_cards(target: Target) -> None:
     """S3 §10.2, SPEC §1.2: EF06 of a 3.0 card is read under RKSSSE: ``6982`` without it."""
-    if target.generation != 3:
-        pytest.skip("EF06 is free on 2.00 cards")
     target.select_ssse()
     assert target.sw(READ_EF06_ALL) == "6982"
     assert target.sw("00 B2 08 30 14") == "6982"
