@@ -23,6 +23,7 @@ from sbkcard.applet_model.user_card.personalise import (
     DEMO_CARD_NUMBER,
     DEMO_CARDHOLDER,
 )
+from sbkcard.cli import main
 from sbkcard.pytest_plugin import make_card, make_psam
 from sbkcard.simulator import load_image, save_image
 from sbkcard.simulator.pcscd import PcscdStack
@@ -214,3 +215,14 @@ def test_pcsc_scan_sees_the_card_atr(served: int, images: dict[str, Path]) -> No
     assert "Reader 0: Virtual PCD 00 00" in out
     assert f"ATR: {spaced(card_atr)}" in out
     assert f"ATR: {spaced(psam_atr)}" in out
+
+
+def test_read_command_through_pcsc_readers(served: int, capsys: pytest.CaptureFixture[str]) -> None:
+    """``sbkcard read --reader … --psam-reader … --national`` prints what iReadCardBas gives."""
+    argv = ["read", "--reader", "Virtual PCD 00 00", "--psam-reader", "Virtual PCD 00 01"]
+    assert main([*argv, "--national"]) == 0
+    printed = capsys.readouterr().out.strip()
+    assert printed == NationalInterface(in_process_terminal(served)).iReadCardBas(1)[1]
+    assert main(argv) == 0
+    table = capsys.readouterr().out
+    assert DEMO_CARDHOLDER.name in table and DEMO_CARD_NUMBER in table
