@@ -6,6 +6,9 @@
   "2.00" and SM4 "3.00" cards (:mod:`.profile`);
 - :mod:`.personalise` — the storage of a personalised or a blank card, and the
   personalisation commands;
+- :mod:`.core` (the index and security checks every command group shares), one module
+  per command group: :mod:`.file_commands`, :mod:`.pin_commands`, :mod:`.auth_commands`,
+  :mod:`.block_commands`, :mod:`.personalisation_commands`, :mod:`.purse_commands`;
 - :mod:`.fcp` (what the card stores), :mod:`.session` (its volatile security state),
   :mod:`.purse` (the DF04 medical purse), :mod:`.recordfile` (records in a file).
 """

@@ -1,0 +1,330 @@
+"""The user card's medical purse commands (Part 5 §7; state machine of table 49).
+
+INITIALIZE FOR LOAD/PURCHASE, CREDIT FOR LOAD, DEBIT FOR PURCHASE, GET BALANCE,
+GET TRANSACTION PROOF and UPDATE/GET STARTING DAY over the purse EF of
+:mod:`sbkcard.applet_model.user_card.purse`.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hmac
+
+from sbkcard.apdu.status import SW
+from sbkcard.applet_model.ssse import PURSE_SIZE
+from sbkcard.applet_model.tree import Structure
+from sbkcard.applet_model.user_card import purse as P
+from sbkcard.applet_model.user_card import recordfile
+from sbkcard.applet_model.user_card.core import CardCore, Command, Reply, sw_only
+from sbkcard.applet_model.user_card.fcp import (
+    COS_KIDS,
+    EfHeader,
+    KeyRecord,
+    body_key,
+    parent,
+    proof_key,
+)
+from sbkcard.applet_model.user_card.session import PurseContext
+
+__all__ = ["PurseCommands"]
+
+
+def _bcd_time(raw: bytes) -> datetime.datetime | None:
+    """A ``cn 7`` CCYYMMDDhhmmss, or ``None`` if it is not one."""
+    try:
+        return datetime.datetime.strptime(raw.hex(), "%Y%m%d%H%M%S")
+    except ValueError:
+        return None
+
+
+class PurseCommands(CardCore):
+    """The DF04 medical purse commands (Part 5 §7; Part 7 §11.8, §12.6, §14)."""
+
+    def _purse_path(self) -> str | None:
+        return self._child(
+            self._session.df,
+            lambda h: isinstance(h, EfHeader) and h.structure is Structure.PURSE,
+        )
+
+    def _purse_key(self, name: str, version: int | None = None) -> KeyRecord | None:
+        return self._key(self._session.df, COS_KIDS[name], version)
+
+    def _purse_step(self, command: P.Command) -> P.State | None:
+        """The purse state after ``command`` per table 49, or ``None`` (then ``6901``)."""
+        s = self._session
+        after = P.TRANSITIONS.get((s.purse, command))
+        if after is None:
+            s.purse_idle()
+        return after
+
+    def _fail(self, sw: int) -> Reply:
+        self._session.purse_idle()
+        return sw_only(sw)
+
+    def _initialize(self, cmd: Command) -> Reply:
+        """INITIALIZE FOR LOAD ``B0 28 00 01`` / FOR PURCHASE ``B0 28 01 01`` (Part 5 §7.5–7.6)."""
+        s = self._session
+        if cmd.p1 not in (0x00, 0x01) or cmd.p2 != 0x01:
+            return self._fail(SW.WRONG_P1P2)
+        purchase = cmd.p1 == 0x01
+        step = P.Command.INITIALIZE_FOR_PURCHASE if purchase else P.Command.INITIALIZE_FOR_LOAD
+        after = self._purse_step(step)
+        if after is None:
+            return sw_only(SW.INVALID_STATE)
+        if len(cmd.data) != (0x13 if purchase else 0x0B):
+            return self._fail(SW.WRONG_LENGTH)
+        path = self._purse_path()
+        if path is None:
+            return self._fail(SW.CONDITIONS_NOT_SATISFIED)
+        if not self._pin_satisfied(s.df):
+            return self._fail(SW.SECURITY_NOT_SATISFIED)
+        key = self._purse_key("DPK" if purchase else "DLK", cmd.data[0])
+        if key is None:
+            return self._fail(SW.KEY_INDEX_NOT_SUPPORTED)
+        purse = P.PurseData.from_bytes(self.storage.read(body_key(path)) or b"")
+        random = self._random(4)
+        head = bytes((key.version, key.algorithm.value))
+        if purchase:
+            amounts = (
+                int.from_bytes(cmd.data[1:5], "big"),
+                int.from_bytes(cmd.data[5:9], "big"),
+                int.from_bytes(cmd.data[9:13], "big"),
+            )
+            if purse.purchase_seq >= P.COUNTER_MAX:
+                return self._fail(SW.COUNTER_MAX)
+            if amounts[0] > purse.balance:
+                return self._fail(SW.INSUFFICIENT_FUNDS)
+            context = PurseContext(
+                key.version, random, purse.purchase_seq, cmd.data[13:19], amounts
+            )
+            reply = (
+                purse.balance.to_bytes(4, "big")
+                + purse.spip.to_bytes(4, "big")
+                + purse.spfp.to_bytes(4, "big")
+                + purse.year_bytes
+                + purse.purchase_seq.to_bytes(2, "big")
+                + head
+                + random
+            )
+        else:
+            amount = int.from_bytes(cmd.data[1:5], "big")
+            terminal = cmd.data[5:11]
+            if purse.load_seq >= P.COUNTER_MAX:
+                return self._fail(SW.COUNTER_MAX)
+            if purse.balance + amount > P.BALANCE_MAX:
+                return self._fail(SW.CONDITIONS_NOT_SATISFIED)
+            seslk = P.load_session_key(key.key, random, purse.load_seq, key.algorithm)
+            mac1 = P.load_mac1(seslk, purse.balance, amount, terminal, key.algorithm)
+            context = PurseContext(
+                key.version, random, purse.load_seq, terminal, (amount, 0, 0), seslk
+            )
+            reply = (
+                purse.balance.to_bytes(4, "big")
+                + purse.load_seq.to_bytes(2, "big")
+                + head
+                + random
+                + mac1
+            )
+        s.purse = after
+        s.purse_context = context
+        return reply, SW.OK
+
+    def _log(self, path: str, record: bytes) -> tuple[str, bytes] | None:
+        """The purse DF's EF08 with ``record`` added as the newest (Part 7 §11.8, §12.6)."""
+        log = self._child(parent(path), lambda h: isinstance(h, EfHeader) and h.fid == 0xEF08)
+        if log is None:
+            return None
+        header = self._headers[log]
+        assert isinstance(header, EfHeader)
+        records = recordfile.split(
+            header.structure, header.record_length, self.storage.read(body_key(log)) or b""
+        )
+        records = [record[: header.record_length], *records][: header.records]
+        return body_key(log), recordfile.join(records)
+
+    def _dtk(self) -> KeyRecord | None:
+        return self._purse_key("DTK")
+
+    def _debit(self, cmd: Command) -> Reply:
+        """DEBIT FOR PURCHASE ``B0 2C 01 00``: terminal seq ‖ time ‖ MAC1 → TAC ‖ MAC2."""
+        s = self._session
+        if cmd.p1 != 0x01 or cmd.p2 != 0x00:
+            return self._fail(SW.WRONG_P1P2)
+        if self._purse_step(P.Command.DEBIT_FOR_PURCHASE) is None:
+            return sw_only(SW.INVALID_STATE)
+        if len(cmd.data) != 0x0F:
+            return self._fail(SW.WRONG_LENGTH)
+        context, path = s.purse_context, self._purse_path()
+        terminal_seq, time, mac1 = cmd.data[0:4], cmd.data[4:11], cmd.data[11:15]
+        when = _bcd_time(time)
+        if when is None:
+            return self._fail(SW.WRONG_DATA)
+        dpk = self._purse_key("DPK", context.key_version) if context else None
+        dtk = self._dtk()
+        if context is None or path is None or dpk is None or dtk is None:
+            return self._fail(SW.CONDITIONS_NOT_SATISFIED)
+        alg = dpk.algorithm
+        sespk = P.purchase_session_key(dpk.key, context.random, context.seq, terminal_seq, alg)
+        expected = P.purchase_mac1(sespk, context.amounts, context.terminal, time, alg)
+        if not hmac.compare_digest(expected, mac1):
+            return self._fail(SW.MAC_INVALID)
+        purse = P.PurseData.from_bytes(self.storage.read(body_key(path)) or b"")
+        account, self_paid, pooled = context.amounts
+        if account > purse.balance:
+            return self._fail(SW.INSUFFICIENT_FUNDS)
+        purse = P.settle_year(purse, when.date(), self_paid, pooled)
+        if max(purse.spip, purse.spfp) > P.BALANCE_MAX:  # b 4, as the balance (S2 §7)
+            return self._fail(SW.CONDITIONS_NOT_SATISFIED)
+        purse = P.PurseData(
+            purse.load_seq,
+            purse.purchase_seq + 1,
+            purse.balance - account,
+            purse.spip,
+            purse.spfp,
+            purse.year,
+            purse.start,
+        )
+        mac2 = P.purchase_mac2(sespk, context.amounts, alg)
+        tac = P.purchase_tac(dtk.key, context.amounts, context.terminal, terminal_seq, time, alg)
+        record = (
+            context.seq.to_bytes(2, "big")
+            + P.PURCHASE
+            + context.terminal
+            + time
+            + account.to_bytes(4, "big")
+            + self_paid.to_bytes(4, "big")
+            + pooled.to_bytes(4, "big")
+        )
+        self._commit_transaction(path, purse, record, P.PURCHASE, context.seq, mac2, tac)
+        s.purse_idle()
+        return tac + mac2, SW.OK
+
+    def _commit_transaction(
+        self,
+        path: str,
+        purse: P.PurseData,
+        record: bytes,
+        kind: bytes,
+        seq: int,
+        mac_value: bytes,
+        tac: bytes,
+    ) -> None:
+        df = parent(path)
+        writes = {
+            body_key(path): purse.to_bytes(),
+            proof_key(df): kind + seq.to_bytes(2, "big") + mac_value + tac,
+        }
+        log = self._log(path, record)
+        if log is not None:
+            writes[log[0]] = log[1]
+        self._write(writes)
+
+    def _credit(self, cmd: Command) -> Reply:
+        """CREDIT FOR LOAD ``B0 2A 00 00``: host time ‖ MAC2 → TAC (Part 5 §7.1)."""
+        s = self._session
+        if cmd.p1 or cmd.p2:
+            return self._fail(SW.WRONG_P1P2)
+        if self._purse_step(P.Command.CREDIT_FOR_LOAD) is None:
+            return sw_only(SW.INVALID_STATE)
+        if len(cmd.data) != 0x0B:
+            return self._fail(SW.WRONG_LENGTH)
+        context, path, dtk = s.purse_context, self._purse_path(), self._dtk()
+        time, mac2 = cmd.data[:7], cmd.data[7:11]
+        if _bcd_time(time) is None:
+            return self._fail(SW.WRONG_DATA)
+        if context is None or path is None or dtk is None:
+            return self._fail(SW.CONDITIONS_NOT_SATISFIED)
+        amount = context.amounts[0]
+        alg = dtk.algorithm
+        expected = P.load_mac2(context.session_key, amount, context.terminal, time, alg)
+        if not hmac.compare_digest(expected, mac2):
+            return self._fail(SW.MAC_INVALID)
+        purse = P.PurseData.from_bytes(self.storage.read(body_key(path)) or b"")
+        if purse.balance + amount > P.BALANCE_MAX:
+            return self._fail(SW.CONDITIONS_NOT_SATISFIED)
+        balance = purse.balance + amount
+        purse = P.PurseData(
+            purse.load_seq + 1,
+            purse.purchase_seq,
+            balance,
+            purse.spip,
+            purse.spfp,
+            purse.year,
+            purse.start,
+        )
+        tac = P.load_tac(dtk.key, balance, context.seq, amount, context.terminal, time, alg)
+        record = (
+            context.seq.to_bytes(2, "big")
+            + P.LOAD
+            + context.terminal
+            + time
+            + amount.to_bytes(4, "big")
+            + bytes(8)
+        )
+        self._commit_transaction(path, purse, record, P.LOAD, context.seq, mac2, tac)
+        s.purse_idle()
+        return tac, SW.OK
+
+    def _get_balance(self, cmd: Command) -> Reply:
+        """GET BALANCE ``B0 26 00 01/02/03`` (Part 5 §7.3): CIA, or SPIP/SPFP ‖ year."""
+        if cmd.p1 or cmd.p2 not in (0x01, 0x02, 0x03):
+            return self._fail(SW.WRONG_P1P2)
+        after = self._purse_step(P.Command.GET_BALANCE)
+        if after is None:
+            return sw_only(SW.INVALID_STATE)
+        if cmd.data or cmd.le != (4 if cmd.p2 == 0x01 else 6):
+            return self._fail(SW.WRONG_LENGTH)
+        path = self._purse_path()
+        if path is None:
+            return self._fail(SW.CONDITIONS_NOT_SATISFIED)
+        if not self._pin_satisfied(self._session.df):
+            return self._fail(SW.SECURITY_NOT_SATISFIED)
+        purse = P.PurseData.from_bytes(self.storage.read(body_key(path)) or b"")
+        if cmd.p2 == 0x01:
+            return purse.balance.to_bytes(4, "big"), SW.OK
+        total = purse.spip if cmd.p2 == 0x02 else purse.spfp
+        return total.to_bytes(4, "big") + purse.year_bytes, SW.OK
+
+    def _get_proof(self, cmd: Command) -> Reply:
+        """GET TRANSACTION PROOF ``B0 2E 00 type 02 seq`` → MAC ‖ TAC (Part 5 §7.4; Part 7 §14)."""
+        if cmd.p1:
+            return self._fail(SW.WRONG_P1P2)
+        if self._purse_step(P.Command.GET_TRANSACTION_PROOF) is None:
+            return sw_only(SW.INVALID_STATE)
+        if len(cmd.data) != 2:
+            return self._fail(SW.WRONG_LENGTH)
+        path = self._purse_path()
+        if path is None:
+            return self._fail(SW.CONDITIONS_NOT_SATISFIED)
+        proof = self.storage.read(proof_key(parent(path)))
+        if proof is None or proof[0] != cmd.p2 or proof[1:3] != cmd.data:
+            return self._fail(SW.MAC_NOT_AVAILABLE)
+        return proof[3:11], SW.OK
+
+    def _starting_day(self, cmd: Command) -> Reply:
+        """UPDATE STARTING DAY ``B0 56 00 00`` (DSK) / GET STARTING DAY ``B0 56 01 00``."""
+        s = self._session
+        if cmd.p2 or cmd.p1 not in (0x00, 0x01):
+            return sw_only(SW.WRONG_P1P2)
+        path = self._purse_path()
+        if cmd.p1 == 0x01:
+            if cmd.data or cmd.le != 2:
+                return sw_only(SW.WRONG_LENGTH)
+            if path is None:
+                return sw_only(SW.CONDITIONS_NOT_SATISFIED)
+            if not self._pin_satisfied(s.df):
+                return sw_only(SW.SECURITY_NOT_SATISFIED)
+            return (self.storage.read(body_key(path)) or bytes(PURSE_SIZE))[18:20], SW.OK
+        if len(cmd.data) != 2:
+            return sw_only(SW.WRONG_LENGTH)
+        if path is None:
+            return sw_only(SW.CONDITIONS_NOT_SATISFIED)
+        if not s.authenticated(s.df, COS_KIDS["DSK"]):
+            return sw_only(SW.SECURITY_NOT_SATISFIED)
+        try:
+            datetime.date(2000, int(cmd.data.hex()[:2]), int(cmd.data.hex()[2:]))
+        except ValueError:
+            return sw_only(SW.WRONG_DATA)
+        body = self.storage.read(body_key(path)) or bytes(PURSE_SIZE)
+        self._write({body_key(path): body[:18] + cmd.data})
+        return sw_only(SW.OK)
