@@ -29,7 +29,7 @@ $(VENV)/.installed: pyproject.toml
 venv: $(VENV)/.installed
 
 # The main job: the end-to-end demo on the built-in simulator.
-demo: venv
+demo: apt venv
 	$(VENV)/bin/sbkcard demo
 
 # The whole test suite (starts pcscd, the simulated cards and SoftHSM itself).
