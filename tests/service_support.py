@@ -17,7 +17,7 @@ from aiohttp import ClientSession
 from aiohttp.test_utils import TestServer
 from terminal_support import ScriptedPad, psam, terminal, user_card
 
-from sbkcard.service.access import Access
+from sbkcard.service.access import ClientAccess
 from sbkcard.service.audit import AuditLog
 from sbkcard.service.counter import ReaderSlot
 from sbkcard.service.hsm_server import hsm_app
@@ -83,7 +83,7 @@ async def hsm_service(
         if app_factory
         else hsm_app(
             HsmService(HsmHost(SoftwareKeyService())),
-            Access(tokens=frozenset({TOKEN})),
+            ClientAccess(tokens=frozenset({TOKEN})),
             AuditLog(None),
         )
     )

@@ -12,7 +12,7 @@ from aiohttp import WSMsgType, web
 from service_support import TOKEN, PulledAt, counter, hsm_service, post, run, slot
 from terminal_support import CARD_INFO, PIN, user_card
 
-from sbkcard.service.access import Access
+from sbkcard.service.access import ClientAccess
 from sbkcard.service.audit import AuditLog
 from sbkcard.service.hsm_client import HttpHsmClient
 from sbkcard.service.protocol import FUNCTIONS
@@ -201,7 +201,7 @@ def test_unknown_function_and_oversized_message() -> None:
 
 def test_origin_allowlist_and_token() -> None:
     async def scenario() -> None:
-        access = Access(origins=frozenset({"http://his.example"}), tokens=frozenset({TOKEN}))
+        access = ClientAccess(origins=frozenset({"http://his.example"}), tokens=frozenset({TOKEN}))
         async with counter(access=access) as (base, session, _):
             url = f"{base}/api/iReadCardBas"
             auth = {"Authorization": f"Bearer {TOKEN}"}
@@ -229,7 +229,7 @@ def test_origin_allowlist_and_token() -> None:
 
 def test_rate_limit_per_client() -> None:
     async def scenario() -> None:
-        async with counter(access=Access(rate=0.01, burst=2)) as (base, session, _):
+        async with counter(access=ClientAccess(rate=0.01, burst=2)) as (base, session, _):
             codes = [
                 (await post(session, f"{base}/api/iReadCardBas", {"iType": 1}))[0] for _ in range(3)
             ]

@@ -42,7 +42,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def _serve(args: argparse.Namespace) -> int:
     from sbkcard.cli.read import _key_service
-    from sbkcard.service.access import Access
+    from sbkcard.service.access import ClientAccess
     from sbkcard.service.audit import AuditLog
     from sbkcard.service.config import is_loopback
     from sbkcard.service.hsm_server import hsm_app
@@ -61,7 +61,9 @@ def _serve(args: argparse.Namespace) -> int:
         raise SbkcardError("--client-ca needs --tls-cert and --tls-key")
     keys = _key_service(args.keys)
     assert keys is not None
-    access = Access(tokens=frozenset({token}), rate=args.rate, burst=max(1, int(args.rate * 2)))
+    access = ClientAccess(
+        tokens=frozenset({token}), rate=args.rate, burst=max(1, int(args.rate * 2))
+    )
     app = hsm_app(HsmService(HsmHost(keys)), access, AuditLog(args.log_file, name="sbkcard.hsm"))
     context = None
     if args.tls_cert is not None:

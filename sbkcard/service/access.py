@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 
 @dataclass
-class Access:
+class ClientAccess:
     """The checks of the module docstring, sans-IO (the server passes headers in)."""
 
     origins: frozenset[str] = frozenset()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from sbkcard.service.access import Access
+from sbkcard.service.access import ClientAccess
 from sbkcard.service.audit import AuditLog
 from sbkcard.service.config import ConfigError, ReaderConfig, ServeConfig
 from sbkcard.service.counter import ReaderSlot
@@ -67,7 +67,7 @@ def build_service(config: ServeConfig, env: Mapping[str, str]) -> CounterService
     tokens: frozenset[str] = frozenset()
     if config.token_env is not None:
         tokens = frozenset({_secret(env, config.token_env, "[serve] token_env")})
-    access = Access(
+    access = ClientAccess(
         origins=frozenset(o.rstrip("/") for o in config.origins),
         tokens=tokens,
         rate=config.rate,

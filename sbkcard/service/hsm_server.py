@@ -14,14 +14,14 @@ import time
 from aiohttp import web
 
 from sbkcard import __version__
-from sbkcard.service.access import Access, bearer
+from sbkcard.service.access import ClientAccess, bearer
 from sbkcard.service.audit import AuditLog
 from sbkcard.service.hsm_service import HsmService
 
 _MAX_MESSAGE = 16384
 
 
-def hsm_app(service: HsmService, access: Access, audit: AuditLog) -> web.Application:
+def hsm_app(service: HsmService, access: ClientAccess, audit: AuditLog) -> web.Application:
     """The aiohttp application of the HSM service."""
 
     async def compute(request: web.Request) -> web.Response:

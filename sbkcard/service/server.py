@@ -32,7 +32,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from sbkcard import __version__
-from sbkcard.service.access import Access, bearer
+from sbkcard.service.access import ClientAccess, bearer
 from sbkcard.service.audit import AuditLog
 from sbkcard.service.counter import HsmClient, Outcome, ReaderSlot
 from sbkcard.service.openapi import openapi
@@ -60,7 +60,7 @@ class CounterService:
         self,
         readers: list[ReaderSlot],
         *,
-        access: Access | None = None,
+        access: ClientAccess | None = None,
         hsm: HsmClient | None = None,
         hsm_fallback: bool = True,
         audit: AuditLog | None = None,
@@ -69,7 +69,7 @@ class CounterService:
         max_message: int = 65536,
     ) -> None:
         self.readers = {r.name: r for r in readers}
-        self.access = access or Access()
+        self.access = access or ClientAccess()
         self.hsm = hsm
         self.hsm_fallback = hsm_fallback
         self.audit = audit or AuditLog(None)
