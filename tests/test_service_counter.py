@@ -107,6 +107,27 @@ def test_hsm_fallback_without_a_psam_is_one_call() -> None:
     run(scenario())
 
 
+@pytest.mark.parametrize(
+    ("function", "args"),
+    [
+        ("iUnblockPIN", {"pCardInfo": CARD_INFO}),
+        ("iReloadPIN", {"pCardInfo": CARD_INFO}),
+        ("iReadCard", {"iAuthType": 2, "pCardInfo": CARD_INFO, "pFileAddr": "DF04EF05|81|84|$"}),
+    ],
+)
+def test_hsm_fallback_of_the_keyed_functions(function: str, args: dict[str, object]) -> None:
+    async def scenario() -> None:
+        async with hsm_service() as hsm_url:
+            client = HttpHsmClient(hsm_url, TOKEN)
+            async with counter(slot(with_psam=False), hsm=client) as (base, session, _):
+                _, out = await post(session, f"{base}/api/{function}", {"iType": 1, **args})
+                assert out["code"] == 0, out
+                _, verify = await post(session, f"{base}/api/iVerifyPIN", {"iType": 1})
+                assert verify["code"] == 0
+
+    run(scenario())
+
+
 def test_hsm_fallback_for_a_card_not_yet_read_reads_its_facts_first() -> None:
     async def scenario() -> None:
         async with hsm_service() as hsm_url:
