@@ -11,6 +11,7 @@ from sbkcard.service.config import ConfigError, ReaderConfig, ServeConfig
 from sbkcard.service.counter import ReaderSlot
 from sbkcard.service.hsm_client import HttpHsmClient
 from sbkcard.service.pinpad import ProgramPinPad
+from sbkcard.service.run import client_tls
 from sbkcard.service.server import CounterService
 from sbkcard.terminal.hotlist import Hotlist
 from sbkcard.terminal.national.interface import NationalInterface
@@ -63,7 +64,10 @@ def build_service(config: ServeConfig, env: Mapping[str, str]) -> CounterService
     hsm = None
     if config.hsm_url is not None:
         token = _secret(env, config.hsm_token_env, "[hsm] token_env")
-        hsm = HttpHsmClient(config.hsm_url, token, timeout=config.hsm_timeout)
+        context = None
+        if config.hsm_ca is not None or config.hsm_client_cert is not None:
+            context = client_tls(config.hsm_ca, config.hsm_client_cert, config.hsm_client_key)
+        hsm = HttpHsmClient(config.hsm_url, token, timeout=config.hsm_timeout, context=context)
     tokens: frozenset[str] = frozenset()
     if config.token_env is not None:
         tokens = frozenset({_secret(env, config.token_env, "[serve] token_env")})

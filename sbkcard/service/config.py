@@ -21,6 +21,9 @@
     url = "http://127.0.0.1:8766"
     token_env = "SBKCARD_HSM_TOKEN"
     timeout = 10.0
+    ca = "hsm-ca.pem"           # https: the CA of the HSM service's certificate
+    client_cert = "counter.pem" # mutual TLS: this counter's certificate and key
+    client_key = "counter.key"
 
     [pinpad]
     program = ["/usr/local/bin/pinpad"]
@@ -85,6 +88,9 @@ class ServeConfig:
     hsm_url: str | None = None
     hsm_token_env: str = "SBKCARD_HSM_TOKEN"
     hsm_timeout: float = 10.0
+    hsm_ca: Path | None = None
+    hsm_client_cert: Path | None = None
+    hsm_client_key: Path | None = None
     pinpad: list[str] = field(default_factory=list)
     pinpad_timeout: float = 60.0
     readers: list[ReaderConfig] = field(default_factory=list)
@@ -117,6 +123,8 @@ class ServeConfig:
             raise ConfigError(f"{source}: [serve] rate: must be positive")
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ConfigError(f"{source}: [serve] tls_cert and tls_key go together")
+        if (self.hsm_client_cert is None) != (self.hsm_client_key is None):
+            raise ConfigError(f"{source}: [hsm] client_cert and client_key go together")
         if not is_loopback(self.host):
             if not self.allow_remote:
                 raise ConfigError(
@@ -163,6 +171,9 @@ _HSM_KEYS: dict[str, tuple[str, type]] = {
     "url": ("hsm_url", str),
     "token_env": ("hsm_token_env", str),
     "timeout": ("hsm_timeout", float),
+    "ca": ("hsm_ca", Path),
+    "client_cert": ("hsm_client_cert", Path),
+    "client_key": ("hsm_client_key", Path),
 }
 _PINPAD_KEYS: dict[str, tuple[str, type]] = {
     "program": ("pinpad", list),

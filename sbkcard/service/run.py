@@ -27,6 +27,19 @@ def tls_context(cert: Path, key: Path, client_ca: Path | None = None) -> ssl.SSL
     return context
 
 
+def client_tls(
+    ca: Path | None, cert: Path | None = None, key: Path | None = None
+) -> ssl.SSLContext:
+    """A client TLS context trusting ``ca`` (else the system's), showing ``cert`` if given."""
+    try:
+        context = ssl.create_default_context(cafile=str(ca) if ca is not None else None)
+        if cert is not None:
+            context.load_cert_chain(cert, key)
+    except (OSError, ssl.SSLError) as exc:
+        raise SbkcardError(f"TLS: cannot load {ca} / {cert}: {exc}") from None
+    return context
+
+
 def serve(
     app: web.Application,
     host: str,
