@@ -84,10 +84,11 @@ def _config(args: argparse.Namespace) -> ServeConfig:
 
 def _serve(args: argparse.Namespace) -> int:
     config = _config(args)
+    from sbkcard.cli.read import _transport
     from sbkcard.service.build import build_service
     from sbkcard.service.run import serve, tls_context
 
-    service = build_service(config, os.environ)
+    service = build_service(config, os.environ, _transport)
     context = None
     if config.tls_cert is not None and config.tls_key is not None:
         context = tls_context(config.tls_cert, config.tls_key)

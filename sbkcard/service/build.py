@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from sbkcard.service.access import ClientAccess
@@ -19,28 +19,23 @@ from sbkcard.terminal.operations.pinpad import PinPad
 from sbkcard.terminal.terminal import Terminal
 from sbkcard.terminal.transports.transport import Transport
 
-
-def _transport(image: Path | None, reader: str | None) -> Transport | None:
-    if image is not None:
-        from sbkcard.simulator.image import load_image
-
-        return load_image(image)
-    if reader is not None:
-        from sbkcard.terminal.transports.pcsc import PcscTransport
-
-        return PcscTransport(reader)
-    return None
+#: Opens a reader's card or PSAM: (simulated image, PC/SC name) → transport (or ``None``).
+OpenTransport = Callable[[Path | None, str | None], Transport | None]
 
 
 def reader_slot(
-    reader: ReaderConfig, *, hotlist: Hotlist | None = None, pinpad: PinPad | None = None
+    reader: ReaderConfig,
+    open_transport: OpenTransport,
+    *,
+    hotlist: Hotlist | None = None,
+    pinpad: PinPad | None = None,
 ) -> ReaderSlot:
     """One reader's terminal and national interface."""
-    card = _transport(reader.card, reader.pcsc)
+    card = open_transport(reader.card, reader.pcsc)
     assert card is not None
     terminal = Terminal(
         card,
-        psam_reader=_transport(reader.psam, reader.psam_pcsc),
+        psam_reader=open_transport(reader.psam, reader.psam_pcsc),
         hotlist=hotlist,
         pinpad=pinpad,
         terminal_number=reader.terminal_number,
@@ -56,11 +51,13 @@ def _secret(env: Mapping[str, str], name: str, where: str) -> str:
     return value
 
 
-def build_service(config: ServeConfig, env: Mapping[str, str]) -> CounterService:
+def build_service(
+    config: ServeConfig, env: Mapping[str, str], open_transport: OpenTransport
+) -> CounterService:
     """The service ``config`` describes (tokens read from ``env``)."""
     hotlist = Hotlist(config.hotlist) if config.hotlist is not None else None
     pinpad = ProgramPinPad(config.pinpad, timeout=config.pinpad_timeout) if config.pinpad else None
-    slots = [reader_slot(r, hotlist=hotlist, pinpad=pinpad) for r in config.readers]
+    slots = [reader_slot(r, open_transport, hotlist=hotlist, pinpad=pinpad) for r in config.readers]
     hsm = None
     if config.hsm_url is not None:
         token = _secret(env, config.hsm_token_env, "[hsm] token_env")
