@@ -5,23 +5,27 @@
   taken in alternating rounds.  Target: the service adds at most 1 ms to the median.
 * 50 simulated readers in one service, one WebSocket client each, every client making
   ``CALLS`` calls (a bounded run, loopback): calls/s, p50/p99, errors (target 0) and the
-  process's peak memory, against the same 50 readers called directly from 50 threads.
+  server's peak memory, against the same 50 readers called directly from 50 threads.
 
-The server runs in its own thread and event loop, as ``sbkcard serve`` does.
+The service is ``sbkcard serve --config`` in its own process (simulated images), as a
+counter runs it; the client and the library calls run in this process.
 """
 
 from __future__ import annotations
 
 import asyncio
-import resource
+import signal
 import statistics
-import threading
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from pathlib import Path
 
-from aiohttp import ClientSession, web
+from aiohttp import ClientSession
 
 from benchmarks.harness import Row
 from sbkcard.applet_model.psam import psam_atr, psam_content
@@ -31,9 +35,7 @@ from sbkcard.applet_model.user_card.personalise import (
     card_atr,
     demo_card_content,
 )
-from sbkcard.service.counter import ReaderSlot
-from sbkcard.service.server import CounterService
-from sbkcard.simulator import SimulatedCard
+from sbkcard.simulator import SimulatedCard, save_image
 from sbkcard.terminal.national.interface import NationalInterface
 from sbkcard.terminal.terminal import Terminal
 
@@ -43,7 +45,8 @@ COUNTERS = 50
 CALLS = 20
 
 
-def _slot(name: str) -> ReaderSlot:
+def _cards() -> tuple[SimulatedCard, SimulatedCard]:
+    """The 3rd-generation demo card and a level-3 PSAM."""
     card = SimulatedCard.create(
         "user-card",
         demo_card_content(THIRD_GENERATION),
@@ -54,34 +57,61 @@ def _slot(name: str) -> ReaderSlot:
     chip = SimulatedCard.create(
         "psam", psam_content(level=3, terminal_number=terminal_number), psam_atr(terminal_number)
     )
-    return ReaderSlot(name, NationalInterface(Terminal(card, psam_reader=chip)))
+    return card, chip
+
+
+def _images(directory: Path) -> tuple[Path, Path]:
+    card, chip = _cards()
+    paths = directory / "card.json", directory / "psam.json"
+    save_image(card, paths[0])
+    save_image(chip, paths[1])
+    return paths
+
+
+def _direct() -> NationalInterface:
+    card, chip = _cards()
+    return NationalInterface(Terminal(card, psam_reader=chip))
 
 
 @contextmanager
-def _serving(service: CounterService) -> Iterator[str]:
-    """The service on a loopback port in a thread of its own; its base URL."""
-    loop = asyncio.new_event_loop()
-    runner = web.AppRunner(service.app(), access_log=None)
-    ready = threading.Event()
-    port: list[int] = []
-
-    async def start() -> None:
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port.extend(s.getsockname()[1] for s in site._server.sockets)  # type: ignore[union-attr]
-        ready.set()
-
-    thread = threading.Thread(target=lambda: (loop.run_until_complete(start()), loop.run_forever()))
-    thread.start()
-    ready.wait(30)
+def _serving(config: str, directory: Path) -> Iterator[tuple[str, int]]:
+    """``sbkcard serve --config`` as a subprocess, as a counter runs it; (base URL, pid)."""
+    (directory / "serve.toml").write_text(config, encoding="utf-8")
+    log = directory / "serve.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "sbkcard", "serve", "--config", str(directory / "serve.toml")],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=out,
+        )
     try:
-        yield f"http://127.0.0.1:{port[0]}"
+        deadline = time.monotonic() + 60
+        while "readers:" not in log.read_text(errors="replace"):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"sbkcard serve did not start: {log.read_text()}")
+            time.sleep(0.05)
+        port = log.read_text().split("http://127.0.0.1:")[1].split("/")[0]
+        yield f"http://127.0.0.1:{port}", proc.pid
     finally:
-        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(30)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(30)
-        loop.close()
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+
+
+def _peak_rss(pid: int) -> float:
+    """A process's peak resident memory in MiB (VmHWM)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024.0
+    return float("nan")
+
+
+def _config(directory: Path, names: list[str]) -> str:
+    card, psam = _images(directory)
+    lines = ["[serve]", "port = 0", "rate = 100000.0", "busy_timeout = 60.0"]
+    for name in names:
+        lines += ["[[reader]]", f'name = "{name}"', f'card = "{card}"', f'psam = "{psam}"']
+    return "\n".join(lines) + "\n"
 
 
 def _timed(func: Callable[[], object]) -> float:
@@ -139,65 +169,40 @@ def _p99(values: list[float]) -> float:
 
 def run() -> list[Row]:
     rows: list[Row] = []
-    service = CounterService([_slot("default")])
-    with _serving(service) as base:
-        http, ws, lib = asyncio.run(_overhead(base, _slot("direct").national))
     target = "+≤1 ms median"
-    rows.append(
-        Row(f"iReadCardBas HTTP (+{http - lib:.2f} ms)", http, lib, "ms", "library", target, False)
-    )
-    rows.append(
-        Row(f"iReadCardBas WebSocket (+{ws - lib:.2f} ms)", ws, lib, "ms", "library", target, False)
-    )
-
-    names = [f"counter-{i:02d}" for i in range(COUNTERS)]
-    many = CounterService([_slot(n) for n in names], access=None)
-    many.access.rate = many.access.burst = 10_000
-    with _serving(many) as base:
-        latencies, errors, wall = asyncio.run(_many(base, names))
-    direct_slots = [_slot(n).national for n in names]
+    with tempfile.TemporaryDirectory() as tmp:
+        directory = Path(tmp)
+        with _serving(_config(directory, ["default"]), directory) as (base, _pid):
+            http, ws, lib = asyncio.run(_overhead(base, _direct()))
+        for name, value in (("HTTP", http), ("WebSocket", ws)):
+            label = f"iReadCardBas {name} (+{value - lib:.2f} ms)"
+            rows.append(Row(label, value, lib, "ms", "library", target, False))
+        names = [f"counter-{i:02d}" for i in range(COUNTERS)]
+        with _serving(_config(directory, names), directory) as (base, pid):
+            latencies, errors, wall = asyncio.run(_many(base, names))
+            rss = _peak_rss(pid)
     direct: list[float] = []
 
     def one(national: NationalInterface) -> None:
         for _ in range(CALLS):
             direct.append(_timed(lambda: national.iReadCardBas(1)))
 
+    nationals = [_direct() for _ in names]
     start = time.perf_counter()
     with ThreadPoolExecutor(COUNTERS) as pool:
-        list(pool.map(one, direct_slots))
+        list(pool.map(one, nationals))
     direct_wall = time.perf_counter() - start
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    label = f"{COUNTERS} counters: errors {errors}, peak RSS {rss:.0f} MiB"
+    peer = "library, 50 threads"
+    label = f"{COUNTERS} counters (errors {errors}, server peak RSS {rss:.0f} MiB)"
     rows.append(
-        Row(
-            f"{label}; calls/s",
-            len(latencies) / wall,
-            len(direct) / direct_wall,
-            "calls/s",
-            "library, 50 threads",
-            "errors 0",
-        )
-    )
+        Row(f"{label} calls/s", len(latencies) / wall, len(direct) / direct_wall, "calls/s", peer,
+            "errors 0")
+    )  # fmt: skip
     rows.append(
-        Row(
-            f"{COUNTERS} counters p50",
-            statistics.median(latencies),
-            statistics.median(direct),
-            "ms",
-            "library, 50 threads",
-            "",
-            False,
-        )
-    )
+        Row(f"{COUNTERS} counters p50", statistics.median(latencies), statistics.median(direct),
+            "ms", peer, "", False)
+    )  # fmt: skip
     rows.append(
-        Row(
-            f"{COUNTERS} counters p99",
-            _p99(latencies),
-            _p99(direct),
-            "ms",
-            "library, 50 threads",
-            "",
-            False,
-        )
+        Row(f"{COUNTERS} counters p99", _p99(latencies), _p99(direct), "ms", peer, "", False)
     )
     return rows
