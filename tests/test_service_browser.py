@@ -6,7 +6,6 @@ given (nothing is downloaded).  A page from an origin not on the allowlist is re
 
 from __future__ import annotations
 
-import os
 import shutil
 import threading
 from collections.abc import Iterator
@@ -40,8 +39,8 @@ FLAGS = [
 
 
 @pytest.fixture
-def browser(tmp_path: Path) -> Iterator[object]:
-    os.environ["SE_OFFLINE"] = "true"  # Selenium Manager must not fetch a driver
+def browser(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
+    monkeypatch.setenv("SE_OFFLINE", "true")  # Selenium Manager must not fetch a driver
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 

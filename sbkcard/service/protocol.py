@@ -10,17 +10,17 @@ and the answer is the national return code and string, unchanged::
 
     {"id": 7, "function": "iReadCard", "code": 0, "pOutInfo": "…"}
 
-The functions are those of the class itself (every public method named ``i…``), with
-their parameters and types read from the signatures, so a function added there is served
-here.  A request carrying a PIN field is refused: PINs come from the counter's PIN pad
-(S3 §4.1.3), never over the socket.  Sans-IO: this module parses and answers dicts.
+The functions are those of the class itself (every public method answering
+``(code, pOutInfo)``), with their parameters and types read from the signatures, so a
+function added there is served here.  A request carrying a PIN field is refused: PINs
+come from the counter's PIN pad (S3 §4.1.3), never over the socket.  Sans-IO: this
+module parses and answers dicts.
 """
 
 from __future__ import annotations
 
 import inspect
 import json
-import re
 import typing
 from dataclasses import dataclass
 from typing import Any, Final
@@ -30,7 +30,6 @@ from sbkcard.terminal.national.interface import NationalInterface
 
 #: Request keys that are the service's own, not a function's parameters.
 ENVELOPE: Final = frozenset({"function", "id", "reader", "hsm"})
-_FUNCTION_NAME = re.compile(r"^i[A-Z][A-Za-z]*(_HSM_Step[1-3])?$")
 
 
 @dataclass(frozen=True)
@@ -48,14 +47,18 @@ class Function:
 
 
 def _functions() -> dict[str, Function]:
+    """The public methods answering ``(code, pOutInfo)`` with int and str parameters."""
     table: dict[str, Function] = {}
     for name, method in inspect.getmembers(NationalInterface, inspect.isfunction):
-        if not _FUNCTION_NAME.match(name):
+        if name.startswith("_"):
             continue
         hints = typing.get_type_hints(method)
+        if hints.get("return") != tuple[int, str]:
+            continue
         params = {p: hints[p] for p in inspect.signature(method).parameters if p != "self"}
-        doc = (inspect.getdoc(method) or name).splitlines()[0]
-        table[name] = Function(name, params, doc)
+        if all(kind in (int, str) for kind in params.values()):
+            doc = (inspect.getdoc(method) or name).splitlines()[0]
+            table[name] = Function(name, params, doc)
     return table
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import platform
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -30,6 +31,7 @@ from itertools import count
 from typing import Any
 
 from aiohttp import WSMsgType, web
+from aiohttp import __version__ as aiohttp_version
 
 from sbkcard import __version__
 from sbkcard.service.access import ClientAccess, bearer
@@ -189,6 +191,11 @@ class CounterService:
         return {
             "service": "sbkcard counter service",
             "version": __version__,
+            "versions": {
+                "sbkcard": __version__,
+                "aiohttp": aiohttp_version,
+                "python": platform.python_version(),
+            },
             "readers": readers,
             "hsm": self.hsm is not None,
             "hsm_fallback": self.hsm_fallback and self.hsm is not None,
