@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from pathlib import Path
 
 import pytest
-from aiohttp import WSMsgType, web
+from aiohttp import ClientTimeout, WSMsgType, web
 from service_support import TOKEN, PulledAt, counter, hsm_service, post, run, slot
 from terminal_support import CARD_INFO, PIN, user_card
 
@@ -17,6 +18,7 @@ from sbkcard.service.audit import AuditLog
 from sbkcard.service.hsm_client import HttpHsmClient
 from sbkcard.service.protocol import FUNCTIONS
 from sbkcard.terminal.national.interface import NationalInterface
+from sbkcard.terminal.operations.pinpad import CallbackPinPad
 
 PAY = "12.34|0.00|20240601103000|"
 
@@ -82,6 +84,30 @@ def test_a_purchase_is_recovered_by_its_id_not_debited_twice() -> None:
             _, first = await post(session, f"{base}/api/iDoDebit", body)
             _, again = await post(session, f"{base}/api/iDoDebit", body)
             assert first["code"] == 0 and again == first
+            _, records = await post(session, f"{base}/api/iReadDebitRecord", {"iType": 1})
+            assert records["pOutInfo"].count("12.34") == 1
+
+    run(scenario())
+
+
+def test_a_client_gone_mid_purchase_leaves_the_card_down_and_the_answer_kept() -> None:
+    reader = slot()
+
+    def slow_pin(prompt: object) -> str:
+        time.sleep(0.5)  # the cardholder types slowly; the HIS gives up meanwhile
+        return PIN
+
+    reader.terminal.pinpad = CallbackPinPad(slow_pin)  # type: ignore[arg-type]
+
+    async def scenario() -> None:
+        async with counter(reader) as (base, session, _):
+            body = {"iType": 1, "id": "inv-9", "pCardInfo": CARD_INFO, "pPayInfo": PAY}
+            with pytest.raises(asyncio.TimeoutError):
+                await post(session, f"{base}/api/iDoDebit", body, timeout=ClientTimeout(total=0.1))
+            await asyncio.sleep(1.0)
+            assert reader.terminal.card_reader.powered is False  # type: ignore[attr-defined]
+            _, again = await post(session, f"{base}/api/iDoDebit", body)
+            assert again["code"] == 0
             _, records = await post(session, f"{base}/api/iReadDebitRecord", {"iType": 1})
             assert records["pOutInfo"].count("12.34") == 1
 
