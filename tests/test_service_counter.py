@@ -9,16 +9,20 @@ import time
 from pathlib import Path
 
 import pytest
-from aiohttp import ClientTimeout, WSMsgType, web
+from aiohttp import ClientSession, ClientTimeout, WSMsgType, web
 from service_support import TOKEN, PulledAt, counter, hsm_service, post, run, slot
 from terminal_support import CARD_INFO, PIN, user_card
 
 from sbkcard.service.access import ClientAccess
 from sbkcard.service.audit import AuditLog
 from sbkcard.service.hsm_client import HttpHsmClient
+from sbkcard.service.hsm_server import hsm_app
+from sbkcard.service.hsm_service import HsmService
 from sbkcard.service.protocol import FUNCTIONS
 from sbkcard.terminal.national.interface import NationalInterface
 from sbkcard.terminal.operations.pinpad import CallbackPinPad
+from sbkcard.terminal.security.hsm import SoftwareKeyService
+from sbkcard.terminal.security.hsm_host import HsmHost
 
 PAY = "12.34|0.00|20240601103000|"
 
@@ -370,3 +374,29 @@ def test_audit_log_has_one_line_per_call_and_no_secret(tmp_path: Path) -> None:
     keys = {"time", "client", "reader", "function", "code", "card", "hsm", "ms"}
     assert all(set(entry) == keys for entry in lines)  # no pOutInfo, PIN, key or TAC
     assert all(PIN not in str(value) for entry in lines for value in entry.values())
+
+
+def test_hsm_service_checks_token_rate_and_audits(tmp_path: Path) -> None:
+    log = tmp_path / "hsm.log"
+
+    def app() -> web.Application:
+        host = HsmService(HsmHost(SoftwareKeyService()))
+        access = ClientAccess(tokens=frozenset({TOKEN}), rate=0.01, burst=2)
+        return hsm_app(host, access, AuditLog(log))
+
+    async def scenario() -> None:
+        async with hsm_service(app) as url, ClientSession() as session:
+            auth = {"Authorization": f"Bearer {TOKEN}"}
+            body = {"step": "garbage", "card": None}
+            statuses = []
+            for headers in ({}, auth, auth, auth):
+                async with session.post(
+                    f"{url}/hsm/read_card_bas", json=body, headers=headers
+                ) as r:
+                    statuses.append((r.status, (await r.json())["code"]))
+            assert statuses == [(401, -11), (200, -14), (200, -14), (429, -11)]
+
+    run(scenario())
+    audit = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [a["status"] for a in audit] == [401, 200, 200, 429]
+    assert all("step" not in a for a in audit)
