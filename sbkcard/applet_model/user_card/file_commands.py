@@ -20,7 +20,21 @@ class FileCommands(CardCore):
     """SELECT, READ BINARY, UPDATE BINARY, READ RECORD, UPDATE RECORD (Part 5 §6.9–§6.13)."""
 
     def _select(self, cmd: Command) -> Reply:
-        """SELECT (Part 5 §6.11): MF/DF by FID, EF under the current DF, DF by name."""
+        """SELECT (Part 5 §6.11): MF/DF by FID, EF under the current DF, DF by name.
+
+        In a blocked application only the SELECT of another application succeeds; any
+        other SELECT (an EF inside it, a file not found, wrong P1-P2) answers ``9303``
+        (Part 7 §13.2).
+        """
+        s = self._session
+        blocked = self._blocked_df(s.df)
+        reply = self._select_file(cmd)
+        if blocked and (reply[1] != SW.OK or self._blocked_df(s.df)):
+            s.ef = None
+            return sw_only(SW.APP_BLOCKED)
+        return reply
+
+    def _select_file(self, cmd: Command) -> Reply:
         s = self._session
         if cmd.p2 not in (0x00, 0x02) or (cmd.p2 == 0x02 and cmd.p1 != 0x04):
             return sw_only(SW.WRONG_P1P2)
