@@ -14,9 +14,10 @@ says "Le 长度错" (GET CHALLENGE, GET BALANCE).
 
 Order of checks for every command: card blocked (``6A81``, Part 5 §6.2.1), malformed
 APDU (``6700``), application blocked (``9303`` to everything but SELECT, which
-answers ``9303`` too unless it selects another application, Part 7 §13.2), CLA (``6E00``; a command that needs secure messaging
-sent without it: ``6987``), INS (``6D00``), then the command's own P1/P2 (``6A86``),
-lengths (``6700``), security (``6982``) and data checks.
+answers ``9303`` too unless it selects another application, Part 7 §13.2), CLA
+(``6E00``; a command that needs secure messaging sent without it: ``6987``), INS
+(``6D00``), then the command's own P1/P2 (``6A86``), lengths (``6700``), security
+(``6982``) and data checks.
 
 The commands live in one mixin per group, all over :class:`.core.CardCore`:
 :mod:`.file_commands` (SELECT, READ/UPDATE BINARY and RECORD), :mod:`.pin_commands`,

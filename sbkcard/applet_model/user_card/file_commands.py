@@ -175,9 +175,15 @@ class FileCommands(CardCore):
         return target, header
 
     def _read_record(self, cmd: Command) -> Reply:
-        """READ RECORD (Part 5 §6.10): by number, P1 to last, last to P1, by identifier."""
+        """READ RECORD (Part 5 §6.10): by number, P1 to last, last to P1, by identifier.
+
+        A COS without the optional range modes answers them with its refusal status
+        word (``6A81`` or ``6A86``, Part 5 table 33; ISO/IEC 7816-4 §7.3.3).
+        """
         if cmd.data:
             return sw_only(SW.WRONG_LENGTH)
+        if self._range_refusal is not None and cmd.p2 & 0x07 in (0x05, 0x06):
+            return sw_only(self._range_refusal)
         found = self._record_file(cmd)
         if isinstance(found, int):
             return sw_only(found)
