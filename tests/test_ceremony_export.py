@@ -2,6 +2,7 @@
 
 import functools
 import json
+import shutil
 import stat
 from collections.abc import Callable
 from pathlib import Path
@@ -13,7 +14,7 @@ from transcript_support import rechain
 from sbkcard.keys import Algorithm, kcv, sm3
 from sbkcard.keys.ceremony import CeremonyError, CheckValueError, export_keys, import_keys
 from sbkcard.keys.hierarchy import Level, demo_keyset, derive_card_keys, level_key
-from sbkcard.keys.soft_store import SoftKeyStore
+from sbkcard.keys.soft_store import SoftKeyStore, generation_path
 from sbkcard.keys.store import KeyAlgorithm, level_label, root_label
 from sbkcard.keys.store_keyset import StoreKeySet
 from sbkcard.keys.transcript import Transcript, verify_transcript
@@ -25,12 +26,15 @@ NAMES = ["IRK", "STKSSSE", "UKSSSE", "DPK"]
 KEK = bytes(range(0xA0, 0xB0))
 
 
-@pytest.fixture(params=[Algorithm.DES, Algorithm.SM4], ids=lambda a: a.name)
-def sites(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Algorithm, Path, Path]:
+@pytest.fixture(scope="module", params=[Algorithm.DES, Algorithm.SM4], ids=lambda a: a.name)
+def made_sites(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Algorithm, Path, Path]:
     """A provincial store with demo roots and a city store; both hold the same KEK."""
     algorithm: Algorithm = request.param
     demo = demo_keyset(algorithm)
-    province, city = tmp_path / "province.json", tmp_path / "city.json"
+    made = tmp_path_factory.mktemp("sites")
+    province, city = made / "province.json", made / "city.json"
     kek_algorithm = KeyAlgorithm.AES if algorithm is Algorithm.DES else KeyAlgorithm.SM4
     with SoftKeyStore.create(province, PROVINCE) as store:
         for name in NAMES:
@@ -40,6 +44,16 @@ def sites(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Algorithm, Pa
     with SoftKeyStore.create(city, CITY) as store:
         store.put("KEK-3301", bytearray(KEK), kek_algorithm)
     return algorithm, province, city
+
+
+@pytest.fixture
+def sites(made_sites: tuple[Algorithm, Path, Path], tmp_path: Path) -> tuple[Algorithm, Path, Path]:
+    """Copies of both stores (with their generation files) for one test."""
+    algorithm, *stores = made_sites
+    for store in stores:
+        for source in (store, generation_path(store)):
+            shutil.copy2(source, tmp_path / source.name)
+    return algorithm, tmp_path / "province.json", tmp_path / "city.json"
 
 
 def _export(

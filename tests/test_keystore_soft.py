@@ -1,6 +1,7 @@
 """The software key store: round trip, wrong passphrase, tampering, use inside the store."""
 
 import json
+import shutil
 import stat
 from collections.abc import Callable
 from pathlib import Path
@@ -32,14 +33,23 @@ K8 = bytes.fromhex("0123456789ABCDEF")
 F = [b"330000sh", b"330100sx", bytes.fromhex("8660330100000001")]
 
 
-@pytest.fixture
-def store_path(tmp_path: Path) -> Path:
-    path = tmp_path / "store.json"
+@pytest.fixture(scope="module")
+def made_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("made") / "store.json"
     with SoftKeyStore.create(path, PASS) as store:
         store.put("DES:IRK", bytearray(K16), KeyAlgorithm.DES, extractable=True)
         store.put("DES:STKSSSE", bytearray(K8), KeyAlgorithm.DES)
         store.put("SM4:IRK", bytearray(K16), KeyAlgorithm.SM4)
         store.generate("KEK-330100", KeyAlgorithm.AES, 16)
+    return path
+
+
+@pytest.fixture
+def store_path(made_store: Path, tmp_path: Path) -> Path:
+    """A copy of the store, with its generation file, for one test to change."""
+    path = tmp_path / "store.json"
+    for source in (made_store, generation_path(made_store)):
+        shutil.copy2(source, tmp_path / source.name)
     return path
 
 
