@@ -243,19 +243,25 @@ def test_show_refuses_without_a_terminal(
     assert not (tmp_path / "t.jsonl").exists()
 
 
-def test_a_failed_step_closes_its_transcript_so_the_failure_cannot_be_cut(
+def _site_and_components(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """Cutting the failure and resuming the transcript no longer ends with the minutes' head."""
+) -> tuple[Run, list[Path]]:
+    """An empty store ``site.json`` and the three component files of a new DES:IRK."""
     run = Run(tmp_path, capsys)
-    pw = ["--passphrase-file", str(tmp_path / "pass")]
-    run("keys", "new", "--out", "site.json", *pw)
+    run("keys", "new", "--out", "site.json", "--passphrase-file", str(tmp_path / "pass"))
     run(
         "ceremony", "generate", "--label", "DES:IRK", "--algorithm", "DES", "--length", "16",
         *_custodians(), "--out-dir", str(tmp_path / "parts"), *run.custody(),
         "--operator", "operator", "--transcript", "generate.jsonl",
     )  # fmt: skip
-    parts = sorted((tmp_path / "parts").glob("*.json"))
+    return run, sorted((tmp_path / "parts").glob("*.json"))
+
+
+def test_a_failed_step_closes_its_transcript_so_the_failure_cannot_be_cut(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Cutting the failure and resuming the transcript no longer ends with the minutes' head."""
+    run, parts = _site_and_components(tmp_path, capsys)
     run(
         "ceremony", "reform", str(parts[0]), str(parts[1]), "--store", *run.store("site.json"),
         *run.custody(), "--operator", "operator", "--transcript", "reform.jsonl", code=2,
@@ -280,15 +286,8 @@ def test_a_failed_step_closes_its_transcript_so_the_failure_cannot_be_cut(
 def test_a_generation_transcript_needs_the_head_from_its_minutes(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    run = Run(tmp_path, capsys)
-    pw = ["--passphrase-file", str(tmp_path / "pass")]
-    run("keys", "new", "--out", "site.json", *pw)
-    run(
-        "ceremony", "generate", "--label", "DES:IRK", "--algorithm", "DES", "--length", "16",
-        *_custodians(), "--out-dir", str(tmp_path / "parts"), *run.custody(),
-        "--operator", "operator", "--transcript", "generate.jsonl",
-    )  # fmt: skip
-    parts = [str(p) for p in sorted((tmp_path / "parts").glob("*.json"))]
+    run, paths = _site_and_components(tmp_path, capsys)
+    parts = [str(p) for p in paths]
     reform = [
         "ceremony", "reform", *parts, "--store", *run.store("site.json"), *run.custody(),
         "--generation-transcript", "generate.jsonl", "--operator", "o", "--transcript",
