@@ -47,8 +47,8 @@ from sbkcard.simulator.pcscd import PcscdStack
 from sbkcard.simulator.vpcd import VpcdSlot
 
 if TYPE_CHECKING:  # imported when used: pyscard is optional, the terminal is heavy
-    from sbkcard.terminal.pcsc import PcscTransport
     from sbkcard.terminal.terminal import Terminal
+    from sbkcard.terminal.transports.pcsc import PcscTransport
 
 __all__ = ["DEMO_PIN", "PSAM_TERMINAL_NUMBER", "PcscReader", "make_card", "make_psam"]
 
@@ -196,7 +196,7 @@ def sbk_psam() -> SimulatedCard:
 @pytest.fixture
 def sbk_terminal(sbk_card: SimulatedCard, sbk_psam: SimulatedCard) -> Terminal:
     """A terminal with ``sbk_card`` and ``sbk_psam`` in its slots, in-process."""
-    from sbkcard.terminal.pinpad import CallbackPinPad
+    from sbkcard.terminal.operations.pinpad import CallbackPinPad
     from sbkcard.terminal.terminal import Terminal
 
     return Terminal(
@@ -293,13 +293,13 @@ class PcscReader:
 
     def transport(self) -> PcscTransport:
         """An sbkcard transport to the card's reader."""
-        from sbkcard.terminal.pcsc import PcscTransport
+        from sbkcard.terminal.transports.pcsc import PcscTransport
 
         return PcscTransport(self.name)
 
     def psam_transport(self) -> PcscTransport:
         """An sbkcard transport to the PSAM's reader."""
-        from sbkcard.terminal.pcsc import PcscTransport
+        from sbkcard.terminal.transports.pcsc import PcscTransport
 
         return PcscTransport(self.psam_name)
 

@@ -22,8 +22,8 @@ from sbkcard.applet_model.user_card.personalise import (
 from sbkcard.keys import Algorithm
 from sbkcard.simulator import SimulatedCard
 from sbkcard.terminal.hotlist import Hotlist
-from sbkcard.terminal.hsm import KeyService
-from sbkcard.terminal.pinpad import CallbackPinPad, PinPrompt
+from sbkcard.terminal.operations.pinpad import CallbackPinPad, PinPrompt
+from sbkcard.terminal.security.hsm import KeyService
 from sbkcard.terminal.terminal import Terminal
 
 CARD_ID = DEMO_CARD_ID.hex

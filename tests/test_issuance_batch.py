@@ -16,9 +16,9 @@ from sbkcard.issuance.personalise import CardOrder, blank_card, derive_keys, exp
 from sbkcard.issuance.registry import CardRecord, CardStatus, SqliteRegistry
 from sbkcard.keys.hierarchy import demo_keyset
 from sbkcard.simulator import SimulatedCard, load_image
-from sbkcard.terminal.basic import read_basic_info
 from sbkcard.terminal.errors import HotlistedCardError
 from sbkcard.terminal.hotlist import Hotlist, Kind
+from sbkcard.terminal.operations.basic import read_basic_info
 from sbkcard.terminal.terminal import Terminal
 
 

@@ -10,10 +10,10 @@ from terminal_support import CARD_ID, CARD_INFO, ScriptedPad, psam, terminal, us
 from sbkcard.keys import Algorithm
 from sbkcard.keys.hierarchy import KeySet, demo_keyset
 from sbkcard.simulator import SimulatedCard
-from sbkcard.terminal.hsm import SoftwareKeyService
-from sbkcard.terminal.hsm_host import CardFacts, HsmHost
-from sbkcard.terminal.national import NationalInterface
-from sbkcard.terminal.pinpad import PinPrompt
+from sbkcard.terminal.national.interface import NationalInterface
+from sbkcard.terminal.operations.pinpad import PinPrompt
+from sbkcard.terminal.security.hsm import SoftwareKeyService
+from sbkcard.terminal.security.hsm_host import CardFacts, HsmHost
 
 HEX16 = r"[0-9A-F]{16}"
 

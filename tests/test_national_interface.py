@@ -18,10 +18,10 @@ from terminal_support import (
 from sbkcard.applet_model.user_card import PROFILES
 from sbkcard.applet_model.user_card.personalise import DEMO_CARD_ID, card_atr
 from sbkcard.identifiers.atr import historical_bytes
-from sbkcard.terminal.hsm import SoftwareKeyService
-from sbkcard.terminal.hsm_host import CardFacts, HsmHost
-from sbkcard.terminal.national import NationalInterface, fields, parse_amount, yuan
-from sbkcard.terminal.pinpad import PinPrompt
+from sbkcard.terminal.national.interface import NationalInterface, fields, parse_amount, yuan
+from sbkcard.terminal.operations.pinpad import PinPrompt
+from sbkcard.terminal.security.hsm import SoftwareKeyService
+from sbkcard.terminal.security.hsm_host import CardFacts, HsmHost
 
 # S3 §1.1.2: 区号|社会保障号码|卡号|卡识别码|姓名|卡复位信息|规范版本|发卡日期|卡有效期|
 # 终端机编号|终端设备号|  (every field '|'-terminated)

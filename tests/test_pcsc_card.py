@@ -27,10 +27,10 @@ from sbkcard.cli import main
 from sbkcard.pytest_plugin import make_card, make_psam
 from sbkcard.simulator import load_image, save_image
 from sbkcard.simulator.pcscd import PcscdStack
-from sbkcard.terminal.basic import read_basic_info
-from sbkcard.terminal.national import NationalInterface, basic_string
-from sbkcard.terminal.pcsc import PcscTransport
+from sbkcard.terminal.national.interface import NationalInterface, basic_string
+from sbkcard.terminal.operations.basic import read_basic_info
 from sbkcard.terminal.terminal import Terminal
+from sbkcard.terminal.transports.pcsc import PcscTransport
 
 pytestmark = pytest.mark.pcsc
 

@@ -19,10 +19,10 @@ from sbkcard.cli import main
 from sbkcard.errors import CardRemovedError, NoCardError, TransportError
 from sbkcard.simulator import load_image
 from sbkcard.simulator.pcscd import PcscdStack
-from sbkcard.terminal.basic import read_basic_info
-from sbkcard.terminal.national import NationalInterface
-from sbkcard.terminal.pcsc import PcscTransport
+from sbkcard.terminal.national.interface import NationalInterface
+from sbkcard.terminal.operations.basic import read_basic_info
 from sbkcard.terminal.terminal import Terminal
+from sbkcard.terminal.transports.pcsc import PcscTransport
 
 pytestmark = pytest.mark.pcsc
 

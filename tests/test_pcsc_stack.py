@@ -18,7 +18,7 @@ from pcsc_stack import SimProcess
 from sbkcard.errors import CardRemovedError, NoCardError, TransportError
 from sbkcard.simulator.pcscd import PcscdStack
 from sbkcard.simulator.vpcd import EchoCard
-from sbkcard.terminal.pcsc import PcscTransport, list_readers
+from sbkcard.terminal.transports.pcsc import PcscTransport, list_readers
 
 pytestmark = pytest.mark.pcsc
 

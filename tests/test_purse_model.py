@@ -1,7 +1,7 @@
 """The DF04 medical purse against a reference model, through the terminal (Part 7 §11–§15).
 
 A hypothesis state machine drives a simulated 2nd- or 3rd-generation card through the
-terminal's own purse operations (:mod:`sbkcard.terminal.purse`: load, purchase, balance,
+terminal's own purse operations (:mod:`sbkcard.terminal.operations.purse`: load, purchase, balance,
 records, transaction proof) with a simulated PSAM of level 1–3 or the software key service
 (HSM mode), and keeps a reference model of the purse built from Part 7 alone: balance,
 yearly self-paid and pooled totals with the settlement-year rule of §12.6, both counters,
@@ -48,11 +48,11 @@ from sbkcard.errors import CardRemovedError
 from sbkcard.keys import Algorithm, auth_data, mac, session_key, tac
 from sbkcard.keys.hierarchy import card_key, demo_keyset, derive_card_keys
 from sbkcard.simulator import JournaledNVM, Recovery, SimulatedCard
-from sbkcard.terminal import purse
 from sbkcard.terminal.connection import Connection
 from sbkcard.terminal.errors import CardStatusError, InvalidInputError
-from sbkcard.terminal.hsm import SoftwareKeyService
-from sbkcard.terminal.pinpad import CallbackPinPad
+from sbkcard.terminal.operations import purse
+from sbkcard.terminal.operations.pinpad import CallbackPinPad
+from sbkcard.terminal.security.hsm import SoftwareKeyService
 from sbkcard.terminal.terminal import Terminal
 
 AMOUNT_MAX = 0xFFFFFFFF

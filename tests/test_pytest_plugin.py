@@ -45,7 +45,7 @@ def test_the_tutorial_examples_pass(pytester: pytest.Pytester) -> None:
 def test_a_terminal_in_one_argument(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         """
-        from sbkcard.terminal.national import NationalInterface
+        from sbkcard.terminal.national.interface import NationalInterface
 
         def test_read(sbk_terminal):
             code, text = NationalInterface(sbk_terminal).iReadCardBas(1)
@@ -61,7 +61,7 @@ def test_cards_per_profile_and_from_an_applicant(pytester: pytest.Pytester) -> N
     pytester.makepyfile(
         """
         import pytest
-        from sbkcard.terminal.national import NationalInterface
+        from sbkcard.terminal.national.interface import NationalInterface
 
         APPLICANT = {  # a record of an applicant file (sbkcard.issuance.applicants)
             "ssn": "11010519491231002X", "name": "李四", "gender": "2", "ethnicity": "01",
@@ -116,7 +116,7 @@ def test_a_pcsc_reader_in_one_argument(pytester: pytest.Pytester) -> None:
         import os
         import subprocess
         from smartcard.System import readers
-        from sbkcard.terminal.national import NationalInterface
+        from sbkcard.terminal.national.interface import NationalInterface
         from sbkcard.terminal.terminal import Terminal
 
         SELECT_SSSE = list(bytes.fromhex("00A404000F7378312E73682EC9E7BBE1B1A3D5CF"))

@@ -16,8 +16,8 @@ from sbkcard.simulator import SimulatedCard
 from sbkcard.simulator.nvm import Recovery
 from sbkcard.simulator.pcscd import PcscdStack
 from sbkcard.terminal.errors import InvalidInputError
-from sbkcard.terminal.pcsc import PcscTransport
-from sbkcard.terminal.reader_api import (
+from sbkcard.terminal.transports.pcsc import PcscTransport
+from sbkcard.terminal.transports.reader_api import (
     IFD_OK,
     IFD_BadCommand,
     IFD_ConnectError,

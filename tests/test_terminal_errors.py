@@ -19,8 +19,6 @@ from sbkcard.errors import CardRemovedError, NoCardError
 from sbkcard.keys import Algorithm
 from sbkcard.keys.hierarchy import KeySet, demo_keyset
 from sbkcard.simulator import SimulatedCard
-from sbkcard.terminal import files, pin
-from sbkcard.terminal.basic import read_basic_info
 from sbkcard.terminal.connection import AuthPreference
 from sbkcard.terminal.errors import (
     ApplicationBlockedError,
@@ -36,12 +34,14 @@ from sbkcard.terminal.errors import (
     WrongPinError,
 )
 from sbkcard.terminal.hotlist import Hotlist
-from sbkcard.terminal.hsm import SoftwareKeyService
-from sbkcard.terminal.hsm_host import HsmHost
-from sbkcard.terminal.maintenance import block_application
-from sbkcard.terminal.national import NationalInterface
-from sbkcard.terminal.national_codes import code_for
-from sbkcard.terminal.pinpad import Pin, PinPrompt
+from sbkcard.terminal.national.codes import code_for
+from sbkcard.terminal.national.interface import NationalInterface
+from sbkcard.terminal.operations import files, pin
+from sbkcard.terminal.operations.basic import read_basic_info
+from sbkcard.terminal.operations.maintenance import block_application
+from sbkcard.terminal.operations.pinpad import Pin, PinPrompt
+from sbkcard.terminal.security.hsm import SoftwareKeyService
+from sbkcard.terminal.security.hsm_host import HsmHost
 from sbkcard.terminal.terminal import Terminal
 
 

@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sbkcard.terminal import fileaddr
 from sbkcard.terminal.errors import InvalidInputError
-from sbkcard.terminal.fileaddr import FileRequest, ItemRef
+from sbkcard.terminal.operations import fileaddr
+from sbkcard.terminal.operations.fileaddr import FileRequest, ItemRef
 
 
 def test_the_standards_examples() -> None:

@@ -15,7 +15,6 @@ from terminal_support import CARD_ID, CARD_INFO, CARD_NUMBER, psam, terminal, us
 from sbkcard.apdu import builders as b
 from sbkcard.applet_model.ssse import SSSE_AID
 from sbkcard.simulator import SimulatedCard
-from sbkcard.terminal import files
 from sbkcard.terminal.errors import (
     ApplicationBlockedError,
     CardBlockedError,
@@ -23,12 +22,13 @@ from sbkcard.terminal.errors import (
     HotlistedCardError,
 )
 from sbkcard.terminal.hotlist import Hotlist
-from sbkcard.terminal.hsm import SoftwareKeyService
-from sbkcard.terminal.maintenance import block_application, block_card
-from sbkcard.terminal.national import NationalInterface
-from sbkcard.terminal.national_codes import code_for
+from sbkcard.terminal.national.codes import code_for
+from sbkcard.terminal.national.interface import NationalInterface
+from sbkcard.terminal.operations import files
+from sbkcard.terminal.operations.maintenance import block_application, block_card
 from sbkcard.terminal.policy import CardPolicy
-from sbkcard.terminal.security import CardContext
+from sbkcard.terminal.security.base import CardContext
+from sbkcard.terminal.security.hsm import SoftwareKeyService
 from sbkcard.terminal.terminal import Terminal
 
 DF04_AID = bytes.fromhex("D15600000503")

@@ -22,12 +22,12 @@ from sbkcard.keys import Algorithm
 from sbkcard.keys.hierarchy import CARD_KEYS, KeySet, demo_keyset, derive_card_keys
 from sbkcard.keys.mac import tac
 from sbkcard.simulator import SimulatedCard
-from sbkcard.terminal import auth, files, pin, purse
-from sbkcard.terminal.basic import read_basic_info
 from sbkcard.terminal.connection import AuthPreference, Connection
-from sbkcard.terminal.hsm import SoftwareKeyService
-from sbkcard.terminal.pinpad import Pin
-from sbkcard.terminal.sam import DepthIndex, PsamModule
+from sbkcard.terminal.operations import auth, files, pin, purse
+from sbkcard.terminal.operations.basic import read_basic_info
+from sbkcard.terminal.operations.pinpad import Pin
+from sbkcard.terminal.security.hsm import SoftwareKeyService
+from sbkcard.terminal.security.sam import DepthIndex, PsamModule
 from sbkcard.terminal.terminal import Terminal
 
 GENERATIONS = (2, 3)
@@ -375,7 +375,7 @@ def test_transaction_proof_after_a_purchase() -> None:
 
 def test_psam_module_reads_its_files() -> None:
     psam_card = psam(2, terminal_number="410102000077")
-    from sbkcard.terminal.transport import ReaderSession
+    from sbkcard.terminal.transports.transport import ReaderSession
 
     module = PsamModule(ReaderSession(psam_card, device="psam"))
     module.open()

@@ -10,7 +10,7 @@ from sbkcard.terminal.errors import (
     PinLengthError,
     PinMismatchError,
 )
-from sbkcard.terminal.pinpad import (
+from sbkcard.terminal.operations.pinpad import (
     CallbackPinPad,
     ConsolePinPad,
     Pin,

@@ -18,8 +18,8 @@ from sbkcard.applet_model.user_card import SECOND_GENERATION
 from sbkcard.applet_model.user_card.personalise import DEMO_CARD_ID, card_atr, demo_card_content
 from sbkcard.applet_model.user_card.profile import ONE_RECORD_AT_A_TIME, Profile
 from sbkcard.simulator import SimulatedCard
-from sbkcard.terminal.basic import read_basic_info
-from sbkcard.terminal.national import NationalInterface
+from sbkcard.terminal.national.interface import NationalInterface
+from sbkcard.terminal.operations.basic import read_basic_info
 from sbkcard.terminal.terminal import Terminal
 
 READ_EF05_TO_LAST = bytes.fromhex("00B2012D00")  # SFI 05, mode 101 ("P1 to last")

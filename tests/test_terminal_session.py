@@ -16,11 +16,11 @@ from sbkcard.keys.hierarchy import CARD_KEYS, card_key, demo_keyset, derive_card
 from sbkcard.keys.session import auth_data, session_key
 from sbkcard.terminal import errors as e
 from sbkcard.terminal.connection import parse_fci
-from sbkcard.terminal.hsm import SoftwareKeyService
-from sbkcard.terminal.national_codes import Code, code_for, sw_code
-from sbkcard.terminal.pinpad import Pin
-from sbkcard.terminal.security import CardContext, hsm_address, key_at_address
-from sbkcard.terminal.transport import ReaderSession, Trace
+from sbkcard.terminal.national.codes import Code, code_for, sw_code
+from sbkcard.terminal.operations.pinpad import Pin
+from sbkcard.terminal.security.base import CardContext, hsm_address, key_at_address
+from sbkcard.terminal.security.hsm import SoftwareKeyService
+from sbkcard.terminal.transports.transport import ReaderSession, Trace
 
 # -- the session -------------------------------------------------------------------------
 

@@ -20,8 +20,6 @@ from sbkcard.applet_model.user_card.personalise import (
     demo_card_content,
 )
 from sbkcard.simulator import SimulatedCard
-from sbkcard.terminal import pin
-from sbkcard.terminal.basic import read_basic_info
 from sbkcard.terminal.errors import (
     CardExpiredError,
     CardNotYetValidError,
@@ -29,8 +27,10 @@ from sbkcard.terminal.errors import (
     TerminalError,
     UnsupportedCardError,
 )
-from sbkcard.terminal.national import NationalInterface
-from sbkcard.terminal.national_codes import code_for
+from sbkcard.terminal.national.codes import code_for
+from sbkcard.terminal.national.interface import NationalInterface
+from sbkcard.terminal.operations import pin
+from sbkcard.terminal.operations.basic import read_basic_info
 from sbkcard.terminal.policy import CardPolicy
 from sbkcard.terminal.terminal import Terminal
 

@@ -56,9 +56,10 @@ from sbkcard.keys import Algorithm
 from sbkcard.keys.hierarchy import demo_keyset, derive_card_keys
 from sbkcard.simulator import SimulatedCard, load_image, save_image
 from sbkcard.simulator.nvm import JournaledNVM
-from sbkcard.terminal import SoftwareKeyService, purse, read_basic_info
-from sbkcard.terminal import pin as pin_operations
-from sbkcard.terminal.pinpad import Pin
+from sbkcard.terminal import SoftwareKeyService, read_basic_info
+from sbkcard.terminal.operations import pin as pin_operations
+from sbkcard.terminal.operations import purse
+from sbkcard.terminal.operations.pinpad import Pin
 
 GUIDE = Path(__file__).resolve().parent.parent / "docs" / "guide" / "25-traces.rst"
 NEW_PIN = "654321"

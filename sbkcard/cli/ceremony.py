@@ -535,7 +535,7 @@ def _load_psam(args: argparse.Namespace) -> int:
     def action(source: KeySet | StoreKeySet, admin: AdminKeys, transcript: Transcript) -> int:
         records = psam_key_records(source, level=Level(args.level), region=args.terminal_number[:6])
         if args.reader is not None:
-            from sbkcard.terminal.pcsc import PcscTransport
+            from sbkcard.terminal.transports.pcsc import PcscTransport
 
             with PcscTransport(args.reader, exclusive=True) as reader:
                 reader.power_on()

@@ -51,16 +51,16 @@ from sbkcard.identifiers import CardId
 from sbkcard.identifiers.card_number import make_card_number
 from sbkcard.keys.hierarchy import DEMO_LABEL
 from sbkcard.simulator import SimulatedCard, save_image
-from sbkcard.terminal import files, purse
-from sbkcard.terminal.basic import read_basic_info
 from sbkcard.terminal.connection import AuthPreference
 from sbkcard.terminal.errors import ApplicationBlockedError, HotlistedCardError
 from sbkcard.terminal.hotlist import Hotlist
-from sbkcard.terminal.hsm import SoftwareKeyService
-from sbkcard.terminal.hsm_host import CardFacts, HsmHost
-from sbkcard.terminal.national import NationalInterface, yuan
-from sbkcard.terminal.pinpad import CallbackPinPad, PinPrompt
+from sbkcard.terminal.national.interface import NationalInterface, yuan
+from sbkcard.terminal.operations import files, purse
+from sbkcard.terminal.operations.basic import read_basic_info
+from sbkcard.terminal.operations.pinpad import CallbackPinPad, PinPrompt
 from sbkcard.terminal.policy import CardPolicy
+from sbkcard.terminal.security.hsm import SoftwareKeyService
+from sbkcard.terminal.security.hsm_host import CardFacts, HsmHost
 from sbkcard.terminal.terminal import Terminal
 
 HOSPITAL_PSAM = "410100000101"

@@ -45,7 +45,7 @@ from sbkcard.keys.store_keyset import IssuerKeys, is_demo, issuer_keys, transpor
 from sbkcard.keys.zeroize import wiped
 from sbkcard.simulator import load_image
 from sbkcard.terminal.hotlist import Hotlist
-from sbkcard.terminal.hsm import SoftwareKeyService
+from sbkcard.terminal.security.hsm import SoftwareKeyService
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -27,14 +27,14 @@ from sbkcard.applet_model.ssse import Layout
 from sbkcard.errors import SbkcardError
 from sbkcard.identifiers.regions import region_name
 from sbkcard.keys import Algorithm
-from sbkcard.terminal.basic import BasicInfo, read_basic_info
 from sbkcard.terminal.hotlist import Hotlist
-from sbkcard.terminal.hsm import SoftwareKeyService
-from sbkcard.terminal.hsm_host import HsmHost
-from sbkcard.terminal.national import NationalInterface
-from sbkcard.terminal.national_codes import HSM_FALLBACK
+from sbkcard.terminal.national.codes import HSM_FALLBACK
+from sbkcard.terminal.national.interface import NationalInterface
+from sbkcard.terminal.operations.basic import BasicInfo, read_basic_info
+from sbkcard.terminal.security.hsm import SoftwareKeyService
+from sbkcard.terminal.security.hsm_host import HsmHost
 from sbkcard.terminal.terminal import Terminal
-from sbkcard.terminal.transport import Transport
+from sbkcard.terminal.transports.transport import Transport
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -69,7 +69,7 @@ def _transport(image: Path | None, reader: str | None) -> Transport | None:
 
         return load_image(image)
     if reader is not None:
-        from sbkcard.terminal.pcsc import PcscTransport
+        from sbkcard.terminal.transports.pcsc import PcscTransport
 
         return PcscTransport(reader)
     return None

@@ -21,7 +21,7 @@ An issued card goes through four steps, and only a card that passed the fourth i
    the fast path :func:`~sbkcard.applet_model.user_card.personalise.user_card_content`
    computes for the same inputs (:func:`expected_storage`).
 4. **Read back with the terminal** (:class:`Verifier`): a terminal session on the card
-   (SSSE, EF05, hotlist), :func:`~sbkcard.terminal.basic.read_basic_info` with the
+   (SSSE, EF05, hotlist), :func:`~sbkcard.terminal.operations.basic.read_basic_info` with the
    IRK internal authentication checked by a PSAM or a key service (Part 7 §5.4; on 3.0
    cards RKSSSE opens EF06), the medical items of DF04 EF05 behind RK1DF04, and the
    initial PIN; every value is compared with the order (:class:`CardCheckError`).
@@ -52,14 +52,14 @@ from sbkcard.issuance.registry import CardRecord
 from sbkcard.keys.hierarchy import KeySet, derive_batch
 from sbkcard.keys.store_keyset import IssuerKeys, card_keys_of
 from sbkcard.simulator import SimulatedCard
-from sbkcard.terminal.basic import BasicInfo, read_basic_info
 from sbkcard.terminal.connection import AuthPreference
-from sbkcard.terminal.files import read_address
 from sbkcard.terminal.hotlist import Hotlist
-from sbkcard.terminal.hsm import KeyService, SoftwareKeyService
-from sbkcard.terminal.pinpad import Pin
+from sbkcard.terminal.operations.basic import BasicInfo, read_basic_info
+from sbkcard.terminal.operations.files import read_address
+from sbkcard.terminal.operations.pinpad import Pin
+from sbkcard.terminal.security.hsm import KeyService, SoftwareKeyService
 from sbkcard.terminal.terminal import Terminal
-from sbkcard.terminal.transport import Transport
+from sbkcard.terminal.transports.transport import Transport
 
 __all__ = [
     "CARD_TYPE",

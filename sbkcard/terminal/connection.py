@@ -54,11 +54,11 @@ from sbkcard.terminal.errors import (
     WrongPinError,
 )
 from sbkcard.terminal.hotlist import Hotlist
-from sbkcard.terminal.pinpad import Pin, PinPad, PinPrompt, enter_pin
+from sbkcard.terminal.operations.pinpad import Pin, PinPad, PinPrompt, enter_pin
+from sbkcard.terminal.operations.values import item_text
 from sbkcard.terminal.policy import CardPolicy
-from sbkcard.terminal.security import CardContext, SecurityModule
-from sbkcard.terminal.transport import ReaderSession
-from sbkcard.terminal.values import item_text
+from sbkcard.terminal.security.base import CardContext, SecurityModule
+from sbkcard.terminal.transports.transport import ReaderSession
 
 SSSE = "SSSE"
 CHALLENGE_LENGTH = 8

@@ -18,7 +18,7 @@ type, version; national code -1) or a
 
 Part 7 leaves what to do with a hotlisted card to the terminal (§5.5; Part 8 §7).
 :attr:`CardPolicy.block_hotlisted` names the application a terminal blocks (APPLICATION
-BLOCK, :func:`sbkcard.terminal.maintenance.block_application`) before it refuses a
+BLOCK, :func:`sbkcard.terminal.operations.maintenance.block_application`) before it refuses a
 hotlisted card; off by default, since a card reported lost may be found again (解挂) and
 a blocked application is blocked for good.
 """

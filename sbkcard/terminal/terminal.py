@@ -9,13 +9,13 @@ are powered down at the end, whatever happened — as S3 §1.1.3 step (10) asks 
 reader function.
 
 The security module is the PSAM when a PSAM reader is given, else an
-:class:`~sbkcard.terminal.hsm.HsmModule` over the key service when one is given, else
+:class:`~sbkcard.terminal.security.hsm.HsmModule` over the key service when one is given, else
 none (operations that need one raise :class:`~sbkcard.terminal.errors.NoPsamError`,
 code -2201).  The PSAM is powered only when an operation needs it.
 
 With :attr:`CardPolicy.block_hotlisted <sbkcard.terminal.policy.CardPolicy.block_hotlisted>`
 set, a hotlisted card has that application blocked (APPLICATION BLOCK,
-:func:`~sbkcard.terminal.maintenance.block_application`) before it is refused; the
+:func:`~sbkcard.terminal.operations.maintenance.block_application`) before it is refused; the
 :class:`~sbkcard.terminal.errors.HotlistedCardError` says what was done in ``action``.
 """
 
@@ -31,13 +31,13 @@ from sbkcard.errors import SbkcardError
 from sbkcard.terminal.connection import Connection
 from sbkcard.terminal.errors import CardMismatchError, HotlistedCardError
 from sbkcard.terminal.hotlist import Hotlist
-from sbkcard.terminal.hsm import HsmModule, KeyService
-from sbkcard.terminal.maintenance import block_application
-from sbkcard.terminal.pinpad import PinPad
+from sbkcard.terminal.operations.maintenance import block_application
+from sbkcard.terminal.operations.pinpad import PinPad
 from sbkcard.terminal.policy import CardPolicy
-from sbkcard.terminal.sam import DepthIndex, PsamModule
-from sbkcard.terminal.security import SecurityModule
-from sbkcard.terminal.transport import ReaderSession, Trace, Transport
+from sbkcard.terminal.security.base import SecurityModule
+from sbkcard.terminal.security.hsm import HsmModule, KeyService
+from sbkcard.terminal.security.sam import DepthIndex, PsamModule
+from sbkcard.terminal.transports.transport import ReaderSession, Trace, Transport
 
 
 def _now() -> dt.datetime:

@@ -2,7 +2,7 @@
 
 The same tests run against every card under test; each test sends the standard's own
 command bytes and checks the answer against the clause it cites (SPEC.md, Part 3/5/7 of
-the standard, S3).  A target is a :class:`~sbkcard.terminal.transport.Transport`:
+the standard, S3).  A target is a :class:`~sbkcard.terminal.transports.transport.Transport`:
 
 ``sim-gen2``, ``sim-gen3``
     the demo card of each generation (DES "2.00", SM4 "3.00") as an in-process
@@ -11,7 +11,7 @@ the standard, S3).  A target is a :class:`~sbkcard.terminal.transport.Transport`
     the same cards behind a real PC/SC stack: a private pcscd with the vpcd driver (one
     for the whole session, :class:`~sbkcard.simulator.pcscd.PcscdStack` through the
     plugin's ``sbk_pcscd`` fixture), reached through pyscard with
-    :class:`~sbkcard.terminal.pcsc.PcscTransport`;
+    :class:`~sbkcard.terminal.transports.pcsc.PcscTransport`;
 ``real``
     a real card in a PC/SC reader, when ``SBKCARD_REAL_READER=<reader name>`` is set
     (the full name or a unique part of it).  It is the only target that may be absent:

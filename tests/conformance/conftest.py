@@ -29,7 +29,7 @@ from sbkcard.simulator import CardSnapshot, SimulatedCard
 from sbkcard.simulator.pcscd import PcscdStack
 from sbkcard.terminal.connection import Connection
 from sbkcard.terminal.terminal import Terminal
-from sbkcard.terminal.transport import Transport
+from sbkcard.terminal.transports.transport import Transport
 
 from .standard import AID, ALGORITHM, BLOCK_SIZE, pin_data
 
@@ -253,7 +253,7 @@ def _sim_bench(generation: int) -> Iterator[Bench]:
 
 def _pcsc_bench(request: pytest.FixtureRequest, generation: int) -> Iterator[Bench]:
     from sbkcard.simulator.vpcd import VpcdSlot
-    from sbkcard.terminal.pcsc import PcscTransport
+    from sbkcard.terminal.transports.pcsc import PcscTransport
 
     stack: PcscdStack = request.getfixturevalue("sbk_pcscd")
     card, psam = make_card(generation), make_psam()
@@ -287,7 +287,7 @@ def _real_bench() -> Iterator[Bench]:
             "this process already talks to a private pcscd (libpcsclite keeps one socket "
             "per process): run `pytest tests/conformance -k real` on its own"
         )
-    from sbkcard.terminal.pcsc import PcscTransport
+    from sbkcard.terminal.transports.pcsc import PcscTransport
 
     transport = PcscTransport(reader)
     psam_reader = os.environ.get(REAL_PSAM_READER)

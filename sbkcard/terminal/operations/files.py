@@ -1,7 +1,7 @@
 """Reading and writing by file address (S3 §2–§3; Part 7 §6–§7).
 
 :func:`read_address` and :func:`write_address` take the national interface's file
-addresses (``DF01EF0A|37|$DF04EF05|81|84|$``, see :mod:`sbkcard.terminal.fileaddr`) and
+addresses (``DF01EF0A|37|$DF04EF05|81|84|$``, see :mod:`sbkcard.terminal.operations.fileaddr`) and
 work from the declarations of :mod:`sbkcard.applet_model` (file tree, structures,
 access rules, data items):
 
@@ -32,7 +32,6 @@ from sbkcard.apdu.tlv import parse_simple_tlv
 from sbkcard.applet_model.data_items import FILE_ITEMS, DataItem
 from sbkcard.applet_model.tree import EF, Rule, Structure
 from sbkcard.errors import CardRemovedError
-from sbkcard.terminal import fileaddr
 from sbkcard.terminal.connection import (
     SSSE,
     AuthPreference,
@@ -41,8 +40,9 @@ from sbkcard.terminal.connection import (
     records_length,
 )
 from sbkcard.terminal.errors import CardStatusError, InvalidInputError, WriteNotDoneError
-from sbkcard.terminal.fileaddr import FileRequest, ItemRef
-from sbkcard.terminal.values import item_bytes, item_text
+from sbkcard.terminal.operations import fileaddr
+from sbkcard.terminal.operations.fileaddr import FileRequest, ItemRef
+from sbkcard.terminal.operations.values import item_bytes, item_text
 
 MAX_RESPONSE = 256
 BINARY_CHUNK = 0xF0

@@ -10,7 +10,8 @@ factor, SPEC §4.3).
 
 * :class:`SoftwareKeyService` holds the roots of a :class:`~sbkcard.keys.hierarchy.KeySet`
   (the demo key set by default: published TEST keys) and answers in software;
-* :class:`HsmModule` makes any key service a :class:`~sbkcard.terminal.security.SecurityModule`,
+* :class:`HsmModule` makes any key service a
+  :class:`~sbkcard.terminal.security.base.SecurityModule`,
   so every terminal operation runs without a PSAM.
 
 No key ever leaves a key service: callers get authentication data, MACs and ciphertexts.
@@ -29,7 +30,7 @@ from sbkcard.keys.hierarchy import KeySet, KeySpec, card_key, demo_keyset, deriv
 from sbkcard.keys.mac import mac, tac
 from sbkcard.keys.session import auth_data, session_key
 from sbkcard.terminal.errors import CardStatusError, KeyServiceError, PsamAlgorithmError
-from sbkcard.terminal.security import (
+from sbkcard.terminal.security.base import (
     CardContext,
     PurchaseInit,
     PurchaseRequest,
@@ -158,7 +159,7 @@ class SoftwareKeyService:
 
 
 class HsmModule:
-    """A :class:`~sbkcard.terminal.security.SecurityModule` over a :class:`KeyService`.
+    """A :class:`~sbkcard.terminal.security.base.SecurityModule` over a :class:`KeyService`.
 
     Without a PSAM the terminal number is twelve zeros (S3 §1.3.2) unless one is given;
     the terminal transaction sequence of purchases is kept here, starting at ``1``.

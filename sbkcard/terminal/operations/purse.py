@@ -25,9 +25,9 @@ from sbkcard.identifiers.formats import decode_cn
 from sbkcard.keys.hierarchy import card_key
 from sbkcard.terminal.connection import Connection
 from sbkcard.terminal.errors import CardStatusError, InvalidInputError
-from sbkcard.terminal.files import read_cyclic
-from sbkcard.terminal.hsm import KeyService
-from sbkcard.terminal.security import PurchaseInit, PurchaseRequest, bcd_time, hsm_address
+from sbkcard.terminal.operations.files import read_cyclic
+from sbkcard.terminal.security.base import PurchaseInit, PurchaseRequest, bcd_time, hsm_address
+from sbkcard.terminal.security.hsm import KeyService
 
 DF04 = "DF04"
 PURCHASE_TYPE = 0x32

@@ -1,6 +1,6 @@
 """The PIN: verify, change, reload (重置) and unblock (解锁) (Part 7 §5.6–5.8, §9, §13.3).
 
-Each function takes the PIN(s) as :class:`~sbkcard.terminal.pinpad.Pin` values or asks
+Each function takes the PIN(s) as :class:`~sbkcard.terminal.operations.pinpad.Pin` values or asks
 the terminal's PIN pad for them with the standard's prompts (S3 §4–§7); a PIN is never
 printed, logged or traced (its APDUs are marked secret).
 
@@ -24,7 +24,7 @@ from sbkcard.apdu import builders as b
 from sbkcard.keys.hierarchy import card_key
 from sbkcard.terminal.connection import SSSE, Connection, check_pin_status
 from sbkcard.terminal.errors import CardStatusError
-from sbkcard.terminal.pinpad import Pin, PinPrompt, enter_new_pin, enter_pin
+from sbkcard.terminal.operations.pinpad import Pin, PinPrompt, enter_new_pin, enter_pin
 
 AUTH_KEY = "PUK"
 MAC_KEY = "STKSSSE"

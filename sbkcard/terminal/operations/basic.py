@@ -5,7 +5,7 @@ uses what :meth:`~sbkcard.terminal.connection.Connection.open` already read (the
 FCI and EF05, two or three APDUs) and adds, in the fewest commands the card allows:
 
 1. card authenticity — INTERNAL AUTHENTICATE with the IRK, checked through the PSAM or
-   HSM (Part 7 §5.4; :func:`sbkcard.terminal.auth.check_authenticity`);
+   HSM (Part 7 §5.4; :func:`sbkcard.terminal.operations.auth.check_authenticity`);
 2. on a 3.0 card, EXTERNAL AUTHENTICATE with RKSSSE, which opens EF06 (S3 §10.2);
 3. EF06 in one READ RECORD "P1 to last" by SFI, the name joined from ``09`` and ``4E``.
 
@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from sbkcard.applet_model.data_items import FILE_ITEMS
 from sbkcard.applet_model.ssse import Layout
 from sbkcard.keys.ciphers import Algorithm
-from sbkcard.terminal.auth import check_authenticity
 from sbkcard.terminal.connection import SSSE, Connection, IssuerInfo, decode_records
-from sbkcard.terminal.values import item_text
+from sbkcard.terminal.operations.auth import check_authenticity
+from sbkcard.terminal.operations.values import item_text
 
 
 @dataclass(frozen=True)

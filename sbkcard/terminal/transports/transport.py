@@ -2,7 +2,7 @@
 
 A :class:`Transport` is anything that powers a card and exchanges byte strings with it:
 the simulator's in-process card satisfies it as it is, the PC/SC transport
-(:mod:`sbkcard.terminal.pcsc`) through pyscard.  The terminal never imports the
+(:mod:`sbkcard.terminal.transports.pcsc`) through pyscard.  The terminal never imports the
 simulator: it receives a transport.
 
 A :class:`ReaderSession` adds what every exchange needs on top of a transport:

@@ -4,7 +4,7 @@
 and arguments, over a :class:`~sbkcard.terminal.terminal.Terminal`; each returns
 ``(code, pOutInfo)``: ``0`` and the ``|``-separated output string (every field
 ``|``-terminated), or a negative code and the error text (S3 App. A, declared in
-:mod:`sbkcard.terminal.national_codes`; a card status word is ``-(SW1·256+SW2)``).
+:mod:`sbkcard.terminal.national.codes`; a card status word is ``-(SW1·256+SW2)``).
 HIS code ported from the vendor DLLs gets the same strings byte for byte.
 
 PSAM functions (one transaction each: the card and the PSAM are powered at the start
@@ -16,7 +16,7 @@ and down at the end, S3 §1.1.3): :meth:`~NationalInterface.iReadCardBas`,
 Without a PSAM they answer ``-2201`` where they need one, and the business system falls
 back (S3 §10.5) to the HSM functions ``*_HSM_Step1/2/3``: step 1 returns what the HSM
 must compute (the card keeps its challenges, so the card stays powered), step 2 (and 3)
-take the HSM's answer.  :class:`~sbkcard.terminal.hsm_host.HsmHost` plays the HSM side
+take the HSM's answer.  :class:`~sbkcard.terminal.security.hsm_host.HsmHost` plays the HSM side
 for tests and the demo.
 
 Choices where S3 is silent, and why:
@@ -30,7 +30,7 @@ Choices where S3 is silent, and why:
 * the key address of iDoDebit's output is the DTK's (the TAC's key, for the settlement
   check of App. C.7); that of iDoDebit_HSM_Step1 the DPK's (MAC1);
 * the unblock and reload functions authenticate with the PUK and MAC with STKSSSE (see
-  :mod:`sbkcard.terminal.pin`).
+  :mod:`sbkcard.terminal.operations.pin`).
 
 One string carries a secret by the standard's design: iReloadPIN_HSM_Step2 returns the
 new PIN in clear (S3 §6.3.2, "APDU 命令明文数据（新 PIN）") for the HSM to encipher; treat
@@ -52,9 +52,6 @@ from sbkcard.applet_model.ssse import Layout
 from sbkcard.applet_model.tree import Rule
 from sbkcard.errors import SbkcardError
 from sbkcard.keys.hierarchy import KeySpec, card_key
-from sbkcard.terminal import fileaddr, files, pin, purse
-from sbkcard.terminal.auth import internal_authenticate
-from sbkcard.terminal.basic import BasicInfo, basic_info, read_basic_info, read_cardholder
 from sbkcard.terminal.connection import AuthPreference, Connection
 from sbkcard.terminal.errors import (
     AuthenticityError,
@@ -62,9 +59,17 @@ from sbkcard.terminal.errors import (
     NoPsamError,
     UnsupportedCardError,
 )
-from sbkcard.terminal.national_codes import TEXT, Code, code_for
-from sbkcard.terminal.pinpad import enter_new_pin
-from sbkcard.terminal.security import hsm_address
+from sbkcard.terminal.national.codes import TEXT, Code, code_for
+from sbkcard.terminal.operations import fileaddr, files, pin, purse
+from sbkcard.terminal.operations.auth import internal_authenticate
+from sbkcard.terminal.operations.basic import (
+    BasicInfo,
+    basic_info,
+    read_basic_info,
+    read_cardholder,
+)
+from sbkcard.terminal.operations.pinpad import enter_new_pin
+from sbkcard.terminal.security.base import hsm_address
 from sbkcard.terminal.terminal import Terminal
 
 Result = tuple[int, str]

@@ -2,7 +2,7 @@
 
 In HSM mode the business system takes each ``*_HSM_Step1`` output to the card holder
 database (持卡库), whose HSM computes the answer the next step needs.  :class:`HsmHost`
-is that service over a :class:`~sbkcard.terminal.hsm.KeyService`, answering from the
+is that service over a :class:`~sbkcard.terminal.security.hsm.KeyService`, answering from the
 strings alone, as the real service does:
 
 * :meth:`~HsmHost.read_card_bas` — iReadCardBas_HSM_Step1's output → Step2's pKey
@@ -27,10 +27,10 @@ from dataclasses import dataclass
 from sbkcard.keys.ciphers import Algorithm
 from sbkcard.keys.hierarchy import card_key
 from sbkcard.terminal.errors import InvalidInputError, KeyServiceError
-from sbkcard.terminal.hsm import KeyService
-from sbkcard.terminal.national import parse_hex, split_fields
-from sbkcard.terminal.pinpad import Pin
-from sbkcard.terminal.security import CardContext, hsm_address
+from sbkcard.terminal.national.interface import parse_hex, split_fields
+from sbkcard.terminal.operations.pinpad import Pin
+from sbkcard.terminal.security.base import CardContext, hsm_address
+from sbkcard.terminal.security.hsm import KeyService
 
 _IRK = hsm_address(card_key("IRK"), 1)
 _RKSSSE = hsm_address(card_key("RKSSSE"), 1)

@@ -1,10 +1,10 @@
 """The PC/SC transport: a card in a reader through pyscard and pcscd (PCSC.md).
 
-:class:`PcscTransport` satisfies :class:`~sbkcard.terminal.transport.Transport`, so every
+:class:`PcscTransport` satisfies :class:`~sbkcard.terminal.transports.transport.Transport`, so every
 terminal operation runs unchanged against a card in a USB reader, or a simulated card
 behind pcscd and vpcd (``sbkcard sim --vpcd``).  It passes APDUs through as they are: the
 social security card's ATR makes it a T=0 card, and the terminal's
-:class:`~sbkcard.terminal.transport.Session` answers ``61xx``/``6Cxx`` itself.
+:class:`~sbkcard.terminal.transports.transport.Session` answers ``61xx``/``6Cxx`` itself.
 
 PC/SC failures become the project's transport errors, each naming the reader:
 
@@ -41,7 +41,9 @@ from sbkcard.errors import CardRemovedError, NoCardError, TransportError
 try:
     from smartcard import scard
 except ImportError as _exc:  # pragma: no cover - depends on the installation
-    raise ImportError("sbkcard.terminal.pcsc needs pyscard: pip install 'sbkcard[pcsc]'") from _exc
+    raise ImportError(
+        "sbkcard.terminal.transports.pcsc needs pyscard: pip install 'sbkcard[pcsc]'"
+    ) from _exc
 
 __all__ = ["PcscTransport", "list_readers"]
 

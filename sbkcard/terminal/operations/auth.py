@@ -10,7 +10,7 @@
 * :func:`external_authenticate` — Part 7 §6.2–6.6: GET CHALLENGE on the card, the
   security module's authentication data of a terminal random under the key's session
   key, EXTERNAL AUTHENTICATE; any read or write key of the key table (SPEC §4.2), with
-  1–3 diversification levels at the PSAM (probed, see :mod:`sbkcard.terminal.sam`).
+  1–3 diversification levels at the PSAM (probed, see :mod:`sbkcard.terminal.security.sam`).
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from sbkcard.applet_model.data_items import DataItem, Kind
 from sbkcard.errors import SbkcardError
 from sbkcard.identifiers.formats import decode_an, decode_cn, encode_an, encode_cn
 from sbkcard.terminal.errors import InvalidInputError
-from sbkcard.terminal.fileaddr import format_record, parse_record
+from sbkcard.terminal.operations.fileaddr import format_record, parse_record
 
 
 def item_text(item: DataItem, raw: bytes) -> str:

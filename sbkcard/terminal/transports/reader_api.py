@@ -9,7 +9,7 @@ calls directly: ``ICC_Reader_Open``, ``ICC_Reader_Close``, ``ICC_Reader_PowerOn`
 ``ICC_Reader_Libinfo``.  :class:`ReaderApi` renders them with the standard's names,
 arguments and ``long`` results: a handle or a length when non-negative, else one of the
 codes of table A1.2 (:data:`IFD_OK` …, declared once in
-:class:`~sbkcard.terminal.national_codes.Code`).  An output buffer (``unsigned char*``)
+:class:`~sbkcard.terminal.national.codes.Code`).  An output buffer (``unsigned char*``)
 is a :class:`bytearray` the function writes from offset 0, as the C library writes the
 caller's buffer; the bytes past the returned length are left as they were, and a
 failing call writes nothing.
@@ -17,7 +17,7 @@ failing call writes nothing.
 A *device* (``dev_Name``: ``"USB1"``, ``"COM2"`` … or any name given to
 :meth:`ReaderApi.attach`) is a reader with numbered contacts (App. A1.3): ``0x01`` …
 ``0x0F`` user cards, ``0x11`` … ``0x1F`` SAMs, each a
-:class:`~sbkcard.terminal.transport.Transport` — a simulated card, or a PC/SC reader
+:class:`~sbkcard.terminal.transports.transport.Transport` — a simulated card, or a PC/SC reader
 (:meth:`ReaderApi.attach_pcsc`).  ``"AUTO"`` opens the first attached device not already
 open.
 
@@ -34,14 +34,14 @@ Where App. A leaves a choice, sbkcard's:
   fails is followed by one warm reset (A1.3).
 * The state ``ICC_Reader_GetStatus`` reports is the transport's own when it tells whether
   a card is inserted and powered (:class:`CardPresence`: the simulator's cards and
-  :class:`~sbkcard.terminal.pcsc.PcscTransport` do), otherwise what the API last saw:
+  :class:`~sbkcard.terminal.transports.pcsc.PcscTransport` do), otherwise what the API last saw:
   powered after a successful power-on, empty after the transport reported no card or a
   removal, else "card, unpowered".  A reader that cannot be asked (pcscd not running) is
   ``-11``.
 * A card that fails mid-command is told by where it is afterwards: gone from the reader
   ``-2`` (``IFD_ICC_NoExist``), still there but silent (it lost power) ``-4``
   (``IFD_ICC_NoResponse``) — the national interface, which cannot see the slot, answers
-  ``-4`` for both (:func:`~sbkcard.terminal.national_codes.code_for`).  Any other reader
+  ``-4`` for both (:func:`~sbkcard.terminal.national.codes.code_for`).  Any other reader
   failure is ``-11``.  ``IFD_CheckSumError`` (a serial line's checksum) cannot arise over
   these transports.
 
@@ -60,8 +60,8 @@ from typing import Final, Protocol, runtime_checkable
 from sbkcard.apdu import ApduFormatError, CommandAPDU
 from sbkcard.errors import CardRemovedError, NoCardError, TransportError
 from sbkcard.terminal.errors import InvalidInputError
-from sbkcard.terminal.national_codes import TEXT, Code, code_for
-from sbkcard.terminal.transport import Transport
+from sbkcard.terminal.national.codes import TEXT, Code, code_for
+from sbkcard.terminal.transports.transport import Transport
 
 __all__ = [
     "CARD_SLOTS",
@@ -210,7 +210,7 @@ class ReaderApi:
 
     def attach_pcsc(self, dev_name: str, card_reader: str, sam_reader: str | None = None) -> None:
         """A device whose user card and SAM are in PC/SC readers (names or unique parts)."""
-        from sbkcard.terminal.pcsc import PcscTransport
+        from sbkcard.terminal.transports.pcsc import PcscTransport
 
         sam = PcscTransport(sam_reader) if sam_reader is not None else None
         self.attach_reader(dev_name, PcscTransport(card_reader), sam)

@@ -50,12 +50,12 @@ from sbkcard.terminal.errors import (
     PsamKeyMissingError,
     PsamLevelError,
 )
-from sbkcard.terminal.security import (
+from sbkcard.terminal.security.base import (
     CardContext,
     PurchaseInit,
     PurchaseRequest,
 )
-from sbkcard.terminal.transport import ReaderSession
+from sbkcard.terminal.transports.transport import ReaderSession
 
 _Builder = Callable[[int, list[bytes]], CommandAPDU]
 """Builds the command for a usage byte and the factors of one depth."""

@@ -1,8 +1,8 @@
 """Who computes the cryptograms: the card context and the security-module interface.
 
 A terminal authenticates cards and itself through a *security module*: the PSAM in the
-reader's second slot (:mod:`sbkcard.terminal.sam`) or an HSM reached through a key
-service (:mod:`sbkcard.terminal.hsm`).  Both implement :class:`SecurityModule`, so the
+reader's second slot (:mod:`sbkcard.terminal.security.sam`) or an HSM reached through a key
+service (:mod:`sbkcard.terminal.security.hsm`).  Both implement :class:`SecurityModule`, so the
 operations of :mod:`sbkcard.terminal.operations` run unchanged on either (S3 §10.5: the
 PSAM path first, the HSM path as its fallback).
 

@@ -10,7 +10,7 @@ Both follow the flow of Part 7 §13, the keys and MAC key read from the national
 3. the command, ``84 1E 00 01 04`` or ``84 16 00 00 04``, with the MAC of its header
    under the session key of the DF's maintenance key (STKSSSE, STKDF0x) and the
    challenge (SPEC §5.1), computed by the PSAM (DELIVERY SESSION KEY + CIPHER DATA) or
-   the key service (:meth:`~sbkcard.terminal.security.SecurityModule.secure_message`).
+   the key service (:meth:`~sbkcard.terminal.security.base.SecurityModule.secure_message`).
 
 After APPLICATION BLOCK the card answers ``9303`` to a SELECT of the application (and
 to everything in it); after CARD BLOCK ``6A81`` to every command.  The terminal reports
