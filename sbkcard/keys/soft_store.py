@@ -240,7 +240,10 @@ class SoftKeyStore:
                 f"this store was already seen here ({where.name}): an older copy (rollback)"
             )
         if recorded is None or self.generation > recorded[0]:
-            _write_generation(self.path, self.generation, self._sealer.params.salt)
+            try:
+                _write_generation(self.path, self.generation, self._sealer.params.salt)
+            except OSError:
+                pass  # a read-only medium: the store cannot be saved (advanced) there either
 
     @staticmethod
     def _parse_entry(raw: Any, source: Path) -> dict[str, Any]:
