@@ -30,6 +30,7 @@ opening, as generation 0; their next save writes version 2.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -240,10 +241,9 @@ class SoftKeyStore:
                 f"this store was already seen here ({where.name}): an older copy (rollback)"
             )
         if recorded is None or self.generation > recorded[0]:
-            try:
+            # on a read-only medium the store cannot be saved (advanced) there either
+            with contextlib.suppress(OSError):
                 _write_generation(self.path, self.generation, self._sealer.params.salt)
-            except OSError:
-                pass  # a read-only medium: the store cannot be saved (advanced) there either
 
     @staticmethod
     def _parse_entry(raw: Any, source: Path) -> dict[str, Any]:
