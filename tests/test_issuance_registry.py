@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import os
+import sqlite3
+import stat
 from pathlib import Path
 
 import pytest
@@ -100,3 +103,24 @@ def test_other_owner_cannot_take_a_reservation(reg: SqliteRegistry) -> None:
     reg.reserve(SSN_A, "张三", "410100", owner="line-1")
     with pytest.raises(DuplicateCardError, match="being personalised by 'line-1'"):
         reg.reserve(SSN_A, "张三", "410100", owner="line-2")
+
+
+def test_the_registry_and_its_journals_are_owner_only(tmp_path: Path) -> None:
+    """Names and SSNs: the database and SQLite's side files are created 0600 (not 0644)."""
+    previous = os.umask(0o022)
+    try:
+        registry = SqliteRegistry(tmp_path / "registry.db")
+        registry.reserve(SSN_A, "张三", "410100")
+        with contextlib.closing(sqlite3.connect(tmp_path / "registry.db")) as db:
+            db.execute("BEGIN IMMEDIATE")
+            db.execute("CREATE TABLE probe (x)")
+            journal = tmp_path / "registry.db-journal"
+            assert stat.S_IMODE(journal.stat().st_mode) == 0o600
+            db.rollback()
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute("CREATE TABLE probe (x)")
+            assert stat.S_IMODE((tmp_path / "registry.db-wal").stat().st_mode) == 0o600
+        registry.close()
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "registry.db").stat().st_mode) == 0o600

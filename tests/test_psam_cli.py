@@ -78,7 +78,7 @@ def test_from_a_key_store(
 ) -> None:
     store = tmp_path / "keys.json"
     monkeypatch.setenv("SBKCARD_PASSPHRASE", "correct horse battery staple")
-    args = ["keys", "new-demo", "--out", str(store), "--algorithm", "des", "--scrypt-n", "1024"]
+    args = ["keys", "new-demo", "--out", str(store), "--algorithm", "des"]
     assert main(args) == 0
     image = tmp_path / "psam.json"
     assert main(["psam", "new", "--out", str(image), "--keys", str(store)]) == 0

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import multiprocessing
+import os
 import sqlite3
+import stat
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -215,3 +218,18 @@ def test_processes_creating_one_new_hotlist_at_once(tmp_path: Path, round_: int)
     with Hotlist(path) as hotlist:
         assert {e.card_number for e in hotlist.entries()} == {f"X{n:08d}" for n in range(processes)}
         assert [e.action for e in hotlist.history()] == ["report"] * processes
+
+
+def test_a_hotlist_file_is_owner_only(tmp_path: Path) -> None:
+    previous = os.umask(0o022)
+    try:
+        with Hotlist(tmp_path / "hotlist.db", clock=Clock()) as listed:
+            listed.report("X00000019", CARD_ID, "lost")
+            with closing(sqlite3.connect(tmp_path / "hotlist.db")) as db:
+                db.execute("BEGIN IMMEDIATE")
+                db.execute("CREATE TABLE probe (x)")
+                journal = tmp_path / "hotlist.db-journal"
+                assert stat.S_IMODE(journal.stat().st_mode) == 0o600
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "hotlist.db").stat().st_mode) == 0o600

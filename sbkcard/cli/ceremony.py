@@ -7,11 +7,13 @@
             (--out-dir DIR | --show) [--store STORE [--extractable]]
             --operator NAME --transcript FILE
     sbkcard ceremony reform (PART... | --enter) --store STORE [--label L]
-            [--generation-transcript FILE] --operator NAME --transcript FILE
+            [--generation-transcript FILE --generation-head DIGEST]
+            --operator NAME --transcript FILE
     sbkcard ceremony export --store STORE --algorithm DES --region 330100 --kek LABEL
             --out PACKAGE [--level {1,2}] --operator NAME --transcript FILE
     sbkcard ceremony import PACKAGE --store STORE --kek LABEL
-            [--exporter-transcript FILE] --operator NAME --transcript FILE
+            [--exporter-transcript FILE --exporter-head DIGEST]
+            --operator NAME --transcript FILE
     sbkcard ceremony key-card --keys KEYSTORE --algorithm DES --terminal-number N
             --out IMAGE [--level {1,2,3}] --operator NAME --transcript FILE
     sbkcard ceremony load-psam (IMAGE | --reader NAME) --keys KEYSTORE ... (as key-card,
@@ -19,11 +21,15 @@
     sbkcard ceremony verify TRANSCRIPT [--head DIGEST] [--allow-open]
 
 Every ceremony writes its steps to ``--transcript`` (created, or continued if it is
-still open) and closes it at the end unless ``--keep-open``; the closing digest is
-printed for the minutes. Only labels, names and KCVs are ever printed; the one
+still open) and closes it at the end unless ``--keep-open``; a step that fails closes
+it too, recording the failure; either way the closing digest is printed for the
+minutes. A transcript another ceremony relies on (``--generation-transcript``,
+``--exporter-transcript``) is checked against the head in its minutes (``--…-head``).
+Only labels, names and KCVs are ever printed; the one
 exception is ``generate --show``, which shows each component once, on a terminal, to
 its custodian alone. Custodians' part files are sealed under their own passphrases:
-asked at the terminal, or read from ``--custodian-passphrases DIR/<name>`` (rehearsals).
+asked at the terminal, or read from ``--custodian-passphrases DIR/<name>`` (rehearsals);
+each must meet the passphrase policy, checked before the key is generated.
 """
 
 from __future__ import annotations
@@ -62,7 +68,7 @@ from sbkcard.keys.ceremony import (
 )
 from sbkcard.keys.hierarchy import KeySet, Level, demo_keyset
 from sbkcard.keys.passphrase import resolve_passphrase
-from sbkcard.keys.sealing import SCRYPT_N
+from sbkcard.keys.sealing import SCRYPT_N, check_new_passphrase, check_scrypt_n
 from sbkcard.keys.store import KeyAlgorithm, KeyStore
 from sbkcard.keys.store_keyset import DEMO, StoreKeySet
 from sbkcard.keys.transcript import Transcript, TranscriptError, verify_transcript
@@ -70,7 +76,9 @@ from sbkcard.simulator import load_image, save_image
 
 __all__ = ["register"]
 
-_CLEAR = "\033[2J\033[H"
+_CLEAR = "\033[H\033[2J\033[3J"
+"""Cursor home, clear the screen, clear the scrollback (xterm ``ED 3``): a part shown
+on screen is not left in the terminal's history."""
 
 
 def _common(parser: argparse.ArgumentParser, ceremony: str) -> None:
@@ -119,6 +127,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     ref.add_argument("--store", required=True, metavar="STORE")
     ref.add_argument("--label", help="store under this label (default: the key's own)")
     ref.add_argument("--generation-transcript", type=Path, metavar="FILE")
+    ref.add_argument(
+        "--generation-head", metavar="DIGEST", help="the generation minutes' head digest"
+    )
     ref.add_argument("--extractable", action="store_true")
     ref.add_argument("--custodian-passphrases", type=Path, metavar="DIR")
     add_passphrase_argument(ref)
@@ -142,6 +153,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     imp.add_argument("--store", required=True, metavar="STORE")
     imp.add_argument("--kek", required=True, metavar="LABEL")
     imp.add_argument("--exporter-transcript", type=Path, metavar="FILE")
+    imp.add_argument("--exporter-head", metavar="DIGEST", help="the export minutes' head digest")
     imp.add_argument("--extractable", action="store_true")
     add_passphrase_argument(imp)
     _common(imp, "key import")
@@ -193,11 +205,35 @@ def _transcript(args: argparse.Namespace) -> Iterator[Transcript]:
         transcript = Transcript.create(
             path, ceremony=args.ceremony, actor=args.operator, hash_name=args.hash
         )
-    yield transcript
+    try:
+        yield transcript
+    except BaseException as exc:
+        _close_failed(transcript, args.operator, exc)
+        raise
     if not args.keep_open:
-        head = transcript.close(args.operator)
+        head = transcript.close(args.operator, outcome="completed")
         print(f"transcript {path} closed; head digest (write it in the minutes):")
         print(f"  {head}")
+
+
+def _close_failed(transcript: Transcript, operator: str, exc: BaseException) -> None:
+    """Close ``transcript`` on a failed step, so its end is in the minutes (Part 10 §6.6).
+
+    An open transcript could be cut back to before the failure and resumed as if the
+    step had never failed; its head, printed for the minutes, prevents that.
+    """
+    if transcript.closed:
+        return
+    reason = str(exc) if isinstance(exc, SbkcardError) else type(exc).__name__
+    try:
+        head = transcript.close(operator, outcome="failed", reason=reason)
+    except (SbkcardError, OSError):
+        return  # the transcript itself failed: the original error says why
+    print(
+        f"transcript {transcript.path} closed after the failure; "
+        "head digest (write it in the minutes):"
+    )
+    print(f"  {head}")
 
 
 @contextmanager
@@ -240,6 +276,13 @@ def _generate(args: argparse.Namespace) -> int:
     if args.show:
         _interactive("--show")
     algorithm = KeyAlgorithm(args.algorithm)
+    passphrases: dict[str, str] = {}
+    if not args.show:
+        check_scrypt_n(args.scrypt_n)
+        for custodian in args.custodian:
+            secret = _custodian_passphrase(args, custodian, confirm=True)
+            check_new_passphrase(secret, where=f"custodian {custodian}")
+            passphrases[custodian] = secret
     with _transcript(args) as transcript:
         store = open_store_from_args(args, args.store) if args.store else None
         try:
@@ -262,7 +305,7 @@ def _generate(args: argparse.Namespace) -> int:
                 if args.show:
                     _show_part(part)
                 else:
-                    _write_part_file(args, part)
+                    _write_part_file(args, part, passphrases[part.custodian])
                 transcript.record(
                     f"{part.kind.value} handed over",
                     part.custodian,
@@ -278,17 +321,12 @@ def _generate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _write_part_file(args: argparse.Namespace, part: KeyPart) -> None:
+def _write_part_file(args: argparse.Namespace, part: KeyPart, passphrase: str) -> None:
     directory: Path = args.out_dir
     directory.mkdir(parents=True, exist_ok=True)
     safe = part.key_label.replace(":", "_").replace("@", "_").replace("/", "_")
     path = directory / f"{safe}.{part.kind.value}{part.index}.{part.custodian}.json"
-    write_part(
-        path,
-        part,
-        _custodian_passphrase(args, part.custodian, confirm=True),
-        scrypt_n=args.scrypt_n,
-    )
+    write_part(path, part, passphrase, scrypt_n=args.scrypt_n)
     print(f"  {part.title}: sealed file {path}")
 
 
@@ -343,7 +381,9 @@ def _reform(args: argparse.Namespace) -> int:
             _interactive("--enter")
             if args.generation_transcript is None or args.label is None:
                 raise SbkcardError("--enter needs --generation-transcript and --label")
-            expected = expected_from_transcript(args.generation_transcript, args.label)
+            expected = expected_from_transcript(
+                args.generation_transcript, args.label, head=_head(args, "generation")
+            )
             length, algorithm = _generated_shape(args.generation_transcript, args.label)
             parts = _typed_parts(expected, algorithm, length)
         else:
@@ -357,7 +397,11 @@ def _reform(args: argparse.Namespace) -> int:
                     )
                 )
             if args.generation_transcript:
-                expected = expected_from_transcript(args.generation_transcript, parts[0].key_label)
+                expected = expected_from_transcript(
+                    args.generation_transcript,
+                    parts[0].key_label,
+                    head=_head(args, "generation"),
+                )
         with _transcript(args) as transcript, _store(args, args.store) as store:
             info = reform_into_store(
                 parts,
@@ -373,6 +417,17 @@ def _reform(args: argparse.Namespace) -> int:
         for part in parts:
             part.wipe()
     return 0
+
+
+def _head(args: argparse.Namespace, which: str) -> str:
+    """``--generation-head`` / ``--exporter-head``: required with its transcript."""
+    head: str | None = getattr(args, f"{which}_head")
+    if not head:
+        raise SbkcardError(
+            f"--{which}-transcript needs --{which}-head DIGEST, the head digest written in "
+            f"the {which} ceremony's minutes (a transcript alone can be re-chained by a forger)"
+        )
+    return head
 
 
 def _generated_shape(path: Path, label: str) -> tuple[int, KeyAlgorithm]:
@@ -405,6 +460,7 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _import(args: argparse.Namespace) -> int:
+    head = _head(args, "exporter") if args.exporter_transcript else None
     with _transcript(args) as transcript, _store(args, args.store) as store:
         imported = import_keys(
             args.package,
@@ -413,6 +469,7 @@ def _import(args: argparse.Namespace) -> int:
             transcript=transcript,
             operator=args.operator,
             exporter_transcript=args.exporter_transcript,
+            exporter_head=head,
             extractable=args.extractable,
         )
         print(f"{len(imported)} keys imported into {store.description}")

@@ -7,8 +7,12 @@
     sbkcard keys show STORE
     sbkcard keys generate STORE --label L --algorithm {DES,SM4,AES} --length N [--extractable]
     sbkcard keys delete STORE --label L
+    sbkcard keys adopt STORE
 
 STORE is the path of a software key store or ``pkcs11:token=LABEL[;module=/path.so]``.
+A new store's passphrase must meet the policy (12 characters or more, 5 different,
+scrypt N ≥ 2^15); ``adopt`` accepts a store whose ``STORE.generation`` file is missing
+(moved, or restored deliberately) once its generation was checked against the minutes.
 The passphrase (or the token's user PIN) comes from ``--passphrase-file``, from
 ``$SBKCARD_PASSPHRASE`` or from a prompt; never from the command line. Other commands
 that need issuer keys take ``--keys KEYSTORE`` (``demo`` for the published TEST keys)
@@ -24,7 +28,7 @@ from sbkcard.keys import Algorithm
 from sbkcard.keys.hierarchy import DEMO_LABEL, KeySet, demo_keyset
 from sbkcard.keys.passphrase import PASSPHRASE_ENV, resolve_passphrase
 from sbkcard.keys.sealing import SCRYPT_N
-from sbkcard.keys.soft_store import SoftKeyStore
+from sbkcard.keys.soft_store import SoftKeyStore, generation_path
 from sbkcard.keys.store import KeyAlgorithm, KeyStore, root_label
 from sbkcard.keys.store_keyset import DEMO, PKCS11_SCHEME, load_keyset, open_store
 from sbkcard.keys.zeroize import wiped
@@ -101,7 +105,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     new = sub.add_parser("new", help="create an empty software key store")
     new.add_argument("--out", type=Path, required=True, metavar="STORE")
     new.add_argument(
-        "--scrypt-n", type=int, default=SCRYPT_N, metavar="N", help="scrypt cost (%(default)s)"
+        "--scrypt-n",
+        type=int,
+        default=SCRYPT_N,
+        metavar="N",
+        help="scrypt cost: %(default)s (the floor) or a higher power of two",
     )
     add_passphrase_argument(new)
     new.set_defaults(func=_new)
@@ -130,6 +138,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     add_passphrase_argument(generate)
     generate.set_defaults(func=_generate)
+
+    adopt = sub.add_parser(
+        "adopt", help="trust a store that has no generation file beside it (rollback check)"
+    )
+    adopt.add_argument("store", metavar="STORE")
+    add_passphrase_argument(adopt)
+    adopt.set_defaults(func=_adopt)
 
     delete = sub.add_parser("delete", help="destroy a key")
     delete.add_argument("store", metavar="STORE")
@@ -197,6 +212,13 @@ def _generate(args: argparse.Namespace) -> int:
     finally:
         store.close()
     print(f"generated {info.label}: {info.algorithm.value} {info.length} bytes, KCV {info.kcv}")
+    return 0
+
+
+def _adopt(args: argparse.Namespace) -> int:
+    path = str(args.store)
+    with SoftKeyStore.open(path, _secret(args, path), adopt=True) as store:
+        print(f"{path}: generation {store.generation} recorded in {generation_path(store.path)}")
     return 0
 
 

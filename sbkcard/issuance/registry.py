@@ -37,6 +37,7 @@ from sbkcard.errors import SbkcardError
 from sbkcard.identifiers.card_id import CardId
 from sbkcard.identifiers.card_number import make_card_number
 from sbkcard.identifiers.regions import validate_region
+from sbkcard.keys.private import create_private
 
 __all__ = [
     "CardRecord",
@@ -185,8 +186,11 @@ class SqliteRegistry:
         self.prefix = number_prefix.upper()
         self.path = str(path)
         try:
+            create_private(self.path)  # names and SSNs: owner only, as are -journal and -wal
             self._db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
             self._db.executescript(_SCHEMA)
+        except OSError as exc:
+            raise RegistryError(f"registry database {self.path}: {exc.strerror}") from None
         except sqlite3.Error as exc:
             raise RegistryError(f"registry database {self.path}: {exc}") from None
 

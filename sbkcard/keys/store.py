@@ -37,8 +37,10 @@ __all__ = [
     "KeyLabel",
     "KeyStore",
     "KeyStoreError",
+    "RollbackError",
     "TamperedError",
     "UnsupportedKeyError",
+    "WeakPassphraseError",
     "WrappedKey",
     "WrongPassphraseError",
     "check_value",
@@ -58,6 +60,14 @@ class WrongPassphraseError(KeyStoreError):
 
 class TamperedError(KeyStoreError):
     """A store or sealed file was altered after it was written (authentication failed)."""
+
+
+class RollbackError(TamperedError):
+    """A validly sealed but older copy of a key store (an earlier generation) was given."""
+
+
+class WeakPassphraseError(KeyStoreError):
+    """A new key store or part file was refused: the passphrase or scrypt cost is too weak."""
 
 
 class UnsupportedKeyError(KeyStoreError):

@@ -35,6 +35,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Final
 
+from sbkcard.keys.private import create_private
 from sbkcard.terminal.errors import HotlistedCardError, HotlistError, InvalidInputError
 
 SCHEMA_VERSION: Final = 1
@@ -128,7 +129,10 @@ class Hotlist:
         self.path = str(path)
         self._clock = clock
         try:
+            create_private(self.path)  # card numbers and reasons: owner only, with its journal
             self._db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
+        except OSError as exc:
+            raise HotlistError(f"cannot open hotlist {self.path}: {exc.strerror}") from exc
         except sqlite3.Error as exc:
             raise HotlistError(f"cannot open hotlist {self.path}: {exc}") from exc
         with self._guard("open"):

@@ -69,6 +69,8 @@ class Terminal:
     _hsm: HsmModule | None = field(default=None, init=False, repr=False)
     _depths: dict[bytes, DepthIndex] = field(default_factory=dict, init=False, repr=False)
     """The depth index of each PSAM seen (by ATR and public information, Part 9 §8)."""
+    _one_record_types: set[bytes] = field(default_factory=set, init=False, repr=False)
+    """Card types without READ RECORD's range modes (see :mod:`.connection`)."""
 
     def _open_module(self, hsm: bool = True) -> tuple[SecurityModule | None, Callable[[], None]]:
         if self.psam_reader is not None:
@@ -122,6 +124,7 @@ class Terminal:
             device_number=self.device_number,
             terminal_number=self.terminal_number,
             policy=self.policy,
+            one_record_types=self._one_record_types,
         )
         try:
             try:
