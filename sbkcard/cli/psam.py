@@ -31,6 +31,7 @@ from sbkcard.applet_model.psam import (
 )
 from sbkcard.applet_model.psam.content import DEMO_SERIAL, DEMO_TERMINAL_NUMBER
 from sbkcard.applet_model.psam.layout import environment_for
+from sbkcard.cli._common import UsageError
 from sbkcard.cli.keys import add_keys_arguments
 from sbkcard.errors import SbkcardError
 from sbkcard.keys import Algorithm
@@ -110,7 +111,7 @@ def _keysets(args: argparse.Namespace) -> list[KeySet]:
             ciphers = _ciphers_in_store(spec, secret)
     sets = [load_keyset(spec, secret, algorithm=cipher) for cipher in ciphers]
     if any(keys.algorithm is not cipher for keys, cipher in zip(sets, ciphers, strict=True)):
-        raise SbkcardError(f"--keys {spec} does not hold {args.algorithm.upper()} keys")
+        raise UsageError(f"--keys {spec} does not hold {args.algorithm.upper()} keys")
     return sets
 
 
@@ -135,7 +136,7 @@ def _ciphers_in_store(spec: str, secret: str) -> list[Algorithm]:
 def _new(args: argparse.Namespace) -> int:
     out: Path = args.out
     if out.exists() and not args.force:
-        raise SbkcardError(f"{out} exists (use --force to overwrite it)")
+        raise UsageError(f"{out} exists (use --force to overwrite it)")
     if args.blank:
         ciphers = [_ALGORITHMS[args.algorithm]] if args.algorithm else list(_ALGORITHMS.values())
         keysets = [KeySet(cipher, {}) for cipher in ciphers]
@@ -147,7 +148,7 @@ def _new(args: argparse.Namespace) -> int:
         )
         atr = psam_atr(args.terminal_number, args.serial)
     except (PsamError, ValueError) as exc:
-        raise SbkcardError(f"cannot make the PSAM: {exc}") from exc
+        raise UsageError(f"cannot make the PSAM: {exc}") from exc
     card = SimulatedCard.create("psam", content, atr)
     save_image(card, out)
     region = args.terminal_number[:6]
