@@ -145,3 +145,12 @@ def build_terminal(args: argparse.Namespace) -> Terminal:
     hotlist = existing_hotlist(args.hotlist) if args.hotlist is not None else None
     pad = pinpad(args) if hasattr(args, "pin_file") else None
     return Terminal(card, psam_reader=psam, key_service=service, hotlist=hotlist, pinpad=pad)
+
+
+def save_card(args: argparse.Namespace, terminal: Terminal) -> None:
+    """Write a simulated card's new state (tries counter, purse) back to its image."""
+    if args.card is not None:
+        from sbkcard.simulator import SimulatedCard, save_image
+
+        assert isinstance(terminal.card_reader, SimulatedCard)
+        save_image(terminal.card_reader, args.card)
