@@ -112,6 +112,9 @@ def test_broken_pipe_is_quiet(
     generate += ["--custodian-passphrases", str(custodians), "--scrypt-n", "1024"]
     assert main([*generate, "--operator", "o", "--transcript", str(transcript)]) == 0
     capsys.readouterr()
+    assert main(["ceremony", "verify", str(transcript), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["state"] == "closed" and len(report["head"]) == 64
     # the reader is gone before the first line is written: every write is EPIPE
     for argv in (["ceremony", "verify", str(transcript)], ["card", "show", str(images["card"])]):
         proc = subprocess.Popen([*SBKCARD, *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -137,7 +140,7 @@ def test_a_signal_during_issue_stops_cleanly(tmp_path: Path, signum: int) -> Non
     while not any(out.glob("*.json")) and time.monotonic() < deadline:
         time.sleep(0.05)
     proc.send_signal(signum)
-    stdout, stderr = proc.communicate(timeout=60)
+    _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 128 + signum, stderr
     assert "Traceback" not in stderr
     lines = [line for line in stderr.splitlines() if line.strip()]
@@ -231,7 +234,7 @@ def test_the_loader_refuses_impossible_values(
         issuer.expiry, issuer.issue_date, issuer.card_number,
     )  # fmt: skip
     body = backwards.encode(Layout.V3).hex().upper()
-    cases = [
+    cases: list[tuple[Path, dict[str, object], str]] = [
         (images["card"], {"storage": {"SSSE/DF04/PURSE": {"value": "00"}}}, "purse"),
         (images["card"], {"profile": 9}, "profile 9"),
         (images["card"], {"storage": {"SSSE/EF05": {"value": body}}}, "expiry"),
@@ -297,7 +300,8 @@ def test_counter_operations(
         assert main(list(argv)) == code
         out, err = capsys.readouterr()
         assert "123456" not in out + err
-        return json.loads(out) if code == 0 else {"error": err}  # type: ignore[no-any-return]
+        document: dict[str, object] = json.loads(out) if code == 0 else {"error": err}
+        return document
 
     assert run("pin", "verify", *with_pin, "--psam", psam)["operation"] == "verify"
     assert (
@@ -345,3 +349,37 @@ def test_hotlist_commands(
     capsys.readouterr()
     assert main(["hotlist", "lift", "--hotlist", db, number, "--card-id", card_id]) == 0
     assert main(read) == 0
+
+
+def test_json_for_scripts(
+    images: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    secret = tmp_path / "pass"
+    secret.write_text("store passphrase\n")
+    store = str(tmp_path / "store.json")
+    assert (
+        main(
+            [
+                "keys",
+                "new-demo",
+                "--out",
+                store,
+                "--scrypt-n",
+                "1024",
+                "--passphrase-file",
+                str(secret),
+            ]
+        )
+        == 0
+    )
+    capsys.readouterr()
+    assert main(["keys", "show", store, "--passphrase-file", str(secret), "--json"]) == 0
+    keys = json.loads(capsys.readouterr().out)["keys"]
+    assert {"DES", "SM4"} <= {k["algorithm"] for k in keys} and all("kcv" in k for k in keys)
+    trace = tmp_path / "t.trace"
+    argv = ["card", "send", "--trace", "--dry-run", str(images["card"])]
+    assert main([*argv, "00A404000F7378312E73682EC9E7BBE1B1A3D5CF"]) == 0
+    trace.write_text(capsys.readouterr().out)
+    assert main(["trace", "decode", str(trace), "--json"]) == 0
+    (decoded,) = json.loads(capsys.readouterr().out)
+    assert decoded["name"] == "SELECT" and decoded["device"] == "card"

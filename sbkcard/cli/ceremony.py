@@ -16,7 +16,7 @@
             --out IMAGE [--level {1,2,3}] --operator NAME --transcript FILE
     sbkcard ceremony load-psam (IMAGE | --reader NAME) --keys KEYSTORE ... (as key-card,
             into an existing PSAM: a simulated one, or one in a PC/SC reader)
-    sbkcard ceremony verify TRANSCRIPT [--head DIGEST] [--allow-open]
+    sbkcard ceremony verify TRANSCRIPT [--head DIGEST] [--allow-open] [--json]
 
 Every ceremony writes its steps to ``--transcript`` (created, or continued if it is
 still open) and closes it at the end unless ``--keep-open``; the closing digest is
@@ -36,6 +36,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from sbkcard.applet_model.psam import AdminKeys, KeyRecord, demo_admin_keys
+from sbkcard.cli._common import add_json_argument, emit_json
 from sbkcard.cli.keys import add_passphrase_argument, open_store_from_args
 from sbkcard.errors import SbkcardError
 from sbkcard.issuance.key_cards import (
@@ -178,6 +179,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     ver.add_argument("transcript_path", type=Path, metavar="TRANSCRIPT")
     ver.add_argument("--head", metavar="DIGEST", help="the closing digest from the minutes")
     ver.add_argument("--allow-open", action="store_true", help="accept an unclosed transcript")
+    add_json_argument(ver)
     ver.set_defaults(func=_verify)
 
 
@@ -538,6 +540,21 @@ def _verify(args: argparse.Namespace) -> int:
         print(f"FAILED: {exc}", file=sys.stderr)
         return 1
     state = "closed" if report.closed else "open"
+    if args.json:
+        emit_json(
+            {
+                "path": report.path,
+                "ceremony": report.ceremony,
+                "hash": report.hash_name,
+                "state": state,
+                "head": report.head,
+                "entries": [
+                    {"seq": e.seq, "time": e.time, "actor": e.actor, "step": e.step}
+                    for e in report.entries
+                ],
+            }
+        )
+        return 0
     print(
         f"{args.transcript_path}: {len(report.entries)} entries, chain intact ({report.hash_name})"
     )

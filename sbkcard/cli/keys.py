@@ -4,7 +4,7 @@
 
     sbkcard keys new --out STORE [--scrypt-n N]
     sbkcard keys new-demo --out STORE [--algorithm {des,sm4,both}]
-    sbkcard keys show STORE
+    sbkcard keys show STORE [--json]
     sbkcard keys generate STORE --label L --algorithm {DES,SM4,AES} --length N [--extractable]
     sbkcard keys delete STORE --label L
 
@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from sbkcard.cli._common import add_json_argument, emit_json
 from sbkcard.keys import Algorithm
 from sbkcard.keys.hierarchy import DEMO_LABEL, KeySet, demo_keyset
 from sbkcard.keys.passphrase import PASSPHRASE_ENV, resolve_passphrase
@@ -118,6 +119,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     show = sub.add_parser("show", help="list a store's keys: label, algorithm, length, KCV")
     show.add_argument("store", metavar="STORE")
     add_passphrase_argument(show)
+    add_json_argument(show)
     show.set_defaults(func=_show)
 
     generate = sub.add_parser("generate", help="generate a random key inside a store")
@@ -182,7 +184,10 @@ def _print(store: KeyStore) -> None:
 def _show(args: argparse.Namespace) -> int:
     store = open_store_from_args(args, args.store)
     try:
-        _print(store)
+        if args.json:
+            emit_json({"store": store.description, "keys": store.list_keys()})
+        else:
+            _print(store)
     finally:
         store.close()
     return 0

@@ -2,7 +2,7 @@
 
 ::
 
-    sbkcard trace decode FILE [--device {card,psam}]
+    sbkcard trace decode FILE [--device {card,psam}] [--json]
     sbkcard trace replay FILE --card IMAGE [--psam IMAGE] [--device {card,psam}]
                          [--fresh-random]
 
@@ -46,6 +46,7 @@ from sbkcard.applet_model.traces import (
     read_trace,
     replay_trace,
 )
+from sbkcard.cli._common import add_json_argument, emit_json
 from sbkcard.errors import SbkcardError
 from sbkcard.simulator import SimulatedCard, load_image
 from sbkcard.simulator.applets import applet_kind
@@ -68,6 +69,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     decode.add_argument("file", metavar="FILE", help="the trace ('-': standard input)")
     _device_option(decode)
+    add_json_argument(decode)
     decode.set_defaults(func=_decode)
 
     replay = sub.add_parser(
@@ -114,7 +116,11 @@ def _read(file: str, device: str) -> list[TracedExchange]:
 
 
 def _decode(args: argparse.Namespace) -> int:
-    print(decoded_text(decode_trace(_read(args.file, args.device))), end="")
+    decoded = decode_trace(_read(args.file, args.device))
+    if args.json:
+        emit_json(decoded)
+    else:
+        print(decoded_text(decoded), end="")
     return 0
 
 
