@@ -46,7 +46,7 @@ from sbkcard.applet_model.traces import (
     read_trace,
     replay_trace,
 )
-from sbkcard.cli._common import add_json_argument, emit_json
+from sbkcard.cli._common import add_json_argument, command_parser, emit_json, plain_doc
 from sbkcard.errors import SbkcardError
 from sbkcard.simulator import SimulatedCard, load_image
 from sbkcard.simulator.applets import applet_kind
@@ -54,10 +54,16 @@ from sbkcard.simulator.applets import applet_kind
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``sbkcard trace``."""
-    parser = subparsers.add_parser(
+    parser = command_parser(
+        subparsers,
         "trace",
         help="decode an APDU trace, or replay it on simulated cards",
-        description=__doc__.split("::")[0].strip() if __doc__ else None,
+        description=plain_doc(__doc__),
+        example=(
+            "sbkcard read --card card.json --psam psam.json --trace | sbkcard trace decode -",
+            "sbkcard trace decode read.trace --json",
+            "sbkcard trace replay session.trace --card card.json --psam psam.json",
+        ),
     )
     sub = parser.add_subparsers(dest="trace_command", metavar="COMMAND", required=True)
 
