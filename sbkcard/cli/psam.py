@@ -80,7 +80,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--level",
         type=int,
         choices=sorted(_LEVELS),
-        default=3,
+        default=2,
         help="diversification levels the PSAM applies: 3 national, 2 provincial, 1 city "
         "roots (%(default)s)",
     )
