@@ -23,7 +23,7 @@ import sys
 from collections.abc import Sequence
 
 from sbkcard import __version__
-from sbkcard.cli._common import EXAMPLES, Interrupted, UsageError
+from sbkcard.cli._common import EXAMPLES, HelpFormatter, Interrupted, UsageError
 from sbkcard.errors import SbkcardError
 
 DEBUG_ENV = "SBKCARD_DEBUG"
@@ -40,7 +40,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         prog="sbkcard",
         description="Toolkit for China's national social security card (社会保障卡).",
         epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"sbkcard {__version__}")
     parser.add_argument(

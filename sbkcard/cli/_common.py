@@ -8,6 +8,7 @@ import datetime
 import enum
 import json
 import sys
+import textwrap
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,27 @@ class Interrupted(BaseException):
         self.signum = signum
 
 
+class HelpFormatter(argparse.HelpFormatter):
+    """Descriptions wrapped paragraph by paragraph; indented lines (examples) kept as written."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        blocks = []
+        for block in text.split("\n\n"):
+            lines = block.splitlines()
+            if any(line.startswith("  ") for line in lines):
+                blocks.append("\n".join(indent + line for line in lines))
+            else:
+                blocks.append(
+                    textwrap.fill(
+                        " ".join(block.split()),
+                        width,
+                        initial_indent=indent,
+                        subsequent_indent=indent,
+                    )
+                )
+        return "\n\n".join(blocks)
+
+
 def examples(*lines: str) -> str:
     """An argparse epilog: ``examples:`` and one command per line."""
     return "examples:\n" + "\n".join(f"  {line}" for line in lines)
@@ -53,7 +75,7 @@ def command_parser(
         help=help,
         description=description,
         epilog=examples(*example),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
         aliases=list(aliases),
     )
 

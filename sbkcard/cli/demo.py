@@ -46,7 +46,7 @@ from sbkcard.applet_model.user_card.personalise import (
     card_atr,
     demo_card_content,
 )
-from sbkcard.cli._common import examples, plain_doc
+from sbkcard.cli._common import HelpFormatter, examples, plain_doc
 from sbkcard.cli.read import basic_table
 from sbkcard.identifiers import CardId
 from sbkcard.identifiers.card_number import make_card_number
@@ -75,18 +75,21 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="the end-to-end demo: issue a card, a hospital visit, a pharmacy, loss",
         description=plain_doc(__doc__),
         epilog=examples("sbkcard demo", "sbkcard demo --profile 2 --workdir demo/ --no-trace"),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument(
         "--profile",
-        "--generation",  # the former name, kept for scripts; --help shows --profile
         dest="generation",
         type=int,
         choices=(2, 3),
         default=3,
         help="card profile: 2 (DES, 2.00) or 3 (SM4, 3.00; default)",
     )
-    parser.add_argument("--workdir", type=Path, help="keep the images and hotlist here")
+    # the former name, kept for scripts
+    parser.add_argument("--generation", type=int, choices=(2, 3), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--workdir", type=Path, metavar="DIR", help="keep the images and hotlist here"
+    )
     parser.add_argument("--no-trace", action="store_true", help="do not print the APDU trace")
     parser.set_defaults(func=_demo)
 

@@ -38,7 +38,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         ),
     )
     sub = parser.add_subparsers(dest="hotlist_command", metavar="COMMAND", required=True)
-    new = sub.add_parser("new", help="create an empty hotlist", description="Create a hotlist.")
+    new = command_parser(
+        sub,
+        "new",
+        help="create an empty hotlist",
+        description="Create a hotlist.",
+        example=("sbkcard hotlist new hotlist.db",),
+    )
     new.add_argument("db", type=Path, metavar="DB")
     add_json_argument(new)
     new.set_defaults(func=_new)
@@ -46,7 +52,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         ("report", "report a card lost (挂失)"),
         ("lift", "lift a loss report (解挂)"),
     ):
-        op = sub.add_parser(name, help=text, description=f"{text[0].upper()}{text[1:]}.")
+        op = command_parser(
+            sub,
+            name,
+            help=text,
+            description=f"{text[0].upper()}{text[1:]}.",
+            example=(
+                f"sbkcard hotlist {name} --hotlist hotlist.db A00000001 "
+                "--card-id 410100D156000005A000000011111111 --reason '持卡人电话挂失'",
+            ),
+        )
         op.add_argument("--hotlist", type=Path, required=True, metavar="DB")
         op.add_argument("card_number", metavar="CARDNUMBER")
         op.add_argument(
@@ -55,7 +70,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         op.add_argument("--reason", default="reported at the counter", help="(%(default)s)")
         add_json_argument(op)
         op.set_defaults(func=_change, operation=name)
-    listing = sub.add_parser("list", help="the listed cards", description="List the hotlist.")
+    listing = command_parser(
+        sub,
+        "list",
+        help="the listed cards",
+        description="List the hotlist.",
+        example=("sbkcard hotlist list --hotlist hotlist.db --json",),
+    )
     listing.add_argument("--hotlist", type=Path, required=True, metavar="DB")
     add_json_argument(listing)
     listing.set_defaults(func=_list)

@@ -35,6 +35,7 @@ from rich.table import Table
 from sbkcard.applet_model.user_card import PROFILES
 from sbkcard.applet_model.user_card.personalise import demo_transport_key
 from sbkcard.cli._common import (
+    HelpFormatter,
     Interrupted,
     UsageError,
     add_json_argument,
@@ -67,7 +68,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             "sbkcard issue applicants.csv --keys demo --out cards/",
             "sbkcard issue applicants.csv --keys store.keys --transport-key TK --out cards/ --json",
         ),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("applicants", type=Path, metavar="APPLICANTS", help="CSV or JSON file")
     parser.add_argument(

@@ -48,7 +48,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     sub = parser.add_subparsers(dest="pin_command", metavar="COMMAND", required=True)
     for name, (text, _) in _OPERATIONS.items():
-        op = sub.add_parser(name, help=text, description=f"{text[0].upper()}{text[1:]}.")
+        op = command_parser(
+            sub,
+            name,
+            help=text,
+            description=f"{text[0].upper()}{text[1:]}.",
+            example=(f"sbkcard pin {name} --card card.json --psam psam.json",),
+        )
         add_terminal_arguments(op, pin=True)
         add_json_argument(op)
         op.set_defaults(func=_run, operation=name)

@@ -48,15 +48,28 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         ),
     )
     sub = parser.add_subparsers(dest="purse_command", metavar="COMMAND", required=True)
+    card = "--card card.json --pin-file pin.txt"
     commands = {
-        "balance": "the balances (GET BALANCE)",
-        "records": "the transaction records (EF08), newest first",
-        "purchase": "an offline medical purchase",
-        "load": "an account load (帐户划入), with the host's key service",
-        "proof": "the MAC and TAC of a transaction (GET TRANSACTION PROOF)",
+        "balance": ("the balances (GET BALANCE)", "--json"),
+        "records": ("the transaction records (EF08), newest first", ""),
+        "purchase": ("an offline medical purchase", "--psam psam.json --amount 35.80"),
+        "load": (
+            "an account load (帐户划入), with the host's key service",
+            "--amount 500 --hsm-keys demo",
+        ),
+        "proof": (
+            "the MAC and TAC of a transaction (GET TRANSACTION PROOF)",
+            "--type purchase --seq 3",
+        ),
     }
-    for name, text in commands.items():
-        op = sub.add_parser(name, help=text, description=f"{text[0].upper()}{text[1:]}.")
+    for name, (text, example) in commands.items():
+        op = command_parser(
+            sub,
+            name,
+            help=text,
+            description=f"{text[0].upper()}{text[1:]}.",
+            example=(f"sbkcard purse {name} {card} {example}".rstrip(),),
+        )
         add_terminal_arguments(op, pin=True)
         if name in ("purchase", "load"):
             op.add_argument("--amount", required=True, type=_fen, metavar="YUAN", help="e.g. 1.50")

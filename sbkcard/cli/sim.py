@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
-from sbkcard.cli._common import examples, plain_doc
+from sbkcard.cli._common import HelpFormatter, examples, plain_doc
 from sbkcard.simulator import SimulatedCard, load_image, save_image
 from sbkcard.simulator.vpcd import DEFAULT_HOST, DEFAULT_PORT, Card, EchoCard, VpcdSlot
 
@@ -61,7 +61,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         epilog="SIGTERM/Ctrl-C saves the images and exits 0; SIGUSR1 removes or re-inserts "
         "the card, SIGUSR2 the PSAM.\n\n"
         + examples("sbkcard sim --vpcd --card card.json --psam psam.json"),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument(
         "--vpcd", action="store_true", required=True, help="connect to vpcd (pcscd's driver)"

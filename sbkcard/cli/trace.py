@@ -67,8 +67,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     sub = parser.add_subparsers(dest="trace_command", metavar="COMMAND", required=True)
 
-    decode = sub.add_parser(
+    decode = command_parser(
+        sub,
         "decode",
+        example=("sbkcard trace decode read.trace", "sbkcard trace decode - --json < read.trace"),
         help="annotate every exchange: files, data items, status words (secrets masked)",
         description="Annotate a trace: command names, the DF/EF selected, records decoded "
         "into data items, status words, secure messaging. PINs and keys are never shown.",
@@ -78,8 +80,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add_json_argument(decode)
     decode.set_defaults(func=_decode)
 
-    replay = sub.add_parser(
+    replay = command_parser(
+        sub,
         "replay",
+        example=("sbkcard trace replay session.trace --card card.json --psam psam.json",),
         help="send a trace's commands to simulated cards and compare the answers",
         description="Replay an unmasked trace on the simulated card (and PSAM) of the "
         "images, which are left unchanged, and compare every answer with the recorded "
