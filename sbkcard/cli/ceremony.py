@@ -546,8 +546,7 @@ def _verify(args: argparse.Namespace) -> int:
             args.transcript_path, head=args.head, require_closed=not args.allow_open
         )
     except TranscriptError as exc:
-        print(f"FAILED: {exc}", file=sys.stderr)
-        return 1
+        raise SbkcardError(f"transcript FAILED: {exc}") from exc
     state = "closed" if report.closed else "open"
     if args.json:
         emit_json(

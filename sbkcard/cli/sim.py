@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
-from sbkcard.cli._common import HelpFormatter, examples, plain_doc
+from sbkcard.cli._common import HelpFormatter, UsageError, examples, plain_doc
 from sbkcard.simulator import SimulatedCard, load_image, save_image
 from sbkcard.simulator.vpcd import DEFAULT_HOST, DEFAULT_PORT, Card, EchoCard, VpcdSlot
 
@@ -91,8 +91,7 @@ def run(args: argparse.Namespace) -> int:
         format="sbkcard sim: %(message)s",
     )
     if args.eject_after is not None and args.eject_after < 1:
-        print("sbkcard sim: --eject-after must be at least 1", file=sys.stderr)
-        return 2
+        raise UsageError("--eject-after must be at least 1")
     served: list[_Served] = []
     if args.echo:
         card: Card = EchoCard()
