@@ -199,6 +199,19 @@ def test_read_refuses_a_hotlist_that_does_not_exist(
     assert main([*args, "--hotlist", str(missing)]) == 0
 
 
+def test_issue_refuses_a_named_hotlist_that_does_not_exist(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    applicants = write_csv(tmp_path / "a.csv", [person(1)])
+    out, hotlist = tmp_path / "out", tmp_path / "typo.db"
+    argv = ["issue", str(applicants), "--keys", "demo", "--out", str(out)]
+    assert main([*argv, "--hotlist", str(hotlist)]) == 1
+    assert "no such hotlist" in capsys.readouterr().err
+    assert not hotlist.exists() and not out.exists()
+    assert main(["hotlist", "new", str(hotlist)]) == 0
+    assert main([*argv, "--hotlist", str(hotlist)]) == 0
+
+
 @pytest.mark.parametrize("content", ["", "name,ssn\n", "ssn,name\n110105194912310021,王\n"])
 def test_a_failed_issue_leaves_no_registry(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str

@@ -43,6 +43,7 @@ from sbkcard.cli._common import (
     examples,
     plain_doc,
 )
+from sbkcard.cli._terminal import existing_hotlist
 from sbkcard.cli.keys import add_passphrase_argument
 from sbkcard.issuance.applicants import Applicant, ApplicantRejection, read_applicants
 from sbkcard.issuance.batch import SUMMARY_NAME, BatchSummary, CardResult, IssuingLine, Outcome
@@ -95,7 +96,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="this batch's name in the registry (default HOST:DIR; the same owner resumes)",
     )
     parser.add_argument(
-        "--hotlist", type=Path, metavar="DB", help="hotlist database (default beside the registry)"
+        "--hotlist",
+        type=Path,
+        metavar="DB",
+        help="an existing hotlist (default: hotlist.db beside the registry, created)",
     )
     parser.add_argument(
         "--psam",
@@ -175,11 +179,13 @@ def _line(args: argparse.Namespace, stack: ExitStack) -> IssuingLine:
             f"--keys {args.keys}: the roots stay in the store, so no software key service "
             "can check the cards; give --psam IMAGE (a PSAM holding the same keys)"
         )
+    # a hotlist named is configuration and must exist; the default one is the line's own
+    named = existing_hotlist(args.hotlist) if args.hotlist else None
     # everything checked: only now are the registry and the hotlist created
     registry_path = _registry_path(args)
     registry_path.parent.mkdir(parents=True, exist_ok=True)
     registry = SqliteRegistry(registry_path, number_prefix=args.number_prefix)
-    hotlist = Hotlist(args.hotlist or registry_path.parent / "hotlist.db")
+    hotlist = named or Hotlist(registry_path.parent / "hotlist.db")
     if psam is not None:
         verifier = Verifier(psam=psam, hotlist=hotlist)
     else:
