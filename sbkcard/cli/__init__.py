@@ -103,8 +103,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         # the reader of our output went away (``| head``): no more output, no traceback
         devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return 128 + 13
+        try:
+            os.dup2(devnull, sys.stdout.fileno())
+        except (OSError, ValueError):  # standard output is not a file (in-process use)
+            pass
+        finally:
+            os.close(devnull)
+        return 141  # 128 + SIGPIPE, as a shell reports a pipe closed under a command
     except Exception as exc:
         if _debug(args):
             raise
