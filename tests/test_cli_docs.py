@@ -1,5 +1,5 @@
-"""The README's and the quick start's command tours run as written (``sbkcard sim`` aside:
-it needs pcscd and runs until stopped; :mod:`tests.test_pcsc_vpcd` covers it)."""
+"""The README's and the quick start's command tours run as written (the servers aside:
+``sim``, ``serve`` and ``hsm serve`` run until stopped and have their own tests)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from sbkcard.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 COMMENT = re.compile(r"\s+#\s.*$")
+SERVERS = ("sbkcard sim ", "sbkcard serve ", "sbkcard hsm serve ")
+"""Commands that serve until stopped (covered by their own tests)."""
 
 
 def _commands(text: str) -> list[str]:
@@ -21,7 +23,7 @@ def _commands(text: str) -> list[str]:
     return [
         line
         for line in lines
-        if line.startswith(("sbkcard ", "printf ")) and not line.startswith("sbkcard sim ")
+        if line.startswith(("sbkcard ", "printf ")) and not line.startswith(SERVERS)
     ]
 
 

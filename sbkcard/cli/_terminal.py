@@ -92,7 +92,8 @@ def key_service(spec: str | None, passphrase_file: Path | None) -> SoftwareKeySe
     return SoftwareKeyService(list(keysets.values()))
 
 
-def _transport(image: Path | None, reader: str | None) -> Transport | None:
+def open_transport(image: Path | None, reader: str | None) -> Transport | None:
+    """The simulated card in ``image`` or the card in PC/SC reader ``reader`` (or None)."""
     if image is not None:
         from sbkcard.simulator.image import load_image
 
@@ -138,9 +139,9 @@ def _no_terminal(prompt: PinPrompt) -> str:
 
 def build_terminal(args: argparse.Namespace) -> Terminal:
     """The terminal ``args`` describe (card, PSAM or key service, hotlist, PIN pad)."""
-    card = _transport(args.card, args.reader)
+    card = open_transport(args.card, args.reader)
     assert card is not None
-    psam = _transport(args.psam, args.psam_reader)
+    psam = open_transport(args.psam, args.psam_reader)
     service = None if psam is not None else key_service(args.hsm_keys, args.passphrase_file)
     hotlist = existing_hotlist(args.hotlist) if args.hotlist is not None else None
     pad = pinpad(args) if hasattr(args, "pin_file") else None
