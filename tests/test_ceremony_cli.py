@@ -221,7 +221,7 @@ def test_show_once_then_typed_back(
         "ceremony", "reform", "--enter", "--label", "SM4:IRK", "--store", *run.store("site.json"),
         "--generation-transcript", "generate.jsonl", "--operator", "operator",
         *run.head("generate.jsonl", "--generation-head"), "--transcript", "reform2.jsonl",
-        code=2,
+        code=1,
     )  # fmt: skip
     assert "component 2 of 3 (wang)" in run.printed[-1]
     # the failed step closed its transcript: its head goes into the minutes too
@@ -237,7 +237,7 @@ def test_show_refuses_without_a_terminal(
     run = Run(tmp_path, capsys)
     run(
         "ceremony", "generate", "--label", "K", "--algorithm", "AES", "--length", "16",
-        *_custodians(), "--show", "--operator", "o", "--transcript", "t.jsonl", code=2,
+        *_custodians(), "--show", "--operator", "o", "--transcript", "t.jsonl", code=1,
     )  # fmt: skip
     assert "needs a terminal" in run.printed[-1]
     assert not (tmp_path / "t.jsonl").exists()

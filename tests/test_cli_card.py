@@ -205,7 +205,7 @@ def test_send_reports_a_bad_image(capsys: pytest.CaptureFixture[str], tmp_path: 
     bad = tmp_path / "bad.json"
     bad.write_text("{}")
     code, _, err = run(capsys, "card", "send", str(bad), SELECT_SSSE)
-    assert code == 2 and "bad.json" in err and "format" in err
+    assert code == 1 and "bad.json" in err and "format" in err
 
 
 def test_send_answers_any_bytes(capsys: pytest.CaptureFixture[str], card_image: Path) -> None:

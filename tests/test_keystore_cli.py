@@ -59,7 +59,7 @@ def test_new_demo_show_generate_delete(
     for key in demo.roots.values():
         assert key.hex() not in (tmp_path / "demo.json").read_text().lower()
     (tmp_path / "wrong").write_text("nope\n")
-    assert main(["keys", "show", store, "--passphrase-file", str(tmp_path / "wrong")]) == 2
+    assert main(["keys", "show", store, "--passphrase-file", str(tmp_path / "wrong")]) == 1
     assert "wrong passphrase" in capsys.readouterr().err
 
 

@@ -289,7 +289,7 @@ def test_stop_ends_the_thread(vpcd: FakeVpcd) -> None:
 
 
 def test_sim_needs_a_readable_image(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["sim", "--vpcd", "--card", "/nonexistent/card.json"]) == 2
+    assert main(["sim", "--vpcd", "--card", "/nonexistent/card.json"]) == 1
     assert "card image /nonexistent/card.json: cannot read" in capsys.readouterr().err
 
 

@@ -139,5 +139,5 @@ def test_missing_applicants_file_is_a_clean_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code = main(["issue", str(tmp_path / "none.csv"), "--keys", "demo", "--out", str(tmp_path)])
-    assert code == 2
+    assert code == 1
     assert "cannot read" in capsys.readouterr().err

@@ -65,7 +65,7 @@ def test_serve_with_a_psam_answers_what_read_prints(
         status, body = call(port, "iReadCardBas", {"iType": 1})
         assert status == 200 and body["code"] == 0
         assert body["pOutInfo"] == national(
-            "--sim", str(images["card"]), "--psam", str(images["psam"])
+            "--card", str(images["card"]), "--psam", str(images["psam"])
         )
         status, body = call(port, "iReadCardBas", {"iType": 1}, origin="http://attacker.example")
         assert status == 403 and body["code"] != 0
@@ -103,7 +103,9 @@ def test_serve_without_a_psam_falls_back_to_hsm_serve(
     try:
         status, body = call(port, "iReadCardBas", {"iType": 1})
         assert status == 200 and body["code"] == 0, body
-        with_psam = national("--sim", str(images["card"]), "--psam", str(images["psam"])).split("|")
+        with_psam = national("--card", str(images["card"]), "--psam", str(images["psam"])).split(
+            "|"
+        )
         fields = body["pOutInfo"].split("|")
         assert fields[9] == "000000000000"
         assert fields[:9] + fields[10:] == with_psam[:9] + with_psam[10:]
@@ -117,7 +119,7 @@ def test_hsm_serve_needs_its_token(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("SBKCARD_HSM_TOKEN", raising=False)
-    assert main(["hsm", "serve", "--keys", "demo"]) == 2
+    assert main(["hsm", "serve", "--keys", "demo"]) == 1
     assert "SBKCARD_HSM_TOKEN" in capsys.readouterr().err
 
 
@@ -147,7 +149,7 @@ def test_bad_configuration_names_the_key(
     config = tmp_path / "serve.toml"
     config.write_text(toml)
     argv = [a.replace("CARD", str(images["card"])) for a in args]
-    assert main(["serve", "--config", str(config), *argv]) == 2
+    assert main(["serve", "--config", str(config), *argv]) == 1
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
 

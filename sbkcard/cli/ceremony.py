@@ -18,7 +18,7 @@
             --out IMAGE [--level {1,2,3}] --operator NAME --transcript FILE
     sbkcard ceremony load-psam (IMAGE | --reader NAME) --keys KEYSTORE ... (as key-card,
             into an existing PSAM: a simulated one, or one in a PC/SC reader)
-    sbkcard ceremony verify TRANSCRIPT [--head DIGEST] [--allow-open]
+    sbkcard ceremony verify TRANSCRIPT [--head DIGEST] [--allow-open] [--json]
 
 Every ceremony writes its steps to ``--transcript`` (created, or continued if it is
 still open) and closes it at the end unless ``--keep-open``; a step that fails closes
@@ -42,6 +42,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from sbkcard.applet_model.psam import AdminKeys, KeyRecord, demo_admin_keys
+from sbkcard.cli._common import add_json_argument, command_parser, emit_json, plain_doc
 from sbkcard.cli.keys import add_passphrase_argument, open_store_from_args
 from sbkcard.errors import SbkcardError
 from sbkcard.issuance.key_cards import (
@@ -97,16 +98,25 @@ def _common(parser: argparse.ArgumentParser, ceremony: str) -> None:
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``sbkcard ceremony``."""
-    parser = subparsers.add_parser(
+    parser = command_parser(
+        subparsers,
         "ceremony",
         help="key ceremonies: components, shares, export/import, key cards, transcripts",
-        description=__doc__.split("::")[0].strip() if __doc__ else None,
+        description=plain_doc(__doc__),
+        example=(
+            "sbkcard ceremony generate --label DES:IRK --algorithm DES --length 16 "
+            "--custodian A --custodian B --custodian C --threshold 2 --out-dir parts/ "
+            "--store centre.json --operator O --transcript irk.jsonl",
+            "sbkcard ceremony verify irk.jsonl --head DIGEST --json",
+        ),
     )
     sub = parser.add_subparsers(dest="ceremony_command", metavar="COMMAND", required=True)
 
     gen = sub.add_parser("generate", help="generate a key as components or M-of-N shares")
     gen.add_argument("--label", required=True, help="key label, e.g. DES:IRK or KEK-330100")
-    gen.add_argument("--algorithm", required=True, choices=[a.value for a in KeyAlgorithm])
+    gen.add_argument(
+        "--algorithm", type=str.upper, required=True, choices=[a.value for a in KeyAlgorithm]
+    )
     gen.add_argument("--length", type=int, required=True, help="bytes (DES 8/16, SM4 16)")
     gen.add_argument("--custodian", action="append", required=True, metavar="NAME")
     gen.add_argument("--threshold", type=int, metavar="M", help="M-of-N Shamir shares")
@@ -138,7 +148,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
     exp = sub.add_parser("export", help="derive a city's keys and wrap them under a KEK")
     exp.add_argument("--store", required=True, metavar="STORE")
-    exp.add_argument("--algorithm", required=True, choices=("DES", "SM4"))
+    exp.add_argument("--algorithm", type=str.upper, required=True, choices=("DES", "SM4"))
     exp.add_argument("--region", required=True, help="6-digit region code of the city")
     exp.add_argument("--level", type=int, choices=(1, 2), default=1, help="1 city, 2 province")
     exp.add_argument("--kek", required=True, metavar="LABEL", help="transport key (AES or SM4)")
@@ -172,7 +182,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             psam.add_argument("--out", required=True, type=Path, metavar="IMAGE")
             psam.add_argument("--serial", default="41010020240101000001", metavar="DIGITS")
         psam.add_argument("--keys", required=True, metavar="KEYSTORE", help="'demo' or a store")
-        psam.add_argument("--algorithm", required=True, choices=("DES", "SM4"))
+        psam.add_argument("--algorithm", type=str.upper, required=True, choices=("DES", "SM4"))
         psam.add_argument("--level", type=int, choices=(1, 2, 3), default=1)
         psam.add_argument("--terminal-number", required=True, metavar="N")
         psam.add_argument(
@@ -190,6 +200,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     ver.add_argument("transcript_path", type=Path, metavar="TRANSCRIPT")
     ver.add_argument("--head", metavar="DIGEST", help="the closing digest from the minutes")
     ver.add_argument("--allow-open", action="store_true", help="accept an unclosed transcript")
+    add_json_argument(ver)
     ver.set_defaults(func=_verify)
 
 
@@ -592,9 +603,23 @@ def _verify(args: argparse.Namespace) -> int:
             args.transcript_path, head=args.head, require_closed=not args.allow_open
         )
     except TranscriptError as exc:
-        print(f"FAILED: {exc}", file=sys.stderr)
-        return 1
+        raise SbkcardError(f"transcript FAILED: {exc}") from exc
     state = "closed" if report.closed else "open"
+    if args.json:
+        emit_json(
+            {
+                "path": report.path,
+                "ceremony": report.ceremony,
+                "hash": report.hash_name,
+                "state": state,
+                "head": report.head,
+                "entries": [
+                    {"seq": e.seq, "time": e.time, "actor": e.actor, "step": e.step}
+                    for e in report.entries
+                ],
+            }
+        )
+        return 0
     print(
         f"{args.transcript_path}: {len(report.entries)} entries, chain intact ({report.hash_name})"
     )

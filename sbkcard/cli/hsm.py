@@ -17,6 +17,8 @@ import argparse
 import os
 from pathlib import Path
 
+from sbkcard.cli._common import UsageError, plain_doc
+from sbkcard.cli.keys import add_passphrase_argument
 from sbkcard.errors import SbkcardError
 
 
@@ -25,11 +27,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser = subparsers.add_parser(
         "hsm",
         help="the HSM service of the two-step mode (card-holder database side)",
-        description=__doc__.split("::")[0].strip() if __doc__ else None,
+        description=plain_doc(__doc__),
     )
     sub = parser.add_subparsers(dest="hsm_command", metavar="COMMAND", required=True)
     serve = sub.add_parser("serve", help="answer the *_HSM_Step* strings over HTTP")
     serve.add_argument("--keys", required=True, metavar="KEYSTORE", help="'demo' or a key store")
+    add_passphrase_argument(serve)
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8766)
     serve.add_argument("--rate", type=float, default=200.0, help="requests/s per client")
@@ -41,7 +44,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from sbkcard.cli.read import _key_service
+    from sbkcard.cli._terminal import key_service
     from sbkcard.service.access import ClientAccess
     from sbkcard.service.audit import AuditLog
     from sbkcard.service.config import is_loopback
@@ -54,12 +57,12 @@ def _serve(args: argparse.Namespace) -> int:
     if not token:
         raise SbkcardError("$SBKCARD_HSM_TOKEN is not set: clients authenticate with it")
     if (args.tls_cert is None) != (args.tls_key is None):
-        raise SbkcardError("--tls-cert and --tls-key go together")
+        raise UsageError("--tls-cert and --tls-key go together")
     if not is_loopback(args.host) and args.tls_cert is None:
-        raise SbkcardError(f"--host {args.host} is not loopback: give --tls-cert and --tls-key")
+        raise UsageError(f"--host {args.host} is not loopback: give --tls-cert and --tls-key")
     if args.client_ca is not None and args.tls_cert is None:
-        raise SbkcardError("--client-ca needs --tls-cert and --tls-key")
-    keys = _key_service(args.keys)
+        raise UsageError("--client-ca needs --tls-cert and --tls-key")
+    keys = key_service(args.keys, args.passphrase_file)
     assert keys is not None
     access = ClientAccess(
         tokens=frozenset({token}), rate=args.rate, burst=max(1, int(args.rate * 2))

@@ -3,8 +3,8 @@
 ::
 
     sbkcard keys new --out STORE [--scrypt-n N]
-    sbkcard keys new-demo --out STORE [--algorithm {des,sm4,both}]
-    sbkcard keys show STORE
+    sbkcard keys new-demo --out STORE [--algorithm {DES,SM4,BOTH}]
+    sbkcard keys show STORE [--json]
     sbkcard keys generate STORE --label L --algorithm {DES,SM4,AES} --length N [--extractable]
     sbkcard keys delete STORE --label L
     sbkcard keys adopt STORE
@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from sbkcard.cli._common import add_json_argument, command_parser, emit_json, plain_doc
 from sbkcard.keys import Algorithm
 from sbkcard.keys.hierarchy import DEMO_LABEL, KeySet, demo_keyset
 from sbkcard.keys.passphrase import PASSPHRASE_ENV, resolve_passphrase
@@ -42,9 +43,9 @@ __all__ = [
 ]
 
 _DEMO_SETS = {
-    "des": (Algorithm.DES,),
-    "sm4": (Algorithm.SM4,),
-    "both": (Algorithm.DES, Algorithm.SM4),
+    "DES": (Algorithm.DES,),
+    "SM4": (Algorithm.SM4,),
+    "BOTH": (Algorithm.DES, Algorithm.SM4),
 }
 
 
@@ -95,10 +96,16 @@ def open_store_from_args(args: argparse.Namespace, spec: str) -> KeyStore:
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``sbkcard keys``."""
-    parser = subparsers.add_parser(
+    parser = command_parser(
+        subparsers,
         "keys",
         help="key stores: create, list by KCV, generate, delete",
-        description=__doc__.split("::")[0].strip() if __doc__ else None,
+        description=plain_doc(__doc__),
+        example=(
+            "sbkcard keys new-demo --out demo-store.json --algorithm SM4",
+            "sbkcard keys show demo-store.json --json",
+            "sbkcard keys generate store.json --label KEK-330100 --algorithm AES --length 16",
+        ),
     )
     sub = parser.add_subparsers(dest="keys_command", metavar="COMMAND", required=True)
 
@@ -118,7 +125,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "new-demo", help="a software key store holding the published TEST key set"
     )
     demo.add_argument("--out", type=Path, required=True, metavar="STORE")
-    demo.add_argument("--algorithm", choices=sorted(_DEMO_SETS), default="both")
+    demo.add_argument("--algorithm", type=str.upper, choices=sorted(_DEMO_SETS), default="BOTH")
     demo.add_argument("--scrypt-n", type=int, default=SCRYPT_N, metavar="N")
     add_passphrase_argument(demo)
     demo.set_defaults(func=_new_demo)
@@ -126,12 +133,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     show = sub.add_parser("show", help="list a store's keys: label, algorithm, length, KCV")
     show.add_argument("store", metavar="STORE")
     add_passphrase_argument(show)
+    add_json_argument(show)
     show.set_defaults(func=_show)
 
     generate = sub.add_parser("generate", help="generate a random key inside a store")
     generate.add_argument("store", metavar="STORE")
     generate.add_argument("--label", required=True)
-    generate.add_argument("--algorithm", required=True, choices=[a.value for a in KeyAlgorithm])
+    generate.add_argument(
+        "--algorithm", type=str.upper, required=True, choices=[a.value for a in KeyAlgorithm]
+    )
     generate.add_argument("--length", type=int, required=True, help="bytes (DES 8/16, SM4 16)")
     generate.add_argument(
         "--extractable", action="store_true", help="allow the key out in clear (soft store)"
@@ -197,7 +207,10 @@ def _print(store: KeyStore) -> None:
 def _show(args: argparse.Namespace) -> int:
     store = open_store_from_args(args, args.store)
     try:
-        _print(store)
+        if args.json:
+            emit_json({"store": store.description, "keys": store.list_keys()})
+        else:
+            _print(store)
     finally:
         store.close()
     return 0

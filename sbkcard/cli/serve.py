@@ -18,6 +18,7 @@ import os
 import shlex
 from pathlib import Path
 
+from sbkcard.cli._common import plain_doc
 from sbkcard.service.config import ReaderConfig, ServeConfig, load
 
 
@@ -26,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser = subparsers.add_parser(
         "serve",
         help="serve the national reader interface to a HIS (HTTP + WebSocket, loopback)",
-        description=__doc__.split("::")[0].strip() if __doc__ else None,
+        description=plain_doc(__doc__),
     )
     parser.add_argument("--config", type=Path, metavar="FILE", help="a TOML configuration")
     card = parser.add_mutually_exclusive_group()
@@ -84,11 +85,11 @@ def _config(args: argparse.Namespace) -> ServeConfig:
 
 def _serve(args: argparse.Namespace) -> int:
     config = _config(args)
-    from sbkcard.cli.read import _transport
+    from sbkcard.cli._terminal import open_transport
     from sbkcard.service.build import build_service
     from sbkcard.service.run import serve, tls_context
 
-    service = build_service(config, os.environ, _transport)
+    service = build_service(config, os.environ, open_transport)
     context = None
     if config.tls_cert is not None and config.tls_key is not None:
         context = tls_context(config.tls_cert, config.tls_key)

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
+from sbkcard.cli._common import HelpFormatter, UsageError, examples, plain_doc
 from sbkcard.simulator import SimulatedCard, load_image, save_image
 from sbkcard.simulator.vpcd import DEFAULT_HOST, DEFAULT_PORT, Card, EchoCard, VpcdSlot
 
@@ -56,9 +57,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser = subparsers.add_parser(
         "sim",
         help="serve simulated cards to pcscd through vpcd",
-        description=__doc__.split("::")[0].strip() if __doc__ else None,
+        description=plain_doc(__doc__),
         epilog="SIGTERM/Ctrl-C saves the images and exits 0; SIGUSR1 removes or re-inserts "
-        "the card, SIGUSR2 the PSAM.",
+        "the card, SIGUSR2 the PSAM.\n\n"
+        + examples("sbkcard sim --vpcd --card card.json --psam psam.json"),
+        formatter_class=HelpFormatter,
     )
     parser.add_argument(
         "--vpcd", action="store_true", required=True, help="connect to vpcd (pcscd's driver)"
@@ -88,8 +91,7 @@ def run(args: argparse.Namespace) -> int:
         format="sbkcard sim: %(message)s",
     )
     if args.eject_after is not None and args.eject_after < 1:
-        print("sbkcard sim: --eject-after must be at least 1", file=sys.stderr)
-        return 2
+        raise UsageError("--eject-after must be at least 1")
     served: list[_Served] = []
     if args.echo:
         card: Card = EchoCard()

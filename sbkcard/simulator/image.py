@@ -34,6 +34,7 @@ from typing import Any
 from sbkcard.simulator.applets import applet_kind
 from sbkcard.simulator.card import SimulatedCard
 from sbkcard.simulator.errors import ImageError, SimulatorError
+from sbkcard.simulator.image_checks import check_content
 
 IMAGE_FORMAT = "sbkcard-image/1"
 """The ``"format"`` of the images this version reads and writes."""
@@ -95,6 +96,10 @@ def card_from_image(data: bytes, *, source: str = "<image>") -> SimulatedCard:
     if profile is not None and (not isinstance(profile, int) or isinstance(profile, bool)):
         raise ImageError(source, f"profile must be an integer or null, not {profile!r}")
     content = _storage(document["storage"], source)
+    try:
+        check_content(kind, content, atr, profile)
+    except ValueError as exc:
+        raise ImageError(source, str(exc)) from None
     try:
         return SimulatedCard.create(kind, content, atr, profile=profile)
     except SimulatorError as exc:
