@@ -150,8 +150,33 @@ def test_command_goes_to_the_card() -> None:
     assert answer(card, bytes.fromhex("00A4040000")) == bytes.fromhex("059000")
 
 
-def test_command_to_an_unpowered_card_gets_an_empty_frame() -> None:
-    assert answer(RecordingCard(), bytes.fromhex("00B0000000")) == b""
+def test_command_to_an_unpowered_card_powers_it_up_first() -> None:
+    card = RecordingCard()
+    assert answer(card, bytes.fromhex("00B0000000")) == bytes.fromhex("059000")
+    assert card.calls == ["transmit 00b0000000", "power_on", "transmit 00b0000000"]
+
+
+class CardOutOfReader(RecordingCard):
+    def power_on(self) -> bytes:
+        raise NoCardError("no card in the reader")
+
+
+def test_command_to_a_card_out_of_its_reader_answers_6f00() -> None:
+    assert answer(CardOutOfReader(), bytes.fromhex("00B0000000")) == b"\x6f\x00"
+
+
+class TruncatingCard(EchoCard):
+    def __init__(self, reply: bytes) -> None:
+        self.reply = reply
+
+    def transmit(self, apdu: bytes) -> bytes:
+        return self.reply
+
+
+@pytest.mark.parametrize("reply", [b"", b"\x90"])
+def test_a_command_never_gets_a_reply_without_status_word(reply: bytes) -> None:
+    # vpcd waits for a reply's bytes without a timeout: an empty one hangs the reader.
+    assert answer(TruncatingCard(reply), bytes.fromhex("00B0000000")) == b"\x6f\x00"
 
 
 def test_echo_card_answers_the_command_itself() -> None:

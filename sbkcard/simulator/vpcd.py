@@ -111,10 +111,18 @@ def answer(card: Card, frame: bytes) -> bytes | None:
     """The reply to one frame from vpcd, or ``None`` when the frame takes no reply.
 
     Get-ATR reads :attr:`Card.atr` and nothing else (pcscd polls it every ~400 ms to see
-    whether the card is present: it must be fast and leave the card as it was).  A
-    command sent to a card that is not powered gets an empty frame, which vpcd reports
-    to pcscd as a communication error.  :class:`~sbkcard.errors.CardRemovedError` (the
-    card lost power in the middle of a command: a fault injected into its NVM) propagates.
+    whether the card is present: it must be fast and leave the card as it was).
+
+    A command always gets a reply of at least a status word: vpcd reads a reply's
+    length and then waits, without a timeout, for that many bytes, so an empty reply
+    blocks the reader (and every application using it) for good.  A command that reaches
+    an unpowered card (pcscd powers the card down when one application disconnects with
+    ``SCARD_UNPOWER_CARD`` while another is between connect and transmit) powers it up
+    first, as a cold reset: the command then runs in a fresh COS session, so no security
+    state survives the power cut, and the application learns that from the card's own
+    status words.  A card that cannot be powered (taken out of its reader) answers
+    ``6F00``.  :class:`~sbkcard.errors.CardRemovedError` (the card lost power in the
+    middle of a command: a fault injected into its NVM) propagates.
     """
     if len(frame) == 1:
         code = frame[0]
@@ -132,9 +140,15 @@ def answer(card: Card, frame: bytes) -> bytes | None:
             log.warning("vpcd sent unknown control byte %02X; ignored", code)
         return None
     try:
-        return card.transmit(frame)
+        reply = card.transmit(frame)
     except NoCardError:
-        return b""
+        try:
+            card.power_on()
+        except NoCardError:
+            return _SW_NO_PRECISE_DIAGNOSIS
+        log.info("a command reached the unpowered card: powered it up (cold reset)")
+        reply = card.transmit(frame)
+    return reply if len(reply) >= 2 else _SW_NO_PRECISE_DIAGNOSIS
 
 
 class VpcdSlot:
