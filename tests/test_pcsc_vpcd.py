@@ -61,10 +61,13 @@ class FakeVpcd:
         self.port = self.server.getsockname()[1]
         self.conn: socket.socket | None = None
 
-    def accept(self) -> socket.socket:
+    def accept(self, *, greet: bool = True) -> socket.socket:
+        """Take the card; greet it with a presence poll (get-ATR) first, as vpcd does."""
         conn, _ = self.server.accept()
         conn.settimeout(5)
         self.conn = conn
+        if greet:
+            self.exchange(bytes([Control.GET_ATR]))
         return conn
 
     def send(self, payload: bytes, *, chunk: int | None = None) -> None:
@@ -300,6 +303,39 @@ def test_a_card_that_raises_answers_6f00(vpcd: FakeVpcd) -> None:
         card.fail_next = RuntimeError("bug in an applet")
         assert vpcd.exchange(bytes.fromhex("00B0000000")) == b"\x6f\x00"
         assert vpcd.exchange(bytes.fromhex("00B0000000")) == bytes.fromhex("059000")
+
+
+def test_the_card_counts_as_accepted_at_vpcd_first_control_frame(vpcd: FakeVpcd) -> None:
+    with serve(EchoCard(), vpcd) as slot:
+        vpcd.accept(greet=False)
+        assert slot.wait_connected(5)
+        time.sleep(0.05)
+        assert not slot.accepted.is_set()  # connected, but vpcd has not taken it yet
+        assert vpcd.exchange(bytes([Control.GET_ATR])) == EchoCard.atr
+        assert slot.wait_accepted(5)
+        assert slot.failure is None
+
+
+@pytest.mark.parametrize(
+    "greeting", [b"SSH-2.0-OpenSSH_9.2\r\n", b"\x00\x01\x7f", b"\x00\x05hello"]
+)
+def test_a_server_that_is_not_vpcd_is_given_up(vpcd: FakeVpcd, greeting: bytes) -> None:
+    slot = serve(EchoCard(), vpcd)
+    conn = vpcd.accept(greet=False)
+    conn.sendall(greeting)
+    assert not slot.wait_accepted(5)
+    vpcd.expect_closed()
+    slot.stop()
+    assert slot.failure is not None
+    assert f"what listens on 127.0.0.1:{vpcd.port} is not vpcd" in slot.failure
+    assert not slot.accepted.is_set()
+
+
+def test_an_unknown_host_is_given_up() -> None:
+    slot = VpcdSlot(EchoCard(), host="no-such-host.invalid", port=35963).start()
+    assert not slot.wait_accepted(30)
+    slot.stop()
+    assert slot.failure is not None and "unknown host 'no-such-host.invalid'" in slot.failure
 
 
 def test_stop_ends_the_thread(vpcd: FakeVpcd) -> None:
