@@ -79,6 +79,7 @@ def test_unpowering_clients_never_hang_the_reader(sbk_pcscd: PcscdStack, tmp_pat
             assert client.returncode == 0
             tallies.append(Counter(json.loads(out)))
         opensc.join(max(0.1, deadline - time.monotonic()))
+        print(f"{SECONDS:g} s: clients {tallies}, opensc-tool {dict(external)}")
         assert hung == 0, f"{hung} of {len(clients)} PC/SC clients hung; sim log: {served.output()}"
         assert external["hung"] == 0, "opensc-tool hung"
         # Refused sessions get pcscd's codes (SCARD_W_UNPOWERED_CARD, SCARD_W_RESET_CARD…);

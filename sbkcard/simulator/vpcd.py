@@ -346,7 +346,7 @@ class VpcdSlot:
             return sock
 
     def _give_up(self, failure: str) -> None:
-        log.error("%r: %s", self, failure)
+        log.info("%r: giving up: %s", self, failure)
         with self._cond:
             self.failure = failure
             self._stopping = True
