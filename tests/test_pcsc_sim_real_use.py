@@ -58,12 +58,15 @@ def sim_fails(*args: str, timeout: float = 30) -> str:
 
 
 @pytest.mark.pcsc
+@pytest.mark.parametrize("sync", [(), ("--no-fsync",)], ids=["fsync", "no-fsync"])
 def test_a_kill_loses_neither_a_debit_nor_a_spent_pin_try(
-    sbk_pcscd: PcscdStack, tmp_path: Path
+    sbk_pcscd: PcscdStack, tmp_path: Path, sync: tuple[str, ...]
 ) -> None:
     card_image, psam_image = images(tmp_path)
     served = SimProcess(
-        sbk_pcscd, tmp_path / "sim.log", "--card", str(card_image), "--psam", str(psam_image)
+        sbk_pcscd,
+        tmp_path / "sim.log",
+        *("--card", str(card_image), "--psam", str(psam_image), *sync),
     )
     with served:
         served.started()

@@ -33,9 +33,10 @@ def wrong_pin(card: SimulatedCard) -> bytes:
     return card.transmit(WRONG_PIN)
 
 
-def test_a_spent_pin_try_is_on_disk_before_the_card_answers(image: Path) -> None:
+@pytest.mark.parametrize("fsync", [True, False])
+def test_a_spent_pin_try_is_on_disk_before_the_card_answers(image: Path, fsync: bool) -> None:
     card = load_image(image)
-    writer = WriteThrough(card, image)
+    writer = WriteThrough(card, image, fsync=fsync)
     assert wrong_pin(card) == b"\x63\xc2"
     assert writer.appends == 1
     assert journal_path(image).stat().st_mode & 0o777 == 0o600
