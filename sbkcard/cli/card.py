@@ -89,6 +89,7 @@ from sbkcard.keys.hierarchy import CARD_KEYS, DEMO_LABEL
 from sbkcard.keys.store_keyset import DEMO, card_keys_of, issuer_keys
 from sbkcard.simulator import SimulatedCard, load_image, save_image
 from sbkcard.simulator.image import IMAGE_FORMAT, MAX_ATR, secret_keys
+from sbkcard.simulator.locks import image_lock
 
 MASK = "••••••"
 """What ``show`` prints in place of a key or a PIN."""
@@ -319,6 +320,13 @@ def _new(args: argparse.Namespace) -> int:
 
 def _send(args: argparse.Namespace) -> int:
     apdus = [_hex(text, "APDU") for text in args.apdus]
+    if args.dry_run:
+        return _send_to(args, apdus)
+    with image_lock(args.image, "sbkcard card send"):  # refused while a sim serves it
+        return _send_to(args, apdus)
+
+
+def _send_to(args: argparse.Namespace, apdus: list[bytes]) -> int:
     card = load_image(args.image)
     card.power_on()
     tracer = Tracer(card.transmit, sink=print) if args.trace else None
