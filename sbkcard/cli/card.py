@@ -74,6 +74,7 @@ from sbkcard.applet_model.user_card.purse import PurseData
 from sbkcard.errors import SbkcardError
 from sbkcard.identifiers import CardId, validate_card_number
 from sbkcard.issuance.applicants import Applicant, ApplicantError, validate_applicant
+from sbkcard.issuance.certificates import DEMO_CA_NAME, third_generation_card
 from sbkcard.keys import kcv
 from sbkcard.keys.hierarchy import CARD_KEYS, DEMO_LABEL
 from sbkcard.keys.store_keyset import DEMO, card_keys_of, issuer_keys
@@ -255,7 +256,10 @@ def _new(args: argparse.Namespace) -> int:
         atr=atr,
         files=files,
     )
-    card = SimulatedCard.create("user-card", content, atr, profile=profile.generation)
+    if profile.generation == 3:
+        card, certificates = third_generation_card(content, atr, f"{cardholder.name} {number}")
+    else:
+        card, certificates = SimulatedCard.create("user-card", content, atr, profile=2), None
     save_image(card, out)
     demo_keys = args.keys == DEMO or args.keys.startswith(DEMO + ":")
     print(f"card image written to {out}")
@@ -270,6 +274,8 @@ def _new(args: argparse.Namespace) -> int:
     if demo_keys:
         print(f"  TEST KEYS    {DEMO_LABEL}")
     print("  PIN          the documented demo PIN (TEST only; change it with CHANGE PIN)")
+    if certificates is not None:
+        print(f"  certificates signing and encryption, issued by {DEMO_CA_NAME}")
     return 0
 
 
