@@ -13,32 +13,43 @@ hash's cryptogram, and the ``C1`` command that carries the PIN is masked by the 
 
 from __future__ import annotations
 
+import base64
+
 from sbkcard.apdu import CommandAPDU
 from sbkcard.apdu.status import SW, parse_tries_left
 from sbkcard.applet_model.cert_app.content import pin_bcd
-from sbkcard.applet_model.cert_app.profile import CertProfile
+from sbkcard.applet_model.cert_app.profile import KIOSK_PROFILE, CertProfile
 from sbkcard.keys import Algorithm, encrypt_block, sm2
 from sbkcard.keys.certificates import CertificateError, EnvelopedKeyBlob, certificate_public_key
+from sbkcard.keys.errors import CryptoError
 from sbkcard.terminal.errors import (
     CardMismatchError,
     CardStatusError,
     InvalidInputError,
     PinBlockedError,
+    TerminalError,
     WrongPinError,
 )
 from sbkcard.terminal.transports.transport import ReaderSession
 
 __all__ = [
     "MAX_SIGN_INPUT",
+    "PROFILE",
     "InputTooLongError",
     "NoKeyPairError",
+    "SignatureInvalidError",
+    "card_certificate",
     "generate_signing_key",
     "import_envelope",
+    "parse_certificate",
+    "parse_signature",
     "read_certificate",
     "read_public_key",
     "select_application",
     "sign",
+    "text_bytes",
     "verify_admin_pin",
+    "verify_signature",
     "verify_user_pin",
     "write_certificate",
 ]
@@ -191,8 +202,6 @@ def sign(card: ReaderSession, profile: CertProfile, data: bytes) -> tuple[bytes,
 
     Returns the signature and the card's signing public key.
     """
-    if len(data) > MAX_SIGN_INPUT:
-        raise InputTooLongError(f"data to sign: {len(data)} bytes, at most {MAX_SIGN_INPUT}")
     public = read_public_key(card, profile)
     e = sm2.digest(public, data)
     response = card.send(_command(profile.sign, e, 256))
@@ -201,3 +210,81 @@ def sign(card: ReaderSession, profile: CertProfile, data: bytes) -> tuple[bytes,
     if response.sw != SW.OK:
         raise CardStatusError(response.sw, "SM2 SIGN")
     return response.data, public
+
+
+PROFILE = KIOSK_PROFILE
+"""The certificate application's profile the national functions use."""
+
+
+class SignatureInvalidError(TerminalError):
+    """A signature that does not verify under the certificate's key."""
+
+
+def text_bytes(text: str, what: str) -> bytes:
+    """A national function's text argument as the bytes signed: GB 18030 (GBK's superset)."""
+    try:
+        data = text.encode("gb18030")
+    except UnicodeEncodeError as exc:
+        raise InvalidInputError(f"{what}: not encodable in GB 18030 ({exc.reason})") from None
+    if len(data) > MAX_SIGN_INPUT:
+        raise InputTooLongError(f"{what}: {len(data)} bytes, at most {MAX_SIGN_INPUT}")
+    return data
+
+
+def _decode(text: str, what: str) -> bytes:
+    """Hex or base64 (PEM armour stripped) → bytes."""
+    body = "".join(
+        line for line in text.strip().splitlines() if not line.startswith("-----")
+    ).strip()
+    if not body:
+        raise InvalidInputError(f"{what}: empty")
+    try:
+        return bytes.fromhex(body)
+    except ValueError:
+        pass
+    try:
+        return base64.b64decode(body, validate=True)
+    except ValueError:
+        raise InvalidInputError(f"{what}: neither hex nor base64") from None
+
+
+def parse_certificate(text: str) -> bytes:
+    """pCert (base64, PEM or hex) → DER, checked to be an SM2 certificate."""
+    der = _decode(text, "pCert")
+    try:
+        certificate_public_key(der)
+    except CertificateError as exc:
+        raise InvalidInputError(f"pCert: {exc}") from None
+    return der
+
+
+def parse_signature(text: str) -> bytes:
+    """pSignature (``r ‖ s`` or DER, in hex or base64) → ``r ‖ s``."""
+    raw = _decode(text, "pSignature")
+    if len(raw) == 64:
+        return raw
+    try:
+        return sm2.signature_raw(raw)
+    except CryptoError:
+        raise InvalidInputError("pSignature: neither 64 bytes r ‖ s nor DER") from None
+
+
+def card_certificate(card: ReaderSession, profile: CertProfile) -> bytes:
+    """The card's signing certificate, checked against its signing public key."""
+    public = read_public_key(card, profile)
+    der = read_certificate(card, profile)
+    if not der:
+        raise NoKeyPairError(SW.REF_NOT_FOUND, "READ BINARY", message="no signing certificate")
+    try:
+        certified = certificate_public_key(der)
+    except CertificateError as exc:
+        raise CardMismatchError(f"the card's signing certificate is unreadable: {exc}") from None
+    if certified != public:
+        raise CardMismatchError("the card's signing certificate is not for its signing key")
+    return der
+
+
+def verify_signature(certificate: bytes, data: bytes, signature: bytes) -> None:
+    """Check ``r ‖ s`` over ``data`` under the certificate's key (Z with the default ID)."""
+    if not sm2.verify(certificate_public_key(certificate), data, signature):
+        raise SignatureInvalidError("the signature does not verify under the certificate's key")
