@@ -36,6 +36,7 @@ from rich.table import Table
 
 from sbkcard.apdu.tlv import parse_ber_tlv
 from sbkcard.apdu.trace import Tracer
+from sbkcard.applet_model.cert_app.content import is_secret
 from sbkcard.applet_model.data_items import FILE_ITEMS, DataItem
 from sbkcard.applet_model.psam import ApplicationInfo, PublicInfo, TerminalInfo
 from sbkcard.applet_model.psam import KeyRecord as PsamKeyRecord
@@ -71,6 +72,7 @@ from sbkcard.applet_model.user_card.personalise import (
     user_card_content,
 )
 from sbkcard.applet_model.user_card.purse import PurseData
+from sbkcard.cli._card_pki import cert_app_rows
 from sbkcard.errors import SbkcardError
 from sbkcard.identifiers import CardId, validate_card_number
 from sbkcard.issuance.applicants import Applicant, ApplicantError, validate_applicant
@@ -321,7 +323,7 @@ def describe_card(card: SimulatedCard) -> list[Section]:
         ("ATR", card.atr.hex().upper()),
         ("storage cells", f"{len(storage)} ({len(secrets)} secret, masked)"),
     ]
-    if card.kind == "user-card":
+    if card.kind in ("user-card", "user-card-3"):
         sections = _user_card(storage, card.profile, summary)
     elif card.kind == "psam":
         sections = _psam(storage, secrets, summary)
@@ -438,7 +440,11 @@ def _user_card(
         sections.append(Section("Files without data", ("files",), [(", ".join(empty),)]))
     sections.append(_user_security(storage, tree.ssse.dedicated(), used))
     sections.append(_user_keys(storage, used))
-    secrets = frozenset(k for k in storage if k.startswith(("key:", "pin:")))
+    pki_rows, pki_used = cert_app_rows(storage)
+    if pki_rows:
+        used |= pki_used
+        sections.append(Section("Certificate application", ("file", "what", "value"), pki_rows))
+    secrets = frozenset(k for k in storage if is_secret(k))
     return sections + _other(storage, secrets, used)
 
 

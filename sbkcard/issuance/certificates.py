@@ -10,15 +10,18 @@ journaled transaction on the card, so a card torn mid-issuance has whole files o
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from sbkcard.applet_model.cert_app.card import ThirdGenerationCard
 from sbkcard.applet_model.cert_app.content import cert_app_content
 from sbkcard.applet_model.cert_app.financial import financial_content
 from sbkcard.applet_model.cert_app.profile import KIOSK_PROFILE, CertProfile
 from sbkcard.applet_model.user_card.personalise import DEMO_PIN
-from sbkcard.keys.certificates import CertificateAuthority
+from sbkcard.keys.certificates import CertificateAuthority, seeded_random
 from sbkcard.simulator import SimulatedCard
+from sbkcard.simulator.nvm import JournaledNVM
 from sbkcard.terminal.operations import pki
 from sbkcard.terminal.transports.transport import ReaderSession, Transport
 
@@ -86,9 +89,14 @@ def third_generation_card(
     admin_pin: str = DEMO_ADMIN_PIN,
 ) -> tuple[SimulatedCard, IssuedCertificates]:
     """A third-generation card: the user card's ``content``, the certificate application
-    (key pair made on the card, certificates from ``ca``, the demo CA by default) and
-    the financial application's directory."""
+    (key pair made on the card, certificates from ``ca``) and the financial application's
+    directory.  Without ``ca``: the demo CA, and the card's key pair drawn from a source
+    seeded by the ATR, so that a demo card is reproducible (TEST keys, like the demo key set).
+    """
     full = {**content, **cert_app_content(user_pin, admin_pin), **financial_content()}
-    card = SimulatedCard.create("user-card-3", full, atr, profile=3)
+    nvm = JournaledNVM(full)
+    random = None if ca is not None else seeded_random(b"demo card\0" + atr)
+    applet = ThirdGenerationCard(nvm, random=random or os.urandom)
+    card = SimulatedCard(applet, nvm, atr, kind="user-card-3", profile=3)
     issued = issue_certificates(card, ca or demo_ca(), subject, admin_pin=admin_pin)
-    return card, issued
+    return SimulatedCard.create("user-card-3", card.snapshot().storage, atr, profile=3), issued

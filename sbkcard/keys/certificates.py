@@ -32,6 +32,7 @@ __all__ = [
     "EnvelopedKeyBlob",
     "certificate_public_key",
     "certificate_subject",
+    "seeded_random",
     "verify_certificate",
 ]
 
@@ -39,6 +40,20 @@ SM2_CURVE = "1.2.156.10197.1.301"
 SM2_WITH_SM3 = "1.2.156.10197.1.501"
 SGD_SM4_ECB = 0x00000401
 """The ulSymmAlgID of SM4 in ECB mode (GM/T 0006 §5.2)."""
+
+
+def seeded_random(seed: bytes) -> sm2.Random:
+    """A reproducible byte source: SM3 in counter mode over ``seed`` (demos and tests only)."""
+    state = {"counter": 0}
+
+    def random(count: int) -> bytes:
+        out = b""
+        while len(out) < count:
+            state["counter"] += 1
+            out += sm3(seed + state["counter"].to_bytes(8, "big"))
+        return out[:count]
+
+    return random
 
 
 class CertificateError(CryptoError, ValueError):
@@ -178,6 +193,9 @@ class CertificateAuthority:
     private: bytes
     certificate: bytes = b""
     serial: int = 1
+    random: sm2.Random | None = None
+    """``None``: keys and signatures from the OS (signed by Tongsuo); a seeded source
+    makes a demo's certificates and envelopes reproducible (signed by :mod:`.sm2`)."""
 
     def __post_init__(self) -> None:
         if not self.certificate:
@@ -185,9 +203,9 @@ class CertificateAuthority:
 
     @classmethod
     def from_seed(cls, name: str, seed: bytes) -> CertificateAuthority:
-        """A CA whose key is derived from ``seed`` (demo and tests: TEST keys only)."""
-        d = int.from_bytes(sm3(b"sbkcard CA\0" + seed), "big") % (sm2.N - 2) + 1
-        return cls(name, d.to_bytes(32, "big"))
+        """A reproducible CA: key, signatures and envelopes from ``seed`` (TEST only)."""
+        random = seeded_random(b"sbkcard CA\0" + seed)
+        return cls(name, sm2.generate_private(random), random=random)
 
     @property
     def public(self) -> bytes:
@@ -224,7 +242,7 @@ class CertificateAuthority:
                 "extensions": extensions,
             }
         )
-        signature = _tongsuo_sign(self.private, tbs.dump())
+        signature = self._sign(tbs.dump())
         cert = x509.Certificate(
             {
                 "tbs_certificate": tbs,
@@ -233,6 +251,13 @@ class CertificateAuthority:
             }
         )
         return bytes(cert.dump())
+
+    def _sign(self, data: bytes) -> bytes:
+        """A DER SM2-with-SM3 signature of ``data`` by the CA (GM/T 0009 §7)."""
+        if self.random is None:
+            return _tongsuo_sign(self.private, data)
+        e = sm2.digest(self.public, data)
+        return sm2.signature_der(sm2.sign_digest(self.private, e, k=sm2.scalar(self.random)))
 
     def issue_signing(self, subject: str, public: bytes) -> bytes:
         """The signing certificate of ``public`` (a card's key pair made on the card)."""
@@ -243,12 +268,13 @@ class CertificateAuthority:
         self, subject: str, card_signing_public: bytes
     ) -> tuple[bytes, EnvelopedKeyBlob]:
         """A fresh encryption key pair: its certificate and the envelope for the card."""
-        d = sm2.generate_private()
+        random = self.random or secrets.token_bytes
+        d = sm2.generate_private(random)
         public = sm2.public_key(d)
-        session = secrets.token_bytes(16)
+        session = random(16)
         blob = EnvelopedKeyBlob(
             encrypt_block(session, d, Algorithm.SM4),
             public,
-            sm2.encrypt(card_signing_public, session),
+            sm2.encrypt(card_signing_public, session, k=sm2.scalar(random)),
         )
         return self._build(subject, public, ca=False, encryption=True), blob

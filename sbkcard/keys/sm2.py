@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sbkcard.keys.errors import CryptoError, DataLengthError, KeyLengthError
@@ -23,12 +24,15 @@ from sbkcard.keys.hashing import sm3
 
 __all__ = [
     "DEFAULT_ID",
+    "Ciphertext",
+    "Random",
     "SM2DecryptionError",
     "decrypt",
     "digest",
     "encrypt",
     "generate_private",
     "public_key",
+    "scalar",
     "sign_digest",
     "signature_der",
     "signature_raw",
@@ -140,9 +144,18 @@ def _bytes(point: _Point) -> bytes:
     return point[0].to_bytes(32, "big") + point[1].to_bytes(32, "big")
 
 
-def generate_private() -> bytes:
-    """A fresh private key ``d`` in 1 … n-2 (GM/T 0003.1 §6.1), from the OS's CSPRNG."""
-    return (secrets.randbelow(N - 2) + 1).to_bytes(32, "big")
+Random = Callable[[int], bytes]
+"""A source of random bytes (``os.urandom``, a card's RNG, a seeded DRBG for demos)."""
+
+
+def scalar(random: Random, limit: int = N - 1) -> int:
+    """An integer in 1 … ``limit`` from 40 random bytes (the bias is below 2⁻⁶⁴)."""
+    return int.from_bytes(random(40), "big") % limit + 1
+
+
+def generate_private(random: Random = secrets.token_bytes) -> bytes:
+    """A fresh private key ``d`` in 1 … n-2 (GM/T 0003.1 §6.1)."""
+    return scalar(random, N - 2).to_bytes(32, "big")
 
 
 def public_key(private: bytes) -> bytes:

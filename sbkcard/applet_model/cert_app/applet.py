@@ -349,7 +349,7 @@ class CertApplication:
             return b"", SW.FILE_NOT_FOUND
         if not self._v.admin_ok:
             return b"", SW.SECURITY_NOT_SATISFIED
-        d = sm2.generate_private()
+        d = sm2.generate_private(self._random)
         with self.storage.transaction() as tx:
             tx.write(secret_key(priv_fid), d)
             tx.write(file_key(pub_fid), sm2.public_key(d))
