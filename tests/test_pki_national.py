@@ -98,3 +98,17 @@ def test_itype_picks_the_reader(
     assert code == 0, out
     assert terminal.reader_for(i_type) is (field if expected == "field" else card)
     assert NationalInterface(terminal).PKI_SignData(DEMO_PIN, "data", i_type)[0] == 0
+
+
+def test_envelope_round_trip(card: SimulatedCard) -> None:
+    national = NationalInterface(Terminal(card_reader=card))
+    code, sealed = national.PKI_EnvelopeEncrypt("", "就诊记录 2024", 1)
+    assert code == 0, sealed
+    assert "就诊" not in sealed
+    assert national.PKI_EnvelopeDecrypt(DEMO_PIN, sealed, 1) == (0, "就诊记录 2024|")
+    wrapped, data, _ = sealed.split("|")
+    altered = f"{wrapped}|{data[:-2]}{int(data[-2:], 16) ^ 1:02X}|"
+    assert national.PKI_EnvelopeDecrypt(DEMO_PIN, altered, 1)[0] == -14
+    bad_key = f"{wrapped[:-2]}{int(wrapped[-2:], 16) ^ 1:02X}|{data}|"
+    assert national.PKI_EnvelopeDecrypt(DEMO_PIN, bad_key, 1)[0] == -0x6A80
+    assert national.PKI_EnvelopeDecrypt(DEMO_PIN, "00|", 1)[0] == -14

@@ -108,6 +108,7 @@ class CertApplication:
             p.import_public: self._import_public,
             p.import_private: self._import_private,
             p.sign: self._sign,
+            p.decipher: self._decipher,
         }
 
     @property
@@ -387,6 +388,20 @@ class CertApplication:
         if d is None or self._public(self.profile.sign_public) is None:
             return b"", SW.REF_NOT_FOUND
         return sm2.sign_digest(d, cmd.data), SW.OK
+
+    def _decipher(self, cmd: CommandAPDU) -> Reply:
+        """PERFORM SECURITY OPERATION, DECIPHER: SM2 ``C1 ‖ C3 ‖ C2`` with the encryption key."""
+        if len(cmd.data) < 97 or cmd.le is None:
+            return b"", SW.WRONG_LENGTH
+        if not self._v.user_ok:
+            return b"", SW.SECURITY_NOT_SATISFIED
+        d = self.storage.read(secret_key(self.profile.enc_private))
+        if d is None:
+            return b"", SW.REF_NOT_FOUND
+        try:
+            return sm2.decrypt(d, sm2.Ciphertext.from_bytes(cmd.data)), SW.OK
+        except CryptoError:
+            return b"", SW.WRONG_DATA
 
     # -- the digital envelope (GM/T 0016 ENVELOPEDKEYBLOB) ---------------------------------------
 

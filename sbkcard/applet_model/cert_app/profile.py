@@ -18,7 +18,9 @@ card-issuing kiosk's public driver sends; a card from another vendor is another
   bytes; ``80 C9 82 00`` carries the file ID to export; ``80 4A 02 10`` has no data;
   the private key of ``CB`` is SM4-ECB under the session key; signing is ISO/IEC 7816-8
   PERFORM SECURITY OPERATION ``00 2A 9E 9A`` over the 32-byte digest
-  ``e = SM3(Z ‖ M)`` (GM/T 0009 §7, Z with the default identity); file sizes and tries.
+  ``e = SM3(Z ‖ M)`` (GM/T 0009 §7, Z with the default identity); deciphering a
+  digital envelope's key is PERFORM SECURITY OPERATION DECIPHER ``00 2A 80 86`` over
+  ``C1 ‖ C3 ‖ C2`` with the encryption private key; file sizes and tries.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ class CertProfile:
     import_public: bytes
     import_private: bytes
     sign: bytes
+    decipher: bytes
     challenge_length: int = 16
     user_tries: int = 3
     admin_tries: int = 5
@@ -102,5 +105,6 @@ KIOSK_PROFILE = CertProfile(
     import_public=bytes.fromhex("80C24000"),
     import_private=bytes.fromhex("80C2C001"),
     sign=bytes.fromhex("002A9E9A"),
+    decipher=bytes.fromhex("002A8086"),
 )
 """The kiosk driver's certificate application (see the module docstring)."""

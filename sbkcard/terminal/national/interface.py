@@ -746,6 +746,49 @@ class NationalInterface:
 
         return self._run_pki(body)
 
+    def PKI_EnvelopeEncrypt(self, pCert: str, pInData: str, iType: int) -> Result:
+        """数字信封加密 (LD/T 6001.5-2023 §7): pInData sealed for pCert's holder.
+
+        pCert empty: the card's encryption certificate (read from the card).  pOutInfo:
+        ``会话密钥密文|数据密文|`` in hex (SM2 ``C1 ‖ C3 ‖ C2`` of an SM4 key; ``IV ‖
+        SM4-CBC`` of the GB 18030 text).
+        """
+
+        def body() -> str:
+            self._check_type(iType)
+            data = pki.text_bytes(pInData, "pInData")
+            cert = pki.parse_certificate(pCert) if pCert else b""
+            if not cert:
+                with self.terminal.session(hsm=False) as conn:
+                    pki.select_application(conn.card, pki.PROFILE)
+                    cert = pki.read_certificate(conn.card, pki.PROFILE, pki.PROFILE.enc_certificate)
+            wrapped, sealed = pki.seal_envelope(cert, data)
+            return fields(wrapped.hex().upper(), sealed.hex().upper())
+
+        return self._run_pki(body)
+
+    def PKI_EnvelopeDecrypt(self, pUserPin: str, pInData: str, iType: int) -> Result:
+        """数字信封解密 (LD/T 6001.5-2023 §7): the card opens an envelope after the PIN.
+
+        pInData is PKI_EnvelopeEncrypt's output; pOutInfo ``明文|``.
+        """
+
+        def body() -> str:
+            self._check_type(iType)
+            wrapped_hex, sealed_hex = split_fields(pInData, 2, "pInData")
+            wrapped = parse_hex(wrapped_hex, "pInData (会话密钥密文)")
+            sealed = parse_hex(sealed_hex, "pInData (数据密文)")
+            with self.terminal.session(hsm=False) as conn:
+                pki.select_application(conn.card, pki.PROFILE)
+                pki.verify_user_pin(conn.card, pki.PROFILE, pUserPin)
+                clear = pki.open_envelope(conn.card, pki.PROFILE, wrapped, sealed)
+            try:
+                return fields(clear.decode("gb18030"))
+            except UnicodeDecodeError:
+                raise InvalidInputError("the envelope's data is not GB 18030 text") from None
+
+        return self._run_pki(body)
+
 
 class _NotConnected(SbkcardError):
     """An HSM step called out of order (-12 未建立连接)."""

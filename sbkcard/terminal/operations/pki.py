@@ -14,6 +14,10 @@ hash's cryptogram, and the ``C1`` command that carries the PIN is masked by the 
 from __future__ import annotations
 
 import base64
+import secrets
+
+from cryptography.hazmat.primitives import padding
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from sbkcard.apdu import CommandAPDU
 from sbkcard.apdu.status import SW, parse_tries_left
@@ -22,6 +26,7 @@ from sbkcard.applet_model.cert_app.profile import KIOSK_PROFILE, CertProfile
 from sbkcard.keys import Algorithm, encrypt_block, sm2
 from sbkcard.keys.certificates import CertificateError, EnvelopedKeyBlob, certificate_public_key
 from sbkcard.keys.errors import CryptoError
+from sbkcard.keys.hashing import sm3
 from sbkcard.terminal.errors import (
     CardMismatchError,
     CardStatusError,
@@ -41,10 +46,12 @@ __all__ = [
     "card_certificate",
     "generate_signing_key",
     "import_envelope",
+    "open_envelope",
     "parse_certificate",
     "parse_signature",
     "read_certificate",
     "read_public_key",
+    "seal_envelope",
     "select_application",
     "sign",
     "text_bytes",
@@ -288,3 +295,47 @@ def verify_signature(certificate: bytes, data: bytes, signature: bytes) -> None:
     """Check ``r ‖ s`` over ``data`` under the certificate's key (Z with the default ID)."""
     if not sm2.verify(certificate_public_key(certificate), data, signature):
         raise SignatureInvalidError("the signature does not verify under the certificate's key")
+
+
+def _sm4_cbc(key: bytes, iv: bytes, data: bytes, *, encrypt: bool) -> bytes:
+    cipher = Cipher(algorithms.SM4(key), modes.CBC(iv))
+    if encrypt:
+        padder = padding.PKCS7(128).padder()
+        padded = padder.update(data) + padder.finalize()
+        enc = cipher.encryptor()
+        return enc.update(padded) + enc.finalize()
+    dec = cipher.decryptor()
+    padded = dec.update(data) + dec.finalize()
+    unpadder = padding.PKCS7(128).unpadder()
+    try:
+        return unpadder.update(padded) + unpadder.finalize()
+    except ValueError:
+        raise InvalidInputError(
+            "envelope: the data does not decrypt (wrong key or altered)"
+        ) from None
+
+
+def seal_envelope(certificate: bytes, data: bytes) -> tuple[bytes, bytes]:
+    """A digital envelope for the certificate's holder: (SM2 ``C1 ‖ C3 ‖ C2`` of a fresh
+    SM4 key, ``IV ‖ SM4-CBC(data ‖ SM3(data), PKCS#7)``): the layout is this project's."""
+    key, iv = secrets.token_bytes(16), secrets.token_bytes(16)
+    wrapped = sm2.encrypt(certificate_public_key(certificate), key)
+    return bytes(wrapped)[1:], iv + _sm4_cbc(key, iv, data + sm3(data), encrypt=True)
+
+
+def open_envelope(
+    card: ReaderSession, profile: CertProfile, wrapped: bytes, sealed: bytes
+) -> bytes:
+    """The card deciphers the envelope's key (user PIN verified before); the host the data."""
+    if len(sealed) < 32 or len(sealed) % 16:
+        raise InvalidInputError("envelope: the data part is not IV ‖ whole SM4 blocks")
+    if not 97 <= len(wrapped) <= 255:
+        raise InvalidInputError(f"envelope: a wrapped key of {len(wrapped)} bytes (97 … 255)")
+    response = card.send(_command(profile.decipher, wrapped, 256))
+    if response.sw == SW.REF_NOT_FOUND:
+        raise NoKeyPairError(response.sw, "SM2 DECIPHER", message="no encryption key on the card")
+    if response.sw != SW.OK:
+        raise CardStatusError(response.sw, "SM2 DECIPHER")
+    if len(response.data) != 16:
+        raise InvalidInputError("envelope: the wrapped key is not an SM4 key")
+    return _sm4_cbc(response.data, sealed[:16], sealed[16:], encrypt=False)
