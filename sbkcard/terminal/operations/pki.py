@@ -308,11 +308,12 @@ def _sm4_cbc(key: bytes, iv: bytes, data: bytes, *, encrypt: bool) -> bytes:
     padded = dec.update(data) + dec.finalize()
     unpadder = padding.PKCS7(128).unpadder()
     try:
-        return unpadder.update(padded) + unpadder.finalize()
+        clear = unpadder.update(padded) + unpadder.finalize()
     except ValueError:
-        raise InvalidInputError(
-            "envelope: the data does not decrypt (wrong key or altered)"
-        ) from None
+        clear = b""
+    if len(clear) < 32 or not hmac.compare_digest(sm3(clear[:-32]), clear[-32:]):
+        raise InvalidInputError("envelope: the data does not decrypt (wrong key or altered)")
+    return clear[:-32]
 
 
 def seal_envelope(certificate: bytes, data: bytes) -> tuple[bytes, bytes]:
