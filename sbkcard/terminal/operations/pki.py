@@ -14,6 +14,7 @@ hash's cryptogram, and the ``C1`` command that carries the PIN is masked by the 
 from __future__ import annotations
 
 import base64
+import hmac
 import secrets
 
 from cryptography.hazmat.primitives import padding
