@@ -19,7 +19,7 @@ from sbkcard.applet_model.storage import PowerLoss
 from sbkcard.cli import main
 from sbkcard.errors import CardRemovedError
 from sbkcard.issuance.certificates import demo_ca
-from sbkcard.keys import sm2
+from sbkcard.keys import Algorithm, encrypt_block, sm2
 from sbkcard.keys.certificates import CertificateAuthority, EnvelopedKeyBlob
 from sbkcard.pytest_plugin import DEMO_PIN
 from sbkcard.simulator import SimulatedCard, load_image
@@ -200,3 +200,14 @@ def test_any_bytes_get_a_status_word(apdu: bytes) -> None:
     card.process(b"\x00\xa4\x04\x00\x0c" + P.adf_name)
     answer = card.process(apdu)
     assert len(answer) >= 2 and answer[-2:] != b"\x6f\x00"
+
+
+def test_pin_hash_is_bound_to_the_session(session: ReaderSession) -> None:
+    """The hash a trace shows differs at every call and verifies only its own session."""
+    command = CommandAPDU.from_hex("80C4010305C10312345600")
+    first = session.call(command, "PIN HASH")
+    second = session.call(command, "PIN HASH")
+    assert first != second and len(first) == 32
+    challenge = session.call(CommandAPDU(0x00, 0x84, 0x00, 0x00, le=16), "GET CHALLENGE")
+    replayed = encrypt_block(first[:16], challenge, Algorithm.SM4)  # the older hash
+    assert session.send(CommandAPDU(0x00, 0x20, 0x01, 0x81, data=replayed)).sw == 0x63C2

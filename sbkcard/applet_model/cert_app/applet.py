@@ -35,7 +35,14 @@ from sbkcard.keys import Algorithm, decrypt_block, encrypt_block, sm2
 from sbkcard.keys.errors import CryptoError
 from sbkcard.keys.hashing import sm3
 
-__all__ = ["CertApplication", "file_key", "pin_hash", "pin_record", "secret_key"]
+__all__ = [
+    "CertApplication",
+    "file_key",
+    "pin_hash",
+    "pin_record",
+    "secret_key",
+    "session_hash",
+]
 
 _log = logging.getLogger(__name__)
 
@@ -56,8 +63,18 @@ def secret_key(fid: int) -> str:
 
 
 def pin_hash(pin: bytes) -> bytes:
-    """What ``80 C4 01 03`` answers for a PIN's BCD bytes: SM3 (the profile's choice)."""
+    """SM3 of a PIN's BCD bytes: what the card stores (never the PIN)."""
     return sm3(pin)
+
+
+def session_hash(stored: bytes, nonce: bytes) -> bytes:
+    """What ``80 C4 01 03`` answers: ``SM3(SM3(PIN) ‖ nonce)``, the nonce the card's own.
+
+    The profile's choice (the driver only says "a hash"): bound to a nonce that never
+    leaves the card, the answer a trace shows is good for this session only and gives
+    no way to test PINs against it.
+    """
+    return sm3(stored + nonce)
 
 
 def pin_record(pin: bytes, tries: int) -> bytes:
@@ -72,6 +89,7 @@ class _Volatile:
     selected: bool = False
     ef: int | None = None
     challenge: bytes | None = None
+    pin_nonce: bytes | None = None
     user_ok: bool = False
     admin_ok: bool = False
     export: int | None = None
@@ -275,7 +293,8 @@ class CertApplication:
             return b"", SW.WRONG_DATA
         if cmd.le is None:
             return b"", SW.WRONG_LENGTH
-        return pin_hash(tlvs[0][1]), SW.OK
+        self._v.pin_nonce = self._random(16)
+        return session_hash(pin_hash(tlvs[0][1]), self._v.pin_nonce), SW.OK
 
     def _get_challenge(self, cmd: CommandAPDU) -> Reply:
         if cmd.p1 or cmd.p2:
@@ -304,13 +323,15 @@ class CertApplication:
     def _verify_user(self, cmd: CommandAPDU) -> Reply:
         """``00 20 01 81``: SM4(hash[0:16], challenge) from ``80 C4`` and GET CHALLENGE."""
         challenge, self._v.challenge = self._v.challenge, None
+        nonce, self._v.pin_nonce = self._v.pin_nonce, None
         if len(cmd.data) != 16 or cmd.le is not None:
             return b"", SW.WRONG_LENGTH
-        if challenge is None or len(challenge) != 16:
+        if challenge is None or len(challenge) != 16 or nonce is None:
             return b"", SW.CONDITIONS_NOT_SATISFIED
 
         def matches(stored: bytes) -> bool:
-            expected = encrypt_block(stored[:16], challenge, Algorithm.SM4)
+            key = session_hash(stored, nonce)[:16]
+            expected = encrypt_block(key, challenge, Algorithm.SM4)
             return hmac.compare_digest(expected, cmd.data)
 
         self._v.user_ok = False

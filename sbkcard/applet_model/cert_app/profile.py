@@ -14,8 +14,9 @@ card-issuing kiosk's public driver sends; a card from another vendor is another
   generation ``80 40 00 00`` with ``C0``/``C2`` file references; the public-key export
   ``80 C9 82 00`` / ``80 C9 82 80``; the envelope import ``80 4E 00 01``,
   ``80 4A 02 10``, ``80 C2 40 00`` (tag ``CA``), ``80 C2 C0 01`` (tag ``CB``);
-* this profile's choices where the driver is silent: the hash is SM3 of the PIN's BCD
-  bytes; ``80 C9 82 00`` carries the file ID to export; ``80 4A 02 10`` has no data;
+* this profile's choices where the driver is silent: the hash is
+  ``SM3(SM3(PIN) ‖ nonce)`` with a nonce that stays in the card (a trace of it is no
+  PIN equivalent); ``80 C9 82 00`` carries the file ID to export; ``80 4A 02 10`` has no data;
   the private key of ``CB`` is SM4-ECB under the session key; signing is ISO/IEC 7816-8
   PERFORM SECURITY OPERATION ``00 2A 9E 9A`` over the 32-byte digest
   ``e = SM3(Z ‖ M)`` (GM/T 0009 §7, Z with the default identity); deciphering a
