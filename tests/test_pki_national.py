@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from sbkcard.applet_model.traces import decode_trace, decoded_text, read_trace
 from sbkcard.cli import main
 from sbkcard.pytest_plugin import DEMO_PIN, make_card, make_psam
 from sbkcard.simulator import SimulatedCard, load_image
@@ -112,3 +113,18 @@ def test_envelope_round_trip(card: SimulatedCard) -> None:
     bad_key = f"{wrapped[:-2]}{int(wrapped[-2:], 16) ^ 1:02X}|{data}|"
     assert national.PKI_EnvelopeDecrypt(DEMO_PIN, bad_key, 1)[0] == -0x6A80
     assert national.PKI_EnvelopeDecrypt(DEMO_PIN, "00|", 1)[0] == -14
+
+
+def test_trace_decoder_reads_the_certificate_application(card: SimulatedCard) -> None:
+    terminal = Terminal(card_reader=card)
+    assert NationalInterface(terminal).PKI_SignData(DEMO_PIN, "abc", 1)[0] == 0
+    decoded = decode_trace(read_trace(terminal.trace.text()))
+    names = [d.name for d in decoded]
+    for name in ("PIN HASH", "VERIFY user PIN", "EXPORT PUBLIC KEY", "SM2 SIGN"):
+        assert name in names
+    select = next(d for d in decoded if any("certificate application's DDF" in n for n in d.notes))
+    assert select.name == "SELECT"
+    signature = decoded[names.index("SM2 SIGN") + 1]
+    assert {row.label for row in signature.items} == {"r", "s"}
+    text = decoded_text(decoded)
+    assert "C103123456" not in text.replace(" ", "")
