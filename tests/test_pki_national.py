@@ -9,12 +9,17 @@ import pytest
 
 from sbkcard.applet_model.traces import decode_trace, decoded_text, read_trace
 from sbkcard.cli import main
+from sbkcard.issuance.certificates import demo_ca
+from sbkcard.keys import sm2
+from sbkcard.keys.certificates import verify_certificate
+from sbkcard.keys.soft_store import SoftKeyStore
 from sbkcard.pytest_plugin import DEMO_PIN, make_card, make_psam
 from sbkcard.simulator import SimulatedCard, load_image
 from sbkcard.simulator.contactless import ContactlessInterface, ats_of, pseudo_atr
 from sbkcard.terminal.national.interface import NationalInterface
 from sbkcard.terminal.operations import pki
 from sbkcard.terminal.terminal import Terminal
+from sbkcard.terminal.transports.transport import ReaderSession
 
 
 @pytest.fixture(scope="module")
@@ -128,3 +133,32 @@ def test_trace_decoder_reads_the_certificate_application(card: SimulatedCard) ->
     assert {row.label for row in signature.items} == {"r", "s"}
     text = decoded_text(decoded)
     assert "C103123456" not in text.replace(" ", "")
+
+
+def test_card_new_with_the_ca_key_in_a_key_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SBKCARD_PASSPHRASE", "a passphrase for tests")
+    store = str(tmp_path / "store.json")
+    assert (
+        main(["keys", "new-demo", "--out", store, "--algorithm", "sm4", "--scrypt-n", "1024"]) == 0
+    )
+    generate = ["keys", "generate", store, "--label", "CA", "--algorithm", "SM2", "--length", "32"]
+    assert main([*generate, "--extractable"]) == 0
+    image = tmp_path / "card.json"
+    argv = ["card", "new", "--profile", "3", "--out", str(image), "--keys", store, "--ca", "CA"]
+    assert main(argv) == 0
+    card = load_image(image)
+    national = NationalInterface(Terminal(card_reader=card))
+    code, signature = national.PKI_SignData(DEMO_PIN, "abc", 1)
+    assert code == 0
+    assert national.PKI_VerifySign(DEMO_PIN, "", "abc", signature.rstrip("|"), 1)[0] == 0
+    session = ReaderSession(card)
+    session.power_on()
+    pki.select_application(session, pki.PROFILE)
+    cert = pki.card_certificate(session, pki.PROFILE)
+    opened = SoftKeyStore.open(store, "a passphrase for tests")
+    with opened.use("CA") as key:
+        ca_public = sm2.public_key(bytes(key))
+    assert verify_certificate(cert, ca_public)
+    assert not verify_certificate(cert, demo_ca().public)

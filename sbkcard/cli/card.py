@@ -76,7 +76,7 @@ from sbkcard.cli._card_pki import cert_app_rows
 from sbkcard.errors import SbkcardError
 from sbkcard.identifiers import CardId, validate_card_number
 from sbkcard.issuance.applicants import Applicant, ApplicantError, validate_applicant
-from sbkcard.issuance.certificates import DEMO_CA_NAME, third_generation_card
+from sbkcard.issuance.certificates import DEMO_CA_NAME, ca_from_store, third_generation_card
 from sbkcard.keys import kcv
 from sbkcard.keys.hierarchy import CARD_KEYS, DEMO_LABEL
 from sbkcard.keys.store_keyset import DEMO, card_keys_of, issuer_keys
@@ -134,6 +134,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="KEYSET",
         help="issuer key set: 'demo' (published TEST keys), a key store path or "
         "pkcs11:token=LABEL (passphrase or PIN from $SBKCARD_PASSPHRASE)",
+    )
+    new.add_argument(
+        "--ca",
+        metavar="LABEL",
+        help="profile 3: the SM2 key LABEL in the --keys store issues the certificates "
+        "(default: the demo CA, TEST only)",
     )
     new.add_argument("--force", action="store_true", help="overwrite an existing image")
     new.set_defaults(func=_new)
@@ -240,13 +246,18 @@ def _new(args: argparse.Namespace) -> int:
                 region=medical.insured_region,
                 category=medical.personnel_category,
             )
-    with issuer_keys(args.keys, algorithm=profile.algorithm) as (keyset, _store):
+    if args.ca is not None and (profile.generation != 3 or args.keys == DEMO):
+        raise CardCommandError("--ca: needs --profile 3 and a key store in --keys")
+    ca = None
+    with issuer_keys(args.keys, algorithm=profile.algorithm) as (keyset, store):
         if keyset.algorithm is not profile.algorithm:
             raise CardCommandError(
                 f"--keys {args.keys}: a {keyset.algorithm.label} key set; profile "
                 f"{profile.generation} cards use {profile.algorithm.label}"
             )
         keys = card_keys_of(keyset, card_id.region, atr)
+        if args.ca is not None and store is not None:
+            ca = ca_from_store(store, args.ca, f"CA {args.ca}")
     content = user_card_content(
         profile,
         cardholder,
@@ -259,7 +270,8 @@ def _new(args: argparse.Namespace) -> int:
         files=files,
     )
     if profile.generation == 3:
-        card, certificates = third_generation_card(content, atr, f"{cardholder.name} {number}")
+        subject = f"{cardholder.name} {number}"
+        card, certificates = third_generation_card(content, atr, subject, ca=ca)
     else:
         card, certificates = SimulatedCard.create("user-card", content, atr, profile=2), None
     save_image(card, out)
@@ -277,7 +289,8 @@ def _new(args: argparse.Namespace) -> int:
         print(f"  TEST KEYS    {DEMO_LABEL}")
     print("  PIN          the documented demo PIN (TEST only; change it with CHANGE PIN)")
     if certificates is not None:
-        print(f"  certificates signing and encryption, issued by {DEMO_CA_NAME}")
+        issuer = DEMO_CA_NAME if ca is None else ca.name
+        print(f"  certificates signing and encryption, issued by {issuer}")
     return 0
 
 

@@ -20,6 +20,7 @@ from sbkcard.applet_model.cert_app.financial import financial_content
 from sbkcard.applet_model.cert_app.profile import KIOSK_PROFILE, CertProfile
 from sbkcard.applet_model.user_card.personalise import DEMO_PIN
 from sbkcard.keys.certificates import CertificateAuthority, seeded_random
+from sbkcard.keys.store import KeyAlgorithm, KeyStore, KeyStoreError
 from sbkcard.simulator import SimulatedCard
 from sbkcard.simulator.nvm import JournaledNVM
 from sbkcard.terminal.operations import pki
@@ -29,6 +30,7 @@ __all__ = [
     "DEMO_ADMIN_PIN",
     "DEMO_CA_NAME",
     "IssuedCertificates",
+    "ca_from_store",
     "demo_ca",
     "issue_certificates",
     "third_generation_card",
@@ -37,6 +39,19 @@ __all__ = [
 DEMO_ADMIN_PIN = "12345678"
 """The administrator PIN of demo cards (TEST only)."""
 DEMO_CA_NAME = "sbkcard demo CA (TEST)"
+
+
+def ca_from_store(store: KeyStore, label: str, name: str) -> CertificateAuthority:
+    """The CA whose SM2 key is ``label`` in ``store`` (an extractable software-store key).
+
+    The key is copied out of the store for the CA's lifetime; its certificate is made
+    anew (self-signed) each time, for the same key and name.
+    """
+    info = store.info(label)
+    if info.algorithm is not KeyAlgorithm.SM2:
+        raise KeyStoreError(f"CA key {label!r} is {info.algorithm.value}, not an SM2 key")
+    with store.use(label) as key:
+        return CertificateAuthority(name, bytes(key))
 
 
 def demo_ca() -> CertificateAuthority:
