@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from gmssl import sm2 as gmssl_sm2
+from pcsc_stack import SimProcess
 
 from sbkcard.apdu import CommandAPDU
 from sbkcard.cli import main
@@ -115,3 +116,28 @@ def test_contactless_reader_reads_as_contact(card: SimulatedCard, sbk_pcscd: Pcs
         if sbk_pcscd.running:
             for number in (0, 1):
                 sbk_pcscd.wait_for_removal(number)
+
+
+def test_sim_serves_the_contactless_interface_as_a_second_reader(
+    image: Path, sbk_pcscd: PcscdStack, tmp_path: Path
+) -> None:
+    """``sbkcard sim --contactless-port``: the same image in a contact and a contactless
+    reader; both read the same basic information, each with its own ATR."""
+    served = tmp_path / "served.json"
+    served.write_bytes(image.read_bytes())
+    port = str(sbk_pcscd.slot_port(1))
+    args = ("--card", str(served), "--contactless-port", port)
+    with SimProcess(sbk_pcscd, tmp_path / "sim.log", *args) as sim:
+        sim.slots = (0, 1)
+        sim.started()
+        contact = PcscTransport(sbk_pcscd.reader_name(0))
+        field = PcscTransport(sbk_pcscd.reader_name(1))
+        terminal = Terminal(card_reader=contact, contactless_reader=field, psam_reader=make_psam())
+        national = NationalInterface(terminal)
+        by_contact, by_field = national.iReadCardBas(1), national.iReadCardBas(2)
+        assert by_contact[0] == 0 and by_contact == by_field
+        atrs = [reader.power_on() for reader in (contact, field)]
+        for reader in (contact, field):
+            reader.power_off()
+    assert atrs[0][:2] == bytes.fromhex("3B6D") and atrs[1][:4] == bytes.fromhex("3B8D8001")
+    assert atrs[0][4:] == atrs[1][4:-1]  # the same historical bytes

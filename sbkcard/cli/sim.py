@@ -4,6 +4,7 @@
 
     sbkcard sim --vpcd --card card.json [--psam psam.json] [--host 127.0.0.1]
                 [--port 35963] [--psam-port 35964] [--eject-after N]
+                [--contactless-port PORT]
     sbkcard sim --vpcd --echo [--port 35963]
 
 Each image is served in its own vpcd slot (one TCP connection per slot): the card on
@@ -38,6 +39,7 @@ from pathlib import Path
 from types import FrameType
 
 from sbkcard.simulator import SimulatedCard, load_image, save_image
+from sbkcard.simulator.contactless import ContactlessInterface
 from sbkcard.simulator.vpcd import DEFAULT_HOST, DEFAULT_PORT, Card, EchoCard, VpcdSlot
 
 
@@ -77,6 +79,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--eject-after", type=int, metavar="N", help="remove the card after N command APDUs"
     )
+    parser.add_argument(
+        "--contactless-port",
+        type=int,
+        metavar="PORT",
+        help="also serve the card's contactless interface (its ATS's pseudo-ATR) on this "
+        "vpcd port: the same chip in a second reader; use one reader at a time",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log insertions and removals")
     parser.set_defaults(func=run)
 
@@ -108,6 +117,14 @@ def run(args: argparse.Namespace) -> int:
         psam: SimulatedCard = load_image(args.psam)
         port = args.psam_port if args.psam_port is not None else args.port + 1
         served.append(_Served("PSAM", psam, VpcdSlot(psam, host=args.host, port=port), args.psam))
+
+    if args.contactless_port is not None:
+        if not isinstance(card, SimulatedCard):
+            print("sbkcard sim: --contactless-port needs --card", file=sys.stderr)
+            return 2
+        field = ContactlessInterface(card)
+        slot = VpcdSlot(field, host=args.host, port=args.contactless_port)
+        served.append(_Served("contactless", field, slot, None))
 
     stop = threading.Event()
 
