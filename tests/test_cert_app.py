@@ -211,3 +211,15 @@ def test_pin_hash_is_bound_to_the_session(session: ReaderSession) -> None:
     challenge = session.call(CommandAPDU(0x00, 0x84, 0x00, 0x00, le=16), "GET CHALLENGE")
     replayed = encrypt_block(first[:16], challenge, Algorithm.SM4)  # the older hash
     assert session.send(CommandAPDU(0x00, 0x20, 0x01, 0x81, data=replayed)).sw == 0x63C2
+
+
+def test_administrator_pin_change(session: ReaderSession) -> None:
+    with pytest.raises(WrongPinError) as wrong:
+        pki.change_admin_pin(session, P, "00000000", "87654321")  # MAC under a wrong PIN
+    assert wrong.value.tries_left == 4
+    pki.change_admin_pin(session, P, ADMIN, "87654321")
+    with pytest.raises(WrongPinError) as old:
+        pki.verify_admin_pin(session, P, ADMIN)
+    assert old.value.tries_left == 4  # the new PIN starts with all its tries
+    pki.verify_admin_pin(session, P, "87654321")
+    assert sw(session, "845E01000612345678AABB") == 0x6985  # no challenge first

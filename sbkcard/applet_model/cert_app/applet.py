@@ -31,7 +31,7 @@ from sbkcard.apdu.tlv import parse_simple_tlv
 from sbkcard.applet_model.applet import log_fault
 from sbkcard.applet_model.cert_app.profile import CertProfile
 from sbkcard.applet_model.storage import Storage
-from sbkcard.keys import Algorithm, decrypt_block, encrypt_block, sm2
+from sbkcard.keys import Algorithm, decrypt_block, encrypt_block, mac, session_key, sm2
 from sbkcard.keys.errors import CryptoError
 from sbkcard.keys.hashing import sm3
 
@@ -118,6 +118,7 @@ class CertApplication:
             p.pin_hash: self._pin_hash,
             p.verify_user: self._verify_user,
             p.verify_admin: self._verify_admin,
+            p.change_admin: self._change_admin,
             p.generate: self._generate,
             p.export_select: self._export_select,
             p.export_read: self._export_read,
@@ -347,6 +348,29 @@ class CertApplication:
         sw = self._check_pin(ADMIN_PIN, lambda s: hmac.compare_digest(s, pin_hash(cmd.data)))
         self._v.admin_ok = sw == SW.OK
         return b"", sw
+
+    def _change_admin(self, cmd: CommandAPDU) -> Reply:
+        """``84 5E 01 00``: new PIN (BCD) ‖ MAC under the session key of SM3(old PIN)."""
+        challenge, self._v.challenge = self._v.challenge, None
+        new = cmd.data[:-4]
+        if not 2 <= len(new) <= 8 or cmd.le is not None:
+            return b"", SW.WRONG_LENGTH
+        if challenge is None:
+            return b"", SW.CONDITIONS_NOT_SATISFIED
+
+        def matches(stored: bytes) -> bool:
+            key = session_key(stored[:16], challenge, Algorithm.SM4)
+            header = bytes((cmd.cla, cmd.ins, cmd.p1, cmd.p2, len(cmd.data)))
+            return hmac.compare_digest(mac(key, header + new, Algorithm.SM4), cmd.data[-4:])
+
+        sw = self._check_pin(ADMIN_PIN, matches)
+        if sw != SW.OK:
+            return b"", sw
+        tries = self.profile.admin_tries
+        with self.storage.transaction() as tx:
+            tx.write(ADMIN_PIN, pin_record(new, tries))
+        self._v.admin_ok = False
+        return b"", SW.OK
 
     # -- keys ------------------------------------------------------------------------------
 

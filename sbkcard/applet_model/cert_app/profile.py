@@ -10,7 +10,8 @@ card-issuing kiosk's public driver sends; a card from another vendor is another
   the certificate files 0018/0019; an all-zero 0012 meaning "no key pair"; certificates
   written by UPDATE BINARY in ``0x70``-byte chunks; the user-PIN hash command
   ``80 C4 01 03``, GET CHALLENGE of 16 bytes and VERIFY ``00 20 01 81`` with
-  ``SM4(hash[0:16], challenge)``; the administrator VERIFY ``00 20 01 00``; key
+  ``SM4(hash[0:16], challenge)``; the administrator VERIFY ``00 20 01 00`` and its
+  change ``84 5E 01 00`` with an SM4 MAC; key
   generation ``80 40 00 00`` with ``C0``/``C2`` file references; the public-key export
   ``80 C9 82 00`` / ``80 C9 82 80``; the envelope import ``80 4E 00 01``,
   ``80 4A 02 10``, ``80 C2 40 00`` (tag ``CA``), ``80 C2 C0 01`` (tag ``CB``);
@@ -49,6 +50,7 @@ class CertProfile:
     pin_hash: bytes
     verify_user: bytes
     verify_admin: bytes
+    change_admin: bytes
     generate: bytes
     export_select: bytes
     export_read: bytes
@@ -98,6 +100,7 @@ KIOSK_PROFILE = CertProfile(
     pin_hash=bytes.fromhex("80C40103"),
     verify_user=bytes.fromhex("00200181"),
     verify_admin=bytes.fromhex("00200100"),
+    change_admin=bytes.fromhex("845E0100"),
     generate=bytes.fromhex("80400000"),
     export_select=bytes.fromhex("80C98200"),
     export_read=bytes.fromhex("80C98280"),

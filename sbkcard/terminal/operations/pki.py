@@ -22,9 +22,10 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from sbkcard.apdu import CommandAPDU
 from sbkcard.apdu.status import SW, parse_tries_left
+from sbkcard.applet_model.cert_app.applet import pin_hash
 from sbkcard.applet_model.cert_app.content import pin_bcd
 from sbkcard.applet_model.cert_app.profile import KIOSK_PROFILE, CertProfile
-from sbkcard.keys import Algorithm, encrypt_block, sm2
+from sbkcard.keys import Algorithm, encrypt_block, mac, session_key, sm2
 from sbkcard.keys.certificates import CertificateError, EnvelopedKeyBlob, certificate_public_key
 from sbkcard.keys.errors import CryptoError
 from sbkcard.keys.hashing import sm3
@@ -45,6 +46,7 @@ __all__ = [
     "NoKeyPairError",
     "SignatureInvalidError",
     "card_certificate",
+    "change_admin_pin",
     "generate_signing_key",
     "import_envelope",
     "open_envelope",
@@ -122,6 +124,19 @@ def verify_admin_pin(card: ReaderSession, profile: CertProfile, pin: str) -> Non
     except ValueError as exc:
         raise InvalidInputError(f"administrator PIN: {exc}") from None
     _pin_status(card, _command(profile.verify_admin, bcd), "VERIFY administrator PIN")
+
+
+def change_admin_pin(card: ReaderSession, profile: CertProfile, old: str, new: str) -> None:
+    """``84 5E 01 00``: the new administrator PIN, MACed with the old one's session key."""
+    try:
+        old_bcd, new_bcd = pin_bcd(old), pin_bcd(new)
+    except ValueError as exc:
+        raise InvalidInputError(f"administrator PIN: {exc}") from None
+    challenge = card.call(CommandAPDU(0x00, 0x84, 0x00, 0x00, le=8), "GET CHALLENGE")
+    key = session_key(pin_hash(old_bcd)[:16], challenge, Algorithm.SM4)
+    header = profile.change_admin + bytes((len(new_bcd) + 4,))
+    data = new_bcd + mac(key, header + new_bcd, Algorithm.SM4)
+    _pin_status(card, _command(profile.change_admin, data), "CHANGE administrator PIN")
 
 
 def read_public_key(card: ReaderSession, profile: CertProfile, fid: int | None = None) -> bytes:
