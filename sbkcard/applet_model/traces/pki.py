@@ -57,6 +57,7 @@ class PkiModel:
             p.pin_hash: "PIN HASH",
             p.verify_user: "VERIFY user PIN",
             p.verify_admin: "VERIFY administrator PIN",
+            p.change_admin: "CHANGE administrator PIN",
             p.generate: "GENERATE SM2 KEY PAIR",
             p.export_select: "EXPORT PUBLIC KEY (file)",
             p.export_read: "EXPORT PUBLIC KEY",
