@@ -1,24 +1,35 @@
-"""The PKI functions and iType of the national interface: bad input gives clear codes,
-the PIN stays out of traces, and iType 3/4 take whichever reader holds the card."""
+"""The PKI functions and iType of the national interface.
+
+Issue 13's acceptance: a ``card new --profile 3`` card signs through PKI_SignData, the
+signature verifies with PKI_VerifySign and with an independent SM2 (gmssl); the PKI DDF
+answers SELECT by name; over a contactless PC/SC reader the card reads as over contact.
+Then: bad input gives clear codes, the PIN stays out of traces, and iType 3/4 take
+whichever reader holds the card."""
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
 import pytest
+from gmssl import sm2 as gmssl_sm2
+from pcsc_stack import SimProcess
 
+from sbkcard.apdu import CommandAPDU
 from sbkcard.applet_model.traces import decode_trace, decoded_text, read_trace
 from sbkcard.cli import main
 from sbkcard.issuance.certificates import demo_ca
 from sbkcard.keys import sm2
-from sbkcard.keys.certificates import verify_certificate
+from sbkcard.keys.certificates import certificate_public_key, verify_certificate
 from sbkcard.keys.soft_store import SoftKeyStore
 from sbkcard.pytest_plugin import DEMO_PIN, make_card, make_psam
 from sbkcard.simulator import SimulatedCard, load_image
 from sbkcard.simulator.contactless import ContactlessInterface, ats_of, pseudo_atr
+from sbkcard.simulator.pcscd import PcscdStack
 from sbkcard.terminal.national.interface import NationalInterface
 from sbkcard.terminal.operations import pki
 from sbkcard.terminal.terminal import Terminal
+from sbkcard.terminal.transports.pcsc import PcscTransport
 from sbkcard.terminal.transports.transport import ReaderSession
 
 
@@ -162,3 +173,71 @@ def test_card_new_with_the_ca_key_in_a_key_store(
         ca_public = sm2.public_key(bytes(key))
     assert verify_certificate(cert, ca_public)
     assert not verify_certificate(cert, demo_ca().public)
+
+
+def _card_certificate(card: SimulatedCard) -> bytes:
+    session = ReaderSession(card)
+    session.power_on()
+    pki.select_application(session, pki.PROFILE)
+    der = pki.card_certificate(session, pki.PROFILE)
+    session.power_off()
+    return der
+
+
+def test_sign_data_verifies_with_the_card_certificate(card: SimulatedCard) -> None:
+    national = NationalInterface(Terminal(card_reader=card))
+    code, out = national.PKI_SignData(DEMO_PIN, "社会保障卡签名测试 abc", 1)
+    assert code == 0, out
+    signature = out.rstrip("|")
+    assert len(signature) == 128
+
+    cert = _card_certificate(card)
+    assert verify_certificate(cert, demo_ca().public)
+    public = certificate_public_key(cert)
+    independent = gmssl_sm2.CryptSM2(private_key="", public_key=public.hex(), mode=1)
+    message = "社会保障卡签名测试 abc".encode("gb18030")
+    assert independent.verify_with_sm3(signature.lower(), message)
+    assert not independent.verify_with_sm3(signature.lower(), message + b"!")
+
+    assert national.PKI_VerifySign(DEMO_PIN, "", "社会保障卡签名测试 abc", signature, 1) == (
+        0,
+        "1|",
+    )
+    pem = base64.b64encode(cert).decode()
+    assert national.PKI_VerifySign("", pem, "社会保障卡签名测试 abc", signature, 1)[0] == 0
+    code, text = national.PKI_VerifySign("", pem, "altered", signature, 1)
+    assert code == -22 and "签名验证失败" in text
+
+
+def test_select_pki_ddf_by_name(card: SimulatedCard) -> None:
+    session = ReaderSession(card)
+    session.power_on()
+    name = bytes.fromhex("504B492EC9E7BBE1B1A3D5CF")
+    response = session.send(CommandAPDU(0x00, 0xA4, 0x04, 0x00, data=name, le=256))
+    assert response.sw == 0x9000
+    assert name in response.data
+
+
+def test_sim_serves_the_contactless_interface_as_a_second_reader(
+    image: Path, sbk_pcscd: PcscdStack, tmp_path: Path
+) -> None:
+    """``sbkcard sim --contactless-port``: the same image in a contact and a contactless
+    reader; both read the same basic information, each with its own ATR."""
+    served = tmp_path / "served.json"
+    served.write_bytes(image.read_bytes())
+    port = str(sbk_pcscd.slot_port(1))
+    args = ("--card", str(served), "--contactless-port", port)
+    with SimProcess(sbk_pcscd, tmp_path / "sim.log", *args) as sim:
+        sim.slots = (0, 1)
+        sim.started()
+        contact = PcscTransport(sbk_pcscd.reader_name(0))
+        field = PcscTransport(sbk_pcscd.reader_name(1))
+        terminal = Terminal(card_reader=contact, contactless_reader=field, psam_reader=make_psam())
+        national = NationalInterface(terminal)
+        by_contact, by_field = national.iReadCardBas(1), national.iReadCardBas(2)
+        assert by_contact[0] == 0 and by_contact == by_field
+        atrs = [reader.power_on() for reader in (contact, field)]
+        for reader in (contact, field):
+            reader.power_off()
+    assert atrs[0][:2] == bytes.fromhex("3B6D") and atrs[1][:4] == bytes.fromhex("3B8D8001")
+    assert atrs[0][4:] == atrs[1][4:-1]  # the same historical bytes

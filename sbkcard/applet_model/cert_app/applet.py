@@ -434,36 +434,37 @@ class CertApplication:
             return b"", SW.REF_NOT_FOUND
         return sm2.sign_digest(d, cmd.data), SW.OK
 
+    def _sm2_decrypt(self, data: bytes, fid: int, granted: bool) -> bytes | int:
+        """``C1 ‖ C3 ‖ C2`` decrypted with the private key in ``fid``, or the status word."""
+        if len(data) < 97:
+            return SW.WRONG_LENGTH
+        if not granted:
+            return SW.SECURITY_NOT_SATISFIED
+        d = self.storage.read(secret_key(fid))
+        if d is None:
+            return SW.REF_NOT_FOUND
+        try:
+            return sm2.decrypt(d, sm2.Ciphertext.from_bytes(data))
+        except CryptoError:
+            return SW.WRONG_DATA
+
     def _decipher(self, cmd: CommandAPDU) -> Reply:
         """PERFORM SECURITY OPERATION, DECIPHER: SM2 ``C1 ‖ C3 ‖ C2`` with the encryption key."""
-        if len(cmd.data) < 97 or cmd.le is None:
+        if cmd.le is None:
             return b"", SW.WRONG_LENGTH
-        if not self._v.user_ok:
-            return b"", SW.SECURITY_NOT_SATISFIED
-        d = self.storage.read(secret_key(self.profile.enc_private))
-        if d is None:
-            return b"", SW.REF_NOT_FOUND
-        try:
-            return sm2.decrypt(d, sm2.Ciphertext.from_bytes(cmd.data)), SW.OK
-        except CryptoError:
-            return b"", SW.WRONG_DATA
+        clear = self._sm2_decrypt(cmd.data, self.profile.enc_private, self._v.user_ok)
+        return (b"", clear) if isinstance(clear, int) else (clear, SW.OK)
 
     # -- the digital envelope (GM/T 0016 ENVELOPEDKEYBLOB) ---------------------------------------
 
     def _envelope(self, cmd: CommandAPDU) -> Reply:
         """``80 4E 00 01``: C1x ‖ C1y ‖ C3 ‖ C2 under the signing private key → session key."""
         self._v.envelope_key = self._v.session_key = self._v.staged_public = None
-        if len(cmd.data) < 97 or cmd.le is not None:
+        if cmd.le is not None:
             return b"", SW.WRONG_LENGTH
-        if not self._v.admin_ok:
-            return b"", SW.SECURITY_NOT_SATISFIED
-        d = self.storage.read(secret_key(self.profile.sign_private))
-        if d is None:
-            return b"", SW.REF_NOT_FOUND
-        try:
-            key = sm2.decrypt(d, sm2.Ciphertext.from_bytes(cmd.data))
-        except CryptoError:
-            return b"", SW.WRONG_DATA
+        key = self._sm2_decrypt(cmd.data, self.profile.sign_private, self._v.admin_ok)
+        if isinstance(key, int):
+            return b"", key
         if len(key) != 16:
             return b"", SW.WRONG_DATA
         self._v.envelope_key = key
