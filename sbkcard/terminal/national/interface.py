@@ -19,6 +19,14 @@ must compute (the card keeps its challenges, so the card stays powered), step 2 
 take the HSM's answer.  :class:`~sbkcard.terminal.security.hsm_host.HsmHost` plays the HSM side
 for tests and the demo.
 
+PKI functions (LD/T 6001.5-2023 §7, over the card's certificate application, see
+:mod:`sbkcard.terminal.operations.pki`): :meth:`~NationalInterface.PKI_SignData`,
+:meth:`~NationalInterface.PKI_VerifySign`, :meth:`~NationalInterface.PKI_EnvelopeEncrypt`,
+:meth:`~NationalInterface.PKI_EnvelopeDecrypt`.  They take the PIN as an argument; it
+reaches the card only as a cryptogram and appears in no trace or message.  The standard
+lists no HSM-mode variant of them.  Codes where the table has none: ``-42`` for data
+over 1 MiB, ``-22`` (签名验证失败) for a signature that does not verify.
+
 Choices where S3 is silent, and why:
 
 * iType 2 (contactless only) answers ``-1`` on a terminal without a contactless reader;
