@@ -223,3 +223,12 @@ def test_administrator_pin_change(session: ReaderSession) -> None:
     assert old.value.tries_left == 4  # the new PIN starts with all its tries
     pki.verify_admin_pin(session, P, "87654321")
     assert sw(session, "845E01000612345678AABB") == 0x6985  # no challenge first
+
+
+def test_oversized_and_misplaced_certificate_writes(session: ReaderSession) -> None:
+    pki.verify_admin_pin(session, P, ADMIN)
+    assert sw(session, "00A40200020018") == 0x9000
+    assert sw(session, "00D6000071" + "00" * 0x71) == 0x6700  # over the 0x70 chunk
+    assert sw(session, "00D607F002AABB") == 0x9000  # the last bytes of the 2048-byte file
+    assert sw(session, "00D607FF02AABB") == 0x6B00  # past its end
+    assert sw(session, "00B0080010") == 0x6B00

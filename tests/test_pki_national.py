@@ -241,3 +241,19 @@ def test_sim_serves_the_contactless_interface_as_a_second_reader(
             reader.power_off()
     assert atrs[0][:2] == bytes.fromhex("3B6D") and atrs[1][:4] == bytes.fromhex("3B8D8001")
     assert atrs[0][4:] == atrs[1][4:-1]  # the same historical bytes
+
+
+def test_image_and_card_show_never_print_a_private_key(
+    image: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    flat = image.read_text()
+    card = load_image(image)
+    privates = [card.nvm.read(key) for key in ("pki:sk:0013", "pki:sk:0015")]
+    assert all(p is not None and len(p) == 32 for p in privates)
+    for key in ("pki:sk:0013", "pki:sk:0015", "pki:pin:user", "pki:pin:admin"):
+        assert f'"{key}": {{"secret": true' in flat
+    assert main(["card", "show", str(image)]) == 0
+    shown = capsys.readouterr().out.replace("\n", "").replace("│", "").replace(" ", "")
+    for private in privates:
+        assert private is not None and private.hex().upper() not in shown
+    assert "signingprivatekey" in shown and "present,••••••" in shown
