@@ -232,3 +232,28 @@ def test_oversized_and_misplaced_certificate_writes(session: ReaderSession) -> N
     assert sw(session, "00D607F002AABB") == 0x9000  # the last bytes of the 2048-byte file
     assert sw(session, "00D607FF02AABB") == 0x6B00  # past its end
     assert sw(session, "00B0080010") == 0x6B00
+
+
+@pytest.mark.parametrize("steps", range(6))
+def test_envelope_import_is_tearing_safe(steps: int) -> None:
+    card = make_card()
+    s = ReaderSession(card)
+    s.power_on()
+    pki.select_application(s, P)
+    pki.verify_admin_pin(s, P, ADMIN)
+    public = pki.generate_signing_key(s, P)
+    _, blob = CertificateAuthority.from_seed("test CA", b"t").issue_encryption("x", public)
+    c = blob.cipher
+    s.call(CommandAPDU.from_bytes(P.envelope + bytes((112,)) + c.c1 + c.c3 + c.c2), "ENVELOPE")
+    s.call(CommandAPDU.from_bytes(P.session_key), "SESSION KEY")
+    s.call(CommandAPDU.from_bytes(P.import_public + b"\x42\xca\x40" + blob.public), "PUBLIC")
+    card.nvm.cut_power_after(steps)
+    private = P.import_private + b"\x22\xcb\x20" + blob.encrypted_private[-32:]
+    with contextlib.suppress(CardRemovedError, PowerLoss):
+        s.send(CommandAPDU.from_bytes(private))
+    card.power_on()
+    stored_public = card.nvm.read(file_key(P.enc_public))
+    stored_private = card.nvm.read(secret_key(P.enc_private))
+    assert (stored_public == bytes(64) and stored_private is None) or (
+        stored_private is not None and stored_public == blob.public
+    )
