@@ -160,17 +160,28 @@ def test_commands_need_the_administrator(session: ReaderSession) -> None:
     assert sw(session, "002001000412345679") == 0x63C4
 
 
-@pytest.mark.parametrize("steps", range(6))
-def test_key_generation_is_tearing_safe(steps: int) -> None:
+def _administrator() -> tuple[SimulatedCard, ReaderSession]:
+    """A powered card in the application, the administrator PIN verified."""
     card = make_card()
     s = ReaderSession(card)
     s.power_on()
     pki.select_application(s, P)
     pki.verify_admin_pin(s, P, ADMIN)
+    return card, s
+
+
+def _torn(card: SimulatedCard, s: ReaderSession, steps: int, command: CommandAPDU) -> None:
+    """``command`` with the power cut after ``steps`` write steps; then power-up."""
     card.nvm.cut_power_after(steps)
     with contextlib.suppress(CardRemovedError, PowerLoss):
-        s.send(CommandAPDU.from_hex("8040000008C0020012C2020013"))
+        s.send(command)
     card.power_on()
+
+
+@pytest.mark.parametrize("steps", range(6))
+def test_key_generation_is_tearing_safe(steps: int) -> None:
+    card, s = _administrator()
+    _torn(card, s, steps, CommandAPDU.from_hex("8040000008C0020012C2020013"))
     public = card.nvm.read(file_key(P.sign_public))
     private = card.nvm.read(secret_key(P.sign_private))
     assert (public == bytes(64) and private is None) or (
@@ -236,22 +247,15 @@ def test_oversized_and_misplaced_certificate_writes(session: ReaderSession) -> N
 
 @pytest.mark.parametrize("steps", range(6))
 def test_envelope_import_is_tearing_safe(steps: int) -> None:
-    card = make_card()
-    s = ReaderSession(card)
-    s.power_on()
-    pki.select_application(s, P)
-    pki.verify_admin_pin(s, P, ADMIN)
+    card, s = _administrator()
     public = pki.generate_signing_key(s, P)
     _, blob = CertificateAuthority.from_seed("test CA", b"t").issue_encryption("x", public)
     c = blob.cipher
     s.call(CommandAPDU.from_bytes(P.envelope + bytes((112,)) + c.c1 + c.c3 + c.c2), "ENVELOPE")
     s.call(CommandAPDU.from_bytes(P.session_key), "SESSION KEY")
     s.call(CommandAPDU.from_bytes(P.import_public + b"\x42\xca\x40" + blob.public), "PUBLIC")
-    card.nvm.cut_power_after(steps)
     private = P.import_private + b"\x22\xcb\x20" + blob.encrypted_private[-32:]
-    with contextlib.suppress(CardRemovedError, PowerLoss):
-        s.send(CommandAPDU.from_bytes(private))
-    card.power_on()
+    _torn(card, s, steps, CommandAPDU.from_bytes(private))
     stored_public = card.nvm.read(file_key(P.enc_public))
     stored_private = card.nvm.read(secret_key(P.enc_private))
     assert (stored_public == bytes(64) and stored_private is None) or (

@@ -43,36 +43,28 @@ class CertAppMachine(RuleBasedStateMachine):
         self.session.power_off()
         self.power_up()
 
-    @rule(right=st.booleans())
-    def verify_user(self, right: bool) -> None:
+    @rule(admin=st.booleans(), right=st.booleans())
+    def verify(self, admin: bool, right: bool) -> None:
+        left = self.admin_left if admin else self.user_left
         try:
-            pki.verify_user_pin(self.session, P, USER if right else "999999")
+            if admin:
+                pki.verify_admin_pin(self.session, P, ADMIN if right else "99999999")
+            else:
+                pki.verify_user_pin(self.session, P, USER if right else "999999")
         except WrongPinError as exc:
-            assert not right and self.user_left > 1
-            self.user_left -= 1
-            assert exc.tries_left == self.user_left
-            self.user_ok = False
+            assert not right and left > 1
+            left, ok = left - 1, False
+            assert exc.tries_left == left
         except PinBlockedError:
-            assert self.user_left <= 1
-            self.user_left, self.user_ok = 0, False
+            assert left <= 1
+            left, ok = 0, False
         else:
-            assert right and self.user_left > 0
-            self.user_left, self.user_ok = P.user_tries, True
-
-    @rule(right=st.booleans())
-    def verify_admin(self, right: bool) -> None:
-        try:
-            pki.verify_admin_pin(self.session, P, ADMIN if right else "99999999")
-        except WrongPinError:
-            assert not right and self.admin_left > 1
-            self.admin_left -= 1
-            self.admin_ok = False
-        except PinBlockedError:
-            assert self.admin_left <= 1
-            self.admin_left, self.admin_ok = 0, False
+            assert right and left > 0
+            left, ok = P.admin_tries if admin else P.user_tries, True
+        if admin:
+            self.admin_left, self.admin_ok = left, ok
         else:
-            assert right and self.admin_left > 0
-            self.admin_left, self.admin_ok = P.admin_tries, True
+            self.user_left, self.user_ok = left, ok
 
     @rule()
     def generate(self) -> None:
