@@ -37,6 +37,7 @@ from rich.table import Table
 
 from sbkcard.apdu.tlv import parse_ber_tlv
 from sbkcard.apdu.trace import Tracer
+from sbkcard.applet_model.cert_app.content import is_secret
 from sbkcard.applet_model.data_items import FILE_ITEMS, DataItem
 from sbkcard.applet_model.psam import ApplicationInfo, PublicInfo, TerminalInfo
 from sbkcard.applet_model.psam import KeyRecord as PsamKeyRecord
@@ -72,6 +73,7 @@ from sbkcard.applet_model.user_card.personalise import (
     user_card_content,
 )
 from sbkcard.applet_model.user_card.purse import PurseData
+from sbkcard.cli._card_pki import cert_app_rows
 from sbkcard.cli._common import (
     UsageError,
     add_json_argument,
@@ -84,6 +86,7 @@ from sbkcard.cli.keys import add_keys_arguments
 from sbkcard.errors import SbkcardError
 from sbkcard.identifiers import CardId, validate_card_number
 from sbkcard.issuance.applicants import Applicant, ApplicantError, validate_applicant
+from sbkcard.issuance.certificates import DEMO_CA_NAME, ca_from_store, third_generation_card
 from sbkcard.keys import kcv
 from sbkcard.keys.hierarchy import CARD_KEYS, DEMO_LABEL
 from sbkcard.keys.store_keyset import DEMO, card_keys_of, issuer_keys
@@ -149,6 +152,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--expiry", metavar="YYYYMMDD", help="expiry date (default: 10 years after the issue date)"
     )
     add_keys_arguments(new)
+    new.add_argument(
+        "--ca",
+        metavar="LABEL",
+        help="profile 3: the SM2 key LABEL in the --keys store issues the certificates "
+        "(default: the demo CA, TEST only)",
+    )
     new.add_argument("--force", action="store_true", help="overwrite an existing image")
     new.set_defaults(func=_new)
 
@@ -278,14 +287,19 @@ def _new(args: argparse.Namespace) -> int:
                 region=medical.insured_region,
                 category=medical.personnel_category,
             )
+    if args.ca is not None and (profile.generation != 3 or args.keys == DEMO):
+        raise CardCommandError("--ca: needs --profile 3 and a key store in --keys")
+    ca = None
     secret = store_secret(args.keys, args.passphrase_file, "--keys")
-    with issuer_keys(args.keys, secret, algorithm=profile.algorithm) as (keyset, _store):
+    with issuer_keys(args.keys, secret, algorithm=profile.algorithm) as (keyset, store):
         if keyset.algorithm is not profile.algorithm:
             raise CardCommandError(
                 f"--keys {args.keys}: a {keyset.algorithm.label} key set; profile "
                 f"{profile.generation} cards use {profile.algorithm.label}"
             )
         keys = card_keys_of(keyset, card_id.region, atr)
+        if args.ca is not None and store is not None:
+            ca = ca_from_store(store, args.ca, f"CA {args.ca}")
     content = user_card_content(
         profile,
         cardholder,
@@ -297,7 +311,11 @@ def _new(args: argparse.Namespace) -> int:
         atr=atr,
         files=files,
     )
-    card = SimulatedCard.create("user-card", content, atr, profile=profile.generation)
+    if profile.generation == 3:
+        subject = f"{cardholder.name} {number}"
+        card, certificates = third_generation_card(content, atr, subject, ca=ca)
+    else:
+        card, certificates = SimulatedCard.create("user-card", content, atr, profile=2), None
     save_image(card, out)
     demo_keys = args.keys == DEMO or args.keys.startswith(DEMO + ":")
     print(f"card image written to {out}")
@@ -312,6 +330,9 @@ def _new(args: argparse.Namespace) -> int:
     if demo_keys:
         print(f"  TEST KEYS    {DEMO_LABEL}")
     print("  PIN          the documented demo PIN (TEST only; change it with CHANGE PIN)")
+    if certificates is not None:
+        issuer = DEMO_CA_NAME if ca is None else ca.name
+        print(f"  certificates signing and encryption, issued by {issuer}")
     return 0
 
 
@@ -364,7 +385,7 @@ def describe_card(card: SimulatedCard) -> list[Section]:
         ("ATR", card.atr.hex().upper()),
         ("storage cells", f"{len(storage)} ({len(secrets)} secret, masked)"),
     ]
-    if card.kind == "user-card":
+    if card.kind in ("user-card", "user-card-3"):
         sections = _user_card(storage, card.profile, summary)
     elif card.kind == "psam":
         sections = _psam(storage, secrets, summary)
@@ -481,7 +502,11 @@ def _user_card(
         sections.append(Section("Files without data", ("files",), [(", ".join(empty),)]))
     sections.append(_user_security(storage, tree.ssse.dedicated(), used))
     sections.append(_user_keys(storage, used))
-    secrets = frozenset(k for k in storage if k.startswith(("key:", "pin:")))
+    pki_rows, pki_used = cert_app_rows(storage)
+    if pki_rows:
+        used |= pki_used
+        sections.append(Section("Certificate application", ("file", "what", "value"), pki_rows))
+    secrets = frozenset(k for k in storage if is_secret(k))
     return sections + _other(storage, secrets, used)
 
 

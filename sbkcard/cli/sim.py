@@ -4,7 +4,7 @@
 
     sbkcard sim --vpcd --card card.json [--psam psam.json] [--host 127.0.0.1]
                 [--port 35963] [--psam-port 35964] [--eject-after N]
-                [--connect-timeout 30] [--ready-file PATH]
+                [--connect-timeout 30] [--ready-file PATH] [--contactless-port PORT]
     sbkcard sim --vpcd --echo [--port 35963]
 
 Each image is served in its own vpcd slot (one TCP connection per slot): the card on
@@ -54,6 +54,7 @@ from types import FrameType
 
 from sbkcard.cli._common import HelpFormatter, UsageError, examples, plain_doc
 from sbkcard.simulator import SimulatedCard, load_image, save_image
+from sbkcard.simulator.contactless import ContactlessInterface
 from sbkcard.simulator.image_journal import WriteThrough
 from sbkcard.simulator.locks import LockedError, image_lock, slot_lock
 from sbkcard.simulator.vpcd import DEFAULT_HOST, DEFAULT_PORT, Card, EchoCard, VpcdSlot
@@ -119,6 +120,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="journal each commit without fsync: safe from a kill of this process, not "
         "from a crash of the machine (microseconds instead of milliseconds per commit)",
     )
+    parser.add_argument(
+        "--contactless-port",
+        type=int,
+        metavar="PORT",
+        help="also serve the card's contactless interface (its ATS's pseudo-ATR) on this "
+        "vpcd port: the same chip in a second reader; use one reader at a time",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log insertions and removals")
     parser.set_defaults(func=run)
 
@@ -162,6 +170,14 @@ def _prepare(args: argparse.Namespace, resources: contextlib.ExitStack) -> list[
             resources.callback(WriteThrough(card, image, fsync=not args.no_fsync).close)
         slot = VpcdSlot(card, host=args.host, port=port, eject_after=eject_after)
         served.append(_Served(role, card, slot, image))
+    if args.contactless_port is not None:
+        chip = served[0].card
+        if not isinstance(chip, SimulatedCard):
+            raise UsageError("--contactless-port needs --card")
+        resources.enter_context(slot_lock(args.host, args.contactless_port, _HOLDER))
+        field = ContactlessInterface(chip)
+        slot = VpcdSlot(field, host=args.host, port=args.contactless_port)
+        served.append(_Served("contactless", field, slot, None))
     return served
 
 
