@@ -145,7 +145,7 @@ def personalise_file(
                 f"{sealed.file_id} in another directory"
             )
     else:
-        document = {"file_id": sealed.file_id, "batch": meta["batch"], "digest": sealed.digest}
+        document = {"file_id": sealed.file_id, "batch": meta["batch"], "digest": _digest(path)}
         state.write_text(json.dumps(document, indent=2) + "\n", "utf-8")
     done = _journal(out_dir)
     summary = BureauSummary(str(meta["batch"]))
