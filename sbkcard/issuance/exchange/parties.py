@@ -26,6 +26,7 @@ from pathlib import Path
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
 from sbkcard.errors import SbkcardError
 
@@ -77,8 +78,6 @@ class PublicParty:
 
     def verify(self, signature: bytes, digest: bytes) -> bool:
         """Whether ``signature`` is this party's over the SHA-256 ``digest``."""
-        from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
-
         try:
             self.sign.verify(signature, digest, _PSS, Prehashed(hashes.SHA256()))
         except InvalidSignature:
@@ -145,8 +144,6 @@ class PartyKeys:
 
     def sign(self, digest: bytes) -> bytes:
         """RSA-PSS signature over the SHA-256 ``digest``."""
-        from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
-
         return self.signer.sign(digest, _PSS, Prehashed(hashes.SHA256()))
 
     def save(self, path: str | os.PathLike[str], passphrase: str) -> None:
@@ -159,7 +156,10 @@ class PartyKeys:
             for key in (self.decrypt, self.signer)
         ]
         target = Path(path)
-        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except OSError as exc:
+            raise ExchangeError(f"{target}: {exc.strerror}; a private key is never overwritten") from None
         with os.fdopen(fd, "wb") as out:
             out.write(f"# {FORMAT} private keys of {self.name}\n".encode())
             out.write(b"".join(blobs))
