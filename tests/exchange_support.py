@@ -59,3 +59,23 @@ def export(directory: Path, people: list[Applicant], name: str = "batch.sbkx") -
         issue_date=ISSUE_DATE,
         partition=3,
     )
+
+
+PASSPHRASE = "correct horse battery staple"
+
+
+def key_store(directory: Path) -> tuple[str, str]:
+    """A software key store with SM4 roots (not the demo's) and the extractable SM4 key
+    ``TRANSPORT``, made by ``sbkcard keys``; its path and passphrase (also in
+    ``directory/passphrase``)."""
+    from sbkcard.cli import main
+
+    secret = directory / "passphrase"
+    secret.write_text(PASSPHRASE + "\n", encoding="utf-8")
+    path = directory / "keys.json"
+    common = ["--passphrase-file", str(secret)]
+    argv = ["keys", "new-demo", "--out", str(path), "--algorithm", "sm4", "--scrypt-n", "1024"]
+    assert main([*argv, *common]) == 0
+    argv = ["keys", "generate", str(path), "--label", "TRANSPORT", "--algorithm", "SM4"]
+    assert main([*argv, "--length", "16", "--extractable", *common]) == 0
+    return str(path), PASSPHRASE

@@ -19,13 +19,15 @@ from sbkcard.issuance.exchange.issuer import Ledger, import_result
 from sbkcard.issuance.exchange.parties import ExchangeError
 from sbkcard.issuance.exchange.sealed import SealedWriter
 from sbkcard.issuance.personalise import BlankCards, CardOrder, Verifier, blank_card
-from sbkcard.issuance.registry import CardStatus, CardRecord, SqliteRegistry
+from sbkcard.issuance.registry import CardRecord, CardStatus, SqliteRegistry
 from sbkcard.keys.hierarchy import demo_keyset
 from sbkcard.keys.transcript import verify_transcript
 from sbkcard.simulator import SimulatedCard, load_image
 
 
-def _personalise(tmp_path: Path, blank: BlankCards = blank_card, name: str = "batch.sbkx") -> dict[str, object]:
+def _personalise(
+    tmp_path: Path, blank: BlankCards = blank_card, name: str = "batch.sbkx"
+) -> dict[str, object]:
     issuer, bureau, _ = parties()
     summary = personalise_file(
         tmp_path / name,
@@ -44,7 +46,9 @@ def _result(tmp_path: Path, name: str = "result.sbkx") -> Path:
     return tmp_path / name
 
 
-def _import(tmp_path: Path, result: Path, registry: SqliteRegistry | None = None) -> dict[str, object]:
+def _import(
+    tmp_path: Path, result: Path, registry: SqliteRegistry | None = None
+) -> dict[str, object]:
     issuer, bureau, _ = parties()
     return import_result(
         result,
@@ -132,7 +136,7 @@ def test_a_replayed_result_is_refused(tmp_path: Path) -> None:
     _personalise(tmp_path)
     result = _result(tmp_path)
     _import(tmp_path, result)
-    with pytest.raises(ExchangeError, match="already imported .*a replay is refused"):
+    with pytest.raises(ExchangeError, match=r"already imported .*a replay is refused"):
         _import(tmp_path, result)
 
 
@@ -253,6 +257,8 @@ def test_deletion_is_recorded_in_the_transcript(tmp_path: Path) -> None:
 def test_a_power_cut_is_a_spoiled_chip(tmp_path: Path) -> None:
     exported = export(tmp_path, applicants(1))
     assert _personalise(tmp_path, _Tearing(set(exported.cards), write=3))["counts"]["spoiled"] == 1
-    (entry,) = [json.loads(x) for x in (tmp_path / "bureau" / JOURNAL_NAME).read_text().splitlines()]
+    (entry,) = [
+        json.loads(x) for x in (tmp_path / "bureau" / JOURNAL_NAME).read_text().splitlines()
+    ]
     assert "lost power" in entry["reason"]
     assert not (tmp_path / "bureau" / f"{exported.cards[0]}.json").exists()

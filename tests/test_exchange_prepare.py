@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from exchange_support import JOB, applicants, demo_keys
+from exchange_support import JOB, applicants, demo_keys, key_store
 from issuance_support import ISSUE_DATE
 
 from sbkcard.applet_model.user_card.fcp import body_key
@@ -100,18 +100,8 @@ def test_dask_output_is_byte_identical_and_bounded() -> None:
 
 @pytest.fixture
 def store(tmp_path: Path) -> tuple[str, str]:
-    """A software key store with SM4 roots (not the demo's) and a transport key."""
-    from sbkcard.cli import main
-
-    secret = tmp_path / "passphrase"
-    secret.write_text("correct horse battery staple\n", encoding="utf-8")
-    path = tmp_path / "keys.json"
-    common = ["--passphrase-file", str(secret)]
-    argv = ["keys", "new-demo", "--out", str(path), "--algorithm", "sm4", "--scrypt-n", "1024"]
-    assert main([*argv, *common]) == 0
-    argv = ["keys", "generate", str(path), "--label", "TRANSPORT", "--algorithm", "SM4"]
-    assert main([*argv, "--length", "16", "--extractable", *common]) == 0
-    return str(path), "correct horse battery staple"
+    """A software key store with SM4 roots and a transport key, and its passphrase."""
+    return key_store(tmp_path)
 
 
 def test_workers_open_the_key_store_themselves(store: tuple[str, str]) -> None:

@@ -38,7 +38,9 @@ def _open(path: Path, kind: str = "personalisation") -> list[bytes]:
 def test_round_trip(tmp_path: Path) -> None:
     file_id = _write(tmp_path / "f")
     issuer, bureau, _ = parties()
-    opened = open_sealed(tmp_path / "f", kind="personalisation", recipient=bureau, sender=issuer.public)
+    opened = open_sealed(
+        tmp_path / "f", kind="personalisation", recipient=bureau, sender=issuer.public
+    )
     assert opened.file_id == file_id
     assert opened.meta == {"n": 1}
     assert opened.trailer == {"parts": 3, "bytes": sum(map(len, PARTS)), "cards": 3}
@@ -66,14 +68,18 @@ def test_wrong_recipient(tmp_path: Path) -> None:
     _write(tmp_path / "f")
     issuer, _, stranger = parties()
     with pytest.raises(ExchangeError, match="wrong recipient: addressed to '制卡厂'"):
-        open_sealed(tmp_path / "f", kind="personalisation", recipient=stranger, sender=issuer.public)
+        open_sealed(
+            tmp_path / "f", kind="personalisation", recipient=stranger, sender=issuer.public
+        )
 
 
 def test_unexpected_sender(tmp_path: Path) -> None:
     _write(tmp_path / "f")
     _, bureau, stranger = parties()
     with pytest.raises(ExchangeError, match="not by 'other'"):
-        open_sealed(tmp_path / "f", kind="personalisation", recipient=bureau, sender=stranger.public)
+        open_sealed(
+            tmp_path / "f", kind="personalisation", recipient=bureau, sender=stranger.public
+        )
 
 
 def test_wrong_kind(tmp_path: Path) -> None:
@@ -88,7 +94,9 @@ def test_not_an_exchange_file(tmp_path: Path) -> None:
         _open(tmp_path / "f")
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(data=st.data())
 def test_truncated_anywhere(sealed: bytes, tmp_path: Path, data: st.DataObject) -> None:
     cut = data.draw(st.integers(min_value=8, max_value=len(sealed) - 1))
@@ -98,7 +106,9 @@ def test_truncated_anywhere(sealed: bytes, tmp_path: Path, data: st.DataObject) 
         _open(path)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(data=st.data())
 def test_tampered_anywhere(sealed: bytes, tmp_path: Path, data: st.DataObject) -> None:
     where = data.draw(st.integers(min_value=len(b"SBKXCHG1"), max_value=len(sealed) - 1))
@@ -127,9 +137,12 @@ def test_bytes_after_the_signature(sealed: bytes, tmp_path: Path) -> None:
 
 def test_an_aborted_writer_leaves_nothing(tmp_path: Path) -> None:
     issuer, bureau, _ = parties()
-    with pytest.raises(RuntimeError), SealedWriter(
-        tmp_path / "f", kind="result", sender=issuer, recipient=bureau.public, meta={}
-    ) as w:
+    with (
+        pytest.raises(RuntimeError),
+        SealedWriter(
+            tmp_path / "f", kind="result", sender=issuer, recipient=bureau.public, meta={}
+        ) as w,
+    ):
         w.write_part(b"x")
         raise RuntimeError("stop")
     assert list(tmp_path.iterdir()) == []

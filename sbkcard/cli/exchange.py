@@ -177,8 +177,12 @@ def _keygen(args: argparse.Namespace) -> dict[str, Any]:
             raise SbkcardError(f"{path} exists; a party's keys are never overwritten")
     party.save(key, _key_passphrase(args, confirm=True))
     party.public.save(pub)
-    return {"party": party.name, "fingerprint": party.public.fingerprint, "private": str(key),
-            "public": str(pub)}
+    return {
+        "party": party.name,
+        "fingerprint": party.public.fingerprint,
+        "private": str(key),
+        "public": str(pub),
+    }
 
 
 def _date(text: str | None) -> datetime.date | None:
@@ -250,10 +254,12 @@ def _personalise(args: argparse.Namespace) -> dict[str, Any]:
         if not args.transport_key:
             raise SbkcardError("--transport-key LABEL: name the transport key in the store")
         secret = resolve_passphrase(args.passphrase_file, prompt=f"Key store ({spec}): ")
-        with open_store(spec, secret) as store, wiped(
-            transport_key(store, args.transport_key, batch)
-        ) as key:
-            return bytes(key)
+        store = open_store(spec, secret)
+        try:
+            with wiped(transport_key(store, args.transport_key, batch)) as key:
+                return bytes(key)
+        finally:
+            store.close()
 
     summary = personalise_file(
         args.file, bureau=bureau, issuer=issuer, transport_key=transport, out_dir=args.out
@@ -265,8 +271,10 @@ def _personalise(args: argparse.Namespace) -> dict[str, Any]:
 def _result(args: argparse.Namespace) -> dict[str, Any]:
     bureau = _party(args, args.bureau_key)
     issuer = PublicParty.load(args.issuer)
-    return {"result_id": write_result(args.dir, bureau=bureau, issuer=issuer, out=args.out),
-            "file": str(args.out)}
+    return {
+        "result_id": write_result(args.dir, bureau=bureau, issuer=issuer, out=args.out),
+        "file": str(args.out),
+    }
 
 
 @_guarded

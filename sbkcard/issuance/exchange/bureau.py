@@ -189,10 +189,17 @@ def write_result(out_dir: Path, *, bureau: PartyKeys, issuer: PublicParty, out: 
     cards = list(_journal(out_dir).values())
     if not cards:
         raise ExchangeError(f"{out_dir}: no card was personalised yet")
-    meta = {"batch": state["batch"], "export_id": state["file_id"], "export_digest": state["digest"]}
+    meta = {
+        "batch": state["batch"],
+        "export_id": state["file_id"],
+        "export_digest": state["digest"],
+    }
     with SealedWriter(out, kind=RESULT, sender=bureau, recipient=issuer, meta=meta) as writer:
         for start in range(0, len(cards), RESULT_PART):
-            lines = (json.dumps(c, ensure_ascii=False, sort_keys=True) for c in cards[start : start + RESULT_PART])
+            lines = (
+                json.dumps(c, ensure_ascii=False, sort_keys=True)
+                for c in cards[start : start + RESULT_PART]
+            )
             writer.write_part(("\n".join(lines) + "\n").encode("utf-8"))
         result_id = writer.finish(cards=len(cards))
     state["result_id"] = result_id

@@ -71,25 +71,25 @@ def local_client(
 ) -> Iterator[Any]:
     """A client of the cluster at ``scheduler``, or of a new ``LocalCluster``.
 
-    The local cluster has ``workers`` single-threaded worker processes on loopback, no
-    dashboard; ``env`` is set in the workers' environment (the key store passphrase,
+    The local cluster has ``workers`` single-threaded worker processes, everything bound
+    to loopback (the scheduler's HTTP endpoint on a free port); ``env`` is set in the workers' environment (the key store passphrase,
     never sent over the cluster's connections: the processes inherit it).
     """
     from dask.distributed import Client, LocalCluster
 
     if scheduler is not None:
-        with Client(scheduler) as client:
+        with Client(scheduler) as client:  # type: ignore[no-untyped-call]
             yield client
         return
     saved = {name: os.environ.get(name) for name in env or {}}
     os.environ.update(env or {})
     try:
-        cluster = LocalCluster(
+        cluster = LocalCluster(  # type: ignore[no-untyped-call]
             n_workers=workers,
             threads_per_worker=1,
             processes=True,
             host="127.0.0.1",
-            dashboard_address=None,
+            dashboard_address="127.0.0.1:0",
             memory_limit="1GiB",
             silence_logs=40,
         )
@@ -99,5 +99,5 @@ def local_client(
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
-    with cluster, Client(cluster) as client:
+    with cluster, Client(cluster) as client:  # type: ignore[no-untyped-call]
         yield client

@@ -87,7 +87,9 @@ class Ledger:
         """Close the database."""
         self._db.close()
 
-    def record_export(self, file_id: str, batch: str, generation: int, cards: Sequence[str]) -> None:
+    def record_export(
+        self, file_id: str, batch: str, generation: int, cards: Sequence[str]
+    ) -> None:
         """Remember that ``cards`` went out in file ``file_id``."""
         with self._db:
             self._db.execute("BEGIN")
@@ -162,7 +164,7 @@ class ExportSummary:
             "file_id": self.file_id,
             "cards": len(self.cards),
             "card_numbers": self.cards,
-            "rejected": [{"line": l, "ssn": s, "reason": r} for l, s, r in self.rejected],
+            "rejected": [{"line": n, "ssn": s, "reason": r} for n, s, r in self.rejected],
         }
 
 
@@ -264,7 +266,11 @@ def _cards(path: Path, parts: Iterable[bytes]) -> Iterator[dict[str, str]]:
             try:
                 card = json.loads(line)
                 if not isinstance(card, dict) or not {
-                    "number", "card_id", "atr", "chip_serial", "outcome"
+                    "number",
+                    "card_id",
+                    "atr",
+                    "chip_serial",
+                    "outcome",
                 } <= set(card):
                     raise ValueError("a card needs number, card_id, atr, chip_serial, outcome")
             except ValueError as exc:
@@ -272,8 +278,14 @@ def _cards(path: Path, parts: Iterable[bytes]) -> Iterator[dict[str, str]]:
             yield card
 
 
-def _check(card: dict[str, str], export_id: str, generation: int, registry: Registry,
-           ledger: Ledger, path: Path) -> None:
+def _check(
+    card: dict[str, str],
+    export_id: str,
+    generation: int,
+    registry: Registry,
+    ledger: Ledger,
+    path: Path,
+) -> None:
     from sbkcard.applet_model.user_card import PROFILES
     from sbkcard.issuance.registry import RegistryError
 

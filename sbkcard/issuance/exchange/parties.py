@@ -52,7 +52,9 @@ _PSS = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=padding.PSS.DI
 
 
 def _der(key: rsa.RSAPublicKey) -> bytes:
-    return key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
 
 
 def _fingerprint(encrypt: rsa.RSAPublicKey, sign: rsa.RSAPublicKey) -> str:
@@ -159,7 +161,9 @@ class PartyKeys:
         try:
             fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except OSError as exc:
-            raise ExchangeError(f"{target}: {exc.strerror}; a private key is never overwritten") from None
+            raise ExchangeError(
+                f"{target}: {exc.strerror}; a private key is never overwritten"
+            ) from None
         with os.fdopen(fd, "wb") as out:
             out.write(f"# {FORMAT} private keys of {self.name}\n".encode())
             out.write(b"".join(blobs))
@@ -177,7 +181,9 @@ class PartyKeys:
         if not first.startswith(prefix) or len(parts) != 2:
             raise ExchangeError(f"private key file {path}: not an exchange private key file")
         try:
-            keys = [serialization.load_pem_private_key(p, passphrase.encode("utf-8")) for p in parts]
+            keys = [
+                serialization.load_pem_private_key(p, passphrase.encode("utf-8")) for p in parts
+            ]
         except (ValueError, TypeError):
             raise ExchangeError(f"private key file {path}: wrong passphrase or damaged") from None
         decrypt, signer = keys

@@ -36,7 +36,8 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 
-from sbkcard.applet_model.records import FileContent, IssuerData, Layout, encode_file
+from sbkcard.applet_model.records import FileContent, IssuerData, encode_file
+from sbkcard.applet_model.ssse import Layout
 from sbkcard.applet_model.user_card import PROFILES, Profile
 from sbkcard.applet_model.user_card.personalise import demo_transport_key
 from sbkcard.identifiers.card_id import CardId
@@ -58,8 +59,8 @@ __all__ = [
     "card_records",
     "iter_entries",
     "key_names",
-    "open_keys",
     "open_entry",
+    "open_keys",
     "prepare_partition",
     "worker_keys",
 ]
@@ -136,7 +137,9 @@ def open_keys(job: PrepJob, stack: ExitStack, passphrase: str | None = None) -> 
         if job.transport_label:
             raise ExchangeError("--transport-key: the demo key set has its own transport key")
         if keyset.algorithm is not algorithm:
-            raise ExchangeError(f"--keys {job.keys}: profile {job.generation} needs {algorithm.name}")
+            raise ExchangeError(
+                f"--keys {job.keys}: profile {job.generation} needs {algorithm.name}"
+            )
         return PrepKeys(keyset, demo_transport_key(algorithm))
     if not job.transport_label:
         raise ExchangeError("--transport-key LABEL: name the batch's transport key in the store")
@@ -208,10 +211,12 @@ def _applicant(a: Applicant) -> dict[str, Any]:
     return out
 
 
-def _key_blocks(cards: Sequence[dict[str, bytes]], names: Sequence[str], algorithm: Algorithm) -> bytes:
+def _key_blocks(
+    cards: Sequence[dict[str, bytes]], names: Sequence[str], algorithm: Algorithm
+) -> bytes:
     """Every key's ``LD ‖ key`` block, 80-padded as :func:`~sbkcard.keys.encrypt_data` pads it."""
     frames: dict[int, tuple[bytes, bytes]] = {}
-    out = []
+    out: list[bytes] = []
     for card in cards:
         for name in names:
             key = card[name]

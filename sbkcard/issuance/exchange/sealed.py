@@ -173,7 +173,7 @@ class _Reader:
         return data
 
     def length(self, what: str) -> int:
-        (value,) = _U32.unpack(self.take(4, f"the length of {what}"))
+        value: int = _U32.unpack(self.take(4, f"the length of {what}"))[0]
         if value > _MAX_FIELD:
             raise ExchangeError(f"{self.path}: {what} claims {value} bytes; not an exchange file")
         return value
@@ -246,7 +246,9 @@ def _layout(path: Path, kind: str, recipient: PartyKeys, sender: PublicParty) ->
             "after it was signed"
         )
     if trailer.get("parts") != len(parts):
-        raise ExchangeError(f"{path}: the trailer counts {trailer.get('parts')} parts, not {len(parts)}")
+        raise ExchangeError(
+            f"{path}: the trailer counts {trailer.get('parts')} parts, not {len(parts)}"
+        )
     return _Layout(header, header_bytes, parts, trailer, digest.hex())
 
 
@@ -304,6 +306,11 @@ def open_sealed(
     except (ValueError, KeyError, TypeError):
         raise ExchangeError(f"{where}: the content key does not decrypt with this key") from None
     return SealedFile(
-        where, layout.header, layout.trailer, layout.digest, layout.header_bytes,
-        tuple(layout.parts), key,
+        where,
+        layout.header,
+        layout.trailer,
+        layout.digest,
+        layout.header_bytes,
+        tuple(layout.parts),
+        key,
     )

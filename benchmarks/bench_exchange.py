@@ -1,0 +1,128 @@
+"""Data preparation, cards per second: on 1 and 2 Dask workers against one process.
+
+The same reserved cards (generation 3, SM4, the published TEST keys) are prepared by
+:func:`~sbkcard.issuance.exchange.engine.prepare_locally` in this process and by
+:func:`~sbkcard.issuance.exchange.engine.prepare_on_dask` on a ``LocalCluster`` of one,
+then two, single-threaded worker processes (partitions of :data:`PARTITION` cards, at
+most two per worker in flight); each output is checked byte for byte against the
+single-process one. Targets (issue 12): two workers at least 1.7 times one worker, and
+100,000 cards in under 60 s on a 2-core machine.
+
+``SBKCARD_BENCH_PREP_CARDS`` sets the count (default :data:`CARDS`, so that ``make
+bench`` stays short); ``python -m benchmarks.bench_exchange 100000`` runs one size and
+prints the times and the extrapolation to 5.35 million cards.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import os
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import ExitStack
+
+from benchmarks.harness import Row
+from sbkcard.identifiers.card_id import CardId
+from sbkcard.identifiers.ssn import ssn_check_char
+from sbkcard.issuance.applicants import validate_applicant
+from sbkcard.issuance.exchange.engine import local_client, prepare_locally, prepare_on_dask
+from sbkcard.issuance.exchange.issuer import partitioned
+from sbkcard.issuance.exchange.prepare import PrepItem, PrepJob, open_keys
+
+CARDS = 12_000
+PARTITION = 1_000
+PROVINCE = 5_350_000
+"""Cards of a province-wide reissue (issue 12)."""
+JOB = PrepJob("demo", None, "bench", 3)
+DAY = datetime.date(2024, 6, 3)
+
+
+def items(count: int) -> list[PrepItem]:
+    """``count`` reserved cards of 郑州市 (a thousand distinct people, repeated)."""
+    people = []
+    for seq in range(min(count, 1000)):
+        body = f"41010219810101{seq:03d}"[:17]
+        record = {
+            "ssn": body + ssn_check_char(body),
+            "name": f"测试{seq}号",
+            "gender": "1",
+            "ethnicity": "01",
+            "birthplace": "410102",
+            "birth_date": "19810101",
+            "region": "410100",
+            "insurance_type": "31001100",
+            "personnel_category": "11",
+        }
+        people.append(validate_applicant(record, seq + 2))
+    return [
+        PrepItem(
+            people[i % len(people)],
+            f"HA{i:06d}X",
+            CardId("410100", i.to_bytes(4, "big"), b"\xff" * 4),
+            DAY,
+        )
+        for i in range(count)
+    ]
+
+
+def _timed(run: Callable[[], Iterable[bytes]]) -> tuple[float, list[str]]:
+    """Seconds to run, and the SHA-256 of every part (the parts themselves are dropped)."""
+    start = time.perf_counter()
+    digests = [hashlib.sha256(part).hexdigest() for part in run()]
+    return time.perf_counter() - start, digests
+
+
+def measure(count: int) -> dict[str, float]:
+    """Seconds to prepare ``count`` cards: one process, one worker, two workers."""
+    batch = items(count)
+    parts: Sequence[list[PrepItem]] = list(partitioned(batch, PARTITION))
+    keys = open_keys(JOB, ExitStack())
+    seconds, reference = _timed(lambda: prepare_locally(keys, JOB, parts))
+    times = {"single process": seconds}
+    for workers in (1, 2):
+        with local_client(workers) as client:
+            client.run(lambda: None)
+            # warm each worker (imports, keys) on a small partition first
+            list(prepare_on_dask(client, JOB, [batch[:10]] * workers, in_flight=workers))
+            seconds, out = _timed(
+                lambda client=client, w=workers: prepare_on_dask(
+                    client, JOB, parts, in_flight=2 * w
+                )
+            )
+        if out != reference:
+            raise AssertionError(f"{workers} Dask workers prepared other bytes than one process")
+        times[f"{workers} worker{'s' if workers > 1 else ''}"] = seconds
+    return times
+
+
+def run() -> list[Row]:
+    count = int(os.environ.get("SBKCARD_BENCH_PREP_CARDS", CARDS))
+    t = measure(count)
+    rate = {name: count / seconds for name, seconds in t.items()}
+    return [
+        Row("data prep, 1 Dask worker", rate["1 worker"], rate["single process"], "cards/s",
+            "one process", "about 1x (overhead only)"),
+        Row("data prep, 2 Dask workers", rate["2 workers"], rate["1 worker"], "cards/s",
+            "1 Dask worker", ">= 1.7x"),
+        Row("data prep, 2 Dask workers vs one process", rate["2 workers"],
+            rate["single process"], "cards/s", "one process",
+            f"100,000 cards < 60 s ({100_000 / rate['2 workers']:.0f} s here)"),
+    ]  # fmt: skip
+
+
+def main(argv: list[str]) -> int:
+    count = int(argv[0]) if argv else CARDS
+    times = measure(count)
+    for name, seconds in times.items():
+        print(
+            f"{name:>15}: {count:,} cards in {seconds:6.1f} s = {count / seconds:8,.0f} cards/s; "
+            f"{PROVINCE:,} cards in {PROVINCE / count * seconds / 60:6.1f} min"
+        )
+    print(f"2 workers / 1 worker: {times['1 worker'] / times['2 workers']:.2f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
