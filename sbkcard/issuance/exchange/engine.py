@@ -72,8 +72,9 @@ def local_client(
     """A client of the cluster at ``scheduler``, or of a new ``LocalCluster``.
 
     The local cluster has ``workers`` single-threaded worker processes, everything bound
-    to loopback (the scheduler's HTTP endpoint on a free port); ``env`` is set in the workers' environment (the key store passphrase,
-    never sent over the cluster's connections: the processes inherit it).
+    to loopback (the scheduler's HTTP endpoint on a free port); ``env`` is set in the
+    workers' environment (the key store passphrase, never sent over the cluster's
+    connections: the processes inherit it).
     """
     from dask.distributed import Client, LocalCluster
 
