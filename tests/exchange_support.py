@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 
 from issuance_support import ISSUE_DATE, person
@@ -11,7 +12,7 @@ from issuance_support import ISSUE_DATE, person
 from sbkcard.applet_model.user_card.personalise import demo_transport_key
 from sbkcard.issuance.applicants import Applicant, validate_applicant
 from sbkcard.issuance.exchange.engine import prepare_locally
-from sbkcard.issuance.exchange.issuer import ExportSummary, Ledger, export_batch
+from sbkcard.issuance.exchange.issuer import Ledger, export_batch
 from sbkcard.issuance.exchange.parties import PartyKeys, generate_party
 from sbkcard.issuance.exchange.prepare import PrepJob, PrepKeys, open_keys
 from sbkcard.issuance.registry import SqliteRegistry
@@ -42,14 +43,24 @@ def bureau_transport(algorithm: Algorithm, batch: str) -> bytes:
     return demo_transport_key(algorithm)
 
 
-def export(directory: Path, people: list[Applicant], name: str = "batch.sbkx") -> ExportSummary:
+@dataclass(frozen=True)
+class Exported:
+    """An export, with its card numbers from the ledger."""
+
+    file_id: str
+    cards: list[str]
+    rejected: list[tuple[int, str, str]]
+
+
+def export(directory: Path, people: list[Applicant], name: str = "batch.sbkx") -> Exported:
     """Export ``people`` from the issuer to the bureau, in one process."""
     issuer, bureau, _ = parties()
     keys = demo_keys()
-    return export_batch(
+    ledger = Ledger(directory / "exchange.db")
+    summary = export_batch(
         people,
         registry=SqliteRegistry(directory / "registry.db"),
-        ledger=Ledger(directory / "exchange.db"),
+        ledger=ledger,
         job=JOB,
         keys=keys,
         issuer=issuer,
@@ -59,6 +70,7 @@ def export(directory: Path, people: list[Applicant], name: str = "batch.sbkx") -
         issue_date=ISSUE_DATE,
         partition=3,
     )
+    return Exported(summary.file_id, ledger.exported_cards(summary.file_id), summary.rejected)
 
 
 PASSPHRASE = "correct horse battery staple"

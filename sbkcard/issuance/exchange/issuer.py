@@ -20,7 +20,7 @@ from __future__ import annotations
 import datetime
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -77,6 +77,7 @@ class Ledger:
 
     def __init__(self, path: Path | str) -> None:
         self.path = str(path)
+        self._file = ""
         try:
             self._db = sqlite3.connect(self.path, isolation_level=None)
             self._db.executescript(_SCHEMA)
@@ -87,19 +88,34 @@ class Ledger:
         """Close the database."""
         self._db.close()
 
-    def record_export(
-        self, file_id: str, batch: str, generation: int, cards: Sequence[str]
-    ) -> None:
-        """Remember that ``cards`` went out in file ``file_id``."""
-        with self._db:
-            self._db.execute("BEGIN")
-            self._db.execute(
-                "INSERT INTO exports VALUES (?, ?, ?, ?, ?)",
-                (file_id, batch, generation, len(cards), _now()),
-            )
-            self._db.executemany(
-                "INSERT INTO exported_cards VALUES (?, ?)", ((file_id, n) for n in cards)
-            )
+    def begin_export(self, file_id: str) -> None:
+        """Start recording export ``file_id`` (one transaction until it is finished)."""
+        self._db.execute("BEGIN")
+        self._file = file_id
+
+    def add_exported(self, card_number: str) -> None:
+        """``card_number`` goes out in the export being recorded."""
+        self._db.execute("INSERT INTO exported_cards VALUES (?, ?)", (self._file, card_number))
+
+    def finish_export(self, batch: str, generation: int, cards: int) -> None:
+        """The export's file is written: commit its record."""
+        self._db.execute(
+            "INSERT INTO exports VALUES (?, ?, ?, ?, ?)",
+            (self._file, batch, generation, cards, _now()),
+        )
+        self._db.execute("COMMIT")
+
+    def abort_export(self) -> None:
+        """The export failed: forget its cards."""
+        if self._db.in_transaction:
+            self._db.execute("ROLLBACK")
+
+    def exported_cards(self, file_id: str) -> list[str]:
+        """The card numbers of export ``file_id``, in file order."""
+        rows = self._db.execute(
+            "SELECT card_number FROM exported_cards WHERE file_id = ? ORDER BY rowid", (file_id,)
+        ).fetchall()
+        return [str(row[0]) for row in rows]
 
     def export(self, file_id: str) -> tuple[str, int] | None:
         """The batch and card generation of export ``file_id``, if this issuer made it."""
@@ -155,15 +171,14 @@ class ExportSummary:
     """What an export did."""
 
     file_id: str = ""
-    cards: list[str] = field(default_factory=list)
+    cards: int = 0
     rejected: list[tuple[int, str, str]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        """Counts, the card numbers and the rejected lines (no keys)."""
+        """The file id, the count and the rejected lines (no keys)."""
         return {
             "file_id": self.file_id,
-            "cards": len(self.cards),
-            "card_numbers": self.cards,
+            "cards": self.cards,
             "rejected": [{"line": n, "ssn": s, "reason": r} for n, s, r in self.rejected],
         }
 
@@ -174,6 +189,7 @@ def _reserve(
     batch: str,
     issue_date: datetime.date | None,
     summary: ExportSummary,
+    ledger: Ledger,
 ) -> Iterator[PrepItem]:
     for a in applicants:
         if a.action is not Action.NEW:
@@ -187,7 +203,8 @@ def _reserve(
             summary.rejected.append((a.line, a.ssn, str(exc)))
             continue
         day = issue_date or datetime.date.fromisoformat(record.created_at[:10])
-        summary.cards.append(record.card_number)
+        summary.cards += 1
+        ledger.add_exported(record.card_number)
         yield PrepItem(a, record.card_number, record.card_id, day)
 
 
@@ -230,14 +247,18 @@ def export_batch(
         "transport_kcv": keys.transport_kcv,
         "keys": key_names(keys),
     }
-    items = _reserve(applicants, registry, job.batch, issue_date, summary)
+    items = _reserve(applicants, registry, job.batch, issue_date, summary, ledger)
     with SealedWriter(out, kind=PERSONALISATION, sender=issuer, recipient=bureau, meta=meta) as w:
-        for part in prepare(partitioned(items, partition)):
-            w.write_part(part)
-        if not summary.cards:
-            raise ExchangeError("no applicant could be reserved: nothing to export")
-        summary.file_id = w.finish(cards=len(summary.cards))
-    ledger.record_export(summary.file_id, job.batch, job.generation, summary.cards)
+        ledger.begin_export(w.file_id)
+        try:
+            for part in prepare(partitioned(items, partition)):
+                w.write_part(part)
+            if not summary.cards:
+                raise ExchangeError("no applicant could be reserved: nothing to export")
+            summary.file_id = w.finish(cards=summary.cards)
+            ledger.finish_export(job.batch, job.generation, summary.cards)
+        finally:
+            ledger.abort_export()
     return summary
 
 
