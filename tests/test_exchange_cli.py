@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,8 @@ from sbkcard.cli import main
 from sbkcard.cli.exchange import KEY_PASSPHRASE_ENV
 from sbkcard.issuance.registry import CardStatus, SqliteRegistry
 
+KEY_PASSPHRASE = "two parties, two passphrases in real life"
+
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[str, object]]:
     code = main(["exchange", *argv, "--json"])
@@ -20,12 +23,24 @@ def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[str,
     return code, json.loads(out)
 
 
+@pytest.fixture(scope="module")
+def keyfiles(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Both parties' key files, made once by ``exchange keygen`` (RSA generation is slow)."""
+    where = tmp_path_factory.mktemp("parties")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(KEY_PASSPHRASE_ENV, KEY_PASSPHRASE)
+        for name, prefix in (("河南省社保卡发卡中心", "issuer"), ("制卡厂", "bureau")):
+            assert main(["exchange", "keygen", "--party", name, "--out", str(where / prefix)]) == 0
+    return where
+
+
 @pytest.fixture
-def parties(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv(KEY_PASSPHRASE_ENV, "two parties, two passphrases in real life")
+def parties(keyfiles: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A working directory holding both parties' key files."""
+    monkeypatch.setenv(KEY_PASSPHRASE_ENV, KEY_PASSPHRASE)
     monkeypatch.chdir(tmp_path)
-    for name, prefix in (("河南省社保卡发卡中心", "issuer"), ("制卡厂", "bureau")):
-        assert main(["exchange", "keygen", "--party", name, "--out", prefix]) == 0
+    for path in keyfiles.iterdir():
+        shutil.copy(path, tmp_path / path.name)
     return tmp_path
 
 
