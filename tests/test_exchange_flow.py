@@ -11,6 +11,7 @@ from issuance_support import ISSUE_DATE
 
 from sbkcard.issuance.exchange.bureau import (
     JOURNAL_NAME,
+    BureauLedger,
     delete_batch_data,
     personalise_file,
     write_result,
@@ -26,7 +27,7 @@ from sbkcard.simulator import SimulatedCard, load_image
 
 
 def _personalise(
-    tmp_path: Path, blank: BlankCards = blank_card, name: str = "batch.sbkx"
+    tmp_path: Path, blank: BlankCards = blank_card, name: str = "batch.sbkx", out: str = "bureau"
 ) -> dict[str, object]:
     issuer, bureau, _ = parties()
     summary = personalise_file(
@@ -34,7 +35,8 @@ def _personalise(
         bureau=bureau,
         issuer=issuer.public,
         transport_key=bureau_transport,
-        out_dir=tmp_path / "bureau",
+        out_dir=tmp_path / out,
+        ledger=BureauLedger(tmp_path / "bureau.db"),
         blank=blank,
     )
     return summary.to_json()
@@ -220,6 +222,7 @@ def test_the_bureau_refuses_a_transport_key_that_is_not_the_batchs(tmp_path: Pat
             issuer=issuer.public,
             transport_key=lambda algorithm, batch: bytes(16),
             out_dir=tmp_path / "bureau",
+            ledger=BureauLedger(tmp_path / "bureau.db"),
         )
 
 
@@ -262,3 +265,24 @@ def test_a_power_cut_is_a_spoiled_chip(tmp_path: Path) -> None:
     ]
     assert "lost power" in entry["reason"]
     assert not (tmp_path / "bureau" / f"{exported.cards[0]}.json").exists()
+
+
+def test_the_bureau_refuses_a_replayed_file_and_never_makes_a_card_twice(tmp_path: Path) -> None:
+    first = export(tmp_path, applicants(2))
+    assert _personalise(tmp_path)["counts"]["issued"] == 2
+    with pytest.raises(ExchangeError, match="a replay is refused"):
+        _personalise(tmp_path, out="elsewhere")
+    # the issuer exports the same reservations again before importing (its file was lost):
+    # the bureau reports the cards it made, and makes none again
+    again = export(tmp_path, applicants(2), name="again.sbkx")
+    assert again.cards == first.cards
+    summary = _personalise(tmp_path, name="again.sbkx", out="again")
+    assert summary["counts"]["issued"] == 0 and summary["already_issued"] == 2
+    issuer, bureau, _ = parties()
+    write_result(tmp_path / "again", bureau=bureau, issuer=issuer.public, out=tmp_path / "r.sbkx")
+    assert _import(tmp_path, tmp_path / "r.sbkx")["counts"] == {
+        "issued": 2,
+        "failed": 0,
+        "spoiled": 0,
+    }
+    assert not list((tmp_path / "again").glob("HA*.json"))

@@ -34,7 +34,12 @@ from sbkcard.applet_model.user_card.personalise import demo_transport_key
 from sbkcard.cli.keys import add_passphrase_argument
 from sbkcard.errors import SbkcardError
 from sbkcard.issuance.applicants import read_applicants
-from sbkcard.issuance.exchange.bureau import delete_batch_data, personalise_file, write_result
+from sbkcard.issuance.exchange.bureau import (
+    BureauLedger,
+    delete_batch_data,
+    personalise_file,
+    write_result,
+)
 from sbkcard.issuance.exchange.engine import local_client, prepare_locally, prepare_on_dask
 from sbkcard.issuance.exchange.issuer import Ledger, export_batch, import_result
 from sbkcard.issuance.exchange.parties import PartyKeys, PublicParty, generate_party
@@ -92,6 +97,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     p.add_argument("--transport-key", metavar="LABEL", help="the transport key in that store")
     p.add_argument("--out", type=Path, required=True, metavar="DIR")
+    p.add_argument(
+        "--ledger",
+        type=Path,
+        metavar="DB",
+        help="the bureau's ledger (default: bureau.db beside DIR)",
+    )
     add_passphrase_argument(p)
     _common(p)
     p.set_defaults(func=_personalise)
@@ -261,8 +272,14 @@ def _personalise(args: argparse.Namespace) -> dict[str, Any]:
         finally:
             store.close()
 
+    ledger = BureauLedger(args.ledger or args.out.parent / "bureau.db")
     summary = personalise_file(
-        args.file, bureau=bureau, issuer=issuer, transport_key=transport, out_dir=args.out
+        args.file,
+        bureau=bureau,
+        issuer=issuer,
+        transport_key=transport,
+        out_dir=args.out,
+        ledger=ledger,
     )
     return summary.to_json()
 

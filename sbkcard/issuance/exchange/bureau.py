@@ -9,17 +9,21 @@ data are deleted after the batch, and the deletion recorded.
 ``DIR/journal.jsonl`` (one JSON line per attempt, on disk before the next card):
 ``issued``; ``spoiled`` — the chip lost power or tore and is set aside (Part 10
 §5.2.3); ``failed`` — it refused a command or its data read back wrong. Run again, it
-skips the issued cards and tries the others on new chips. :func:`write_result` signs
-the last outcome of every card into the result file; :func:`delete_batch_data` removes
-the personalisation file and the card images and records it in the transcript.
+skips the issued cards and tries the others on new chips; the :class:`BureauLedger`
+refuses a file already personalised elsewhere and never makes a card number twice.
+:func:`write_result` signs the last outcome of every card into the result file;
+:func:`delete_batch_data` removes the personalisation file and the card images and
+records it in the transcript.
 """
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
 import os
 import secrets
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,12 +40,12 @@ from sbkcard.issuance.exchange.sealed import SealedWriter, open_sealed
 from sbkcard.issuance.personalise import BlankCards, CardOrder, blank_card, personalise_card
 from sbkcard.keys import Algorithm, kcv
 from sbkcard.keys.transcript import Transcript
-from sbkcard.keys.zeroize import zeroize
 from sbkcard.simulator import SimulatedCard, save_image
 
 __all__ = [
     "BATCH_NAME",
     "JOURNAL_NAME",
+    "BureauLedger",
     "BureauSummary",
     "delete_batch_data",
     "personalise_file",
@@ -64,6 +68,67 @@ class BureauSummary:
     def to_json(self) -> dict[str, Any]:
         """Counts by outcome, and cards already issued by an earlier run."""
         return {"batch": self.batch, "counts": self.counts, "already_issued": self.skipped}
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS received (
+    file_id TEXT PRIMARY KEY, batch TEXT NOT NULL, directory TEXT NOT NULL, at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS made (
+    card_number TEXT PRIMARY KEY, file_id TEXT NOT NULL, record TEXT NOT NULL
+);
+"""
+
+
+class BureauLedger:
+    """The bureau's memory across batches (an SQLite file): files received, cards made.
+
+    A file personalised once is refused in another directory (a replay), and a card
+    number the bureau already issued is never made again, whichever file names it.
+    """
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = str(path)
+        try:
+            self._db = sqlite3.connect(self.path, isolation_level=None)
+            self._db.executescript(_SCHEMA)
+        except sqlite3.Error as exc:
+            raise ExchangeError(f"bureau ledger {self.path}: {exc}") from None
+
+    def close(self) -> None:
+        """Close the database."""
+        self._db.close()
+
+    def receive(self, file_id: str, batch: str, out_dir: Path) -> None:
+        """Record file ``file_id`` as personalised in ``out_dir``; refuse it elsewhere."""
+        where = str(out_dir.resolve())
+        row = self._db.execute(
+            "SELECT directory, at FROM received WHERE file_id = ?", (file_id,)
+        ).fetchone()
+        if row is None:
+            now = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+            self._db.execute(
+                "INSERT INTO received VALUES (?, ?, ?, ?)", (file_id, batch, where, now)
+            )
+        elif row[0] != where:
+            raise ExchangeError(
+                f"file {file_id} was personalised in {row[0]} at {row[1]}: a replay is refused "
+                "(run it again in that directory to finish it)"
+            )
+
+    def issued(self, card_number: str) -> dict[str, str] | None:
+        """The outcome under which the bureau issued ``card_number``, if it did."""
+        row = self._db.execute(
+            "SELECT record FROM made WHERE card_number = ?", (card_number,)
+        ).fetchone()
+        return None if row is None else dict(json.loads(row[0]))
+
+    def record_issued(self, file_id: str, card: dict[str, str]) -> None:
+        """``card`` was issued from file ``file_id``."""
+        self._db.execute(
+            "INSERT INTO made VALUES (?, ?, ?)",
+            (card["number"], file_id, json.dumps(card, ensure_ascii=False, sort_keys=True)),
+        )
 
 
 def _journal(out_dir: Path) -> dict[str, dict[str, str]]:
@@ -118,11 +183,14 @@ def personalise_file(
     issuer: PublicParty,
     transport_key: Callable[[Algorithm, str], bytes],
     out_dir: Path,
+    ledger: BureauLedger,
     blank: BlankCards = blank_card,
 ) -> BureauSummary:
     """Personalise every card of the issuer's file ``path`` (see the module docstring).
 
     ``transport_key(algorithm, batch)`` gives the bureau's copy of the batch transport key.
+    A card the bureau already issued (``ledger``), from this file or an earlier one, is
+    not made again: its earlier outcome is reported.
     """
     sealed = open_sealed(path, kind=PERSONALISATION, recipient=bureau, sender=issuer)
     meta = sealed.meta
@@ -147,13 +215,17 @@ def personalise_file(
     else:
         document = {"file_id": sealed.file_id, "batch": meta["batch"], "digest": _digest(path)}
         state.write_text(json.dumps(document, indent=2) + "\n", "utf-8")
+    ledger.receive(sealed.file_id, str(meta["batch"]), out_dir)
     done = _journal(out_dir)
     summary = BureauSummary(str(meta["batch"]))
     names = [str(n) for n in meta["keys"]]
     for part in sealed.parts():
         for entry in iter_entries(part):
-            if done.get(entry.card_number, {}).get("outcome") == "issued":
+            earlier = ledger.issued(entry.card_number)
+            if earlier is not None:
                 summary.skipped += 1
+                if done.get(entry.card_number) != earlier:
+                    _append(out_dir, earlier)
                 continue
             order = entry.item().order(profile)
             try:
@@ -161,10 +233,7 @@ def personalise_file(
             except ExchangeError as exc:
                 card, outcome, reason = None, "failed", str(exc)
             else:
-                try:
-                    card, outcome, reason = _personalise_one(entry, order, keys, transport, blank)
-                finally:
-                    zeroize(*(bytearray(k) for k in keys.values()))
+                card, outcome, reason = _personalise_one(entry, order, keys, transport, blank)
             if card is not None:
                 save_image(card, out_dir / f"{order.card_number}.json")
             record = {
@@ -176,6 +245,8 @@ def personalise_file(
                 "reason": reason,
             }
             _append(out_dir, record)
+            if outcome == "issued":
+                ledger.record_issued(sealed.file_id, record)
             summary.counts[outcome] += 1
     return summary
 
