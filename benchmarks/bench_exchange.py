@@ -22,6 +22,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import ExitStack
+from typing import Any
 
 from benchmarks.harness import Row
 from sbkcard.identifiers.card_id import CardId
@@ -74,33 +75,42 @@ def _timed(run: Callable[[], Iterable[bytes]]) -> tuple[float, list[str]]:
     return time.perf_counter() - start, digests
 
 
-def measure(count: int) -> dict[str, float]:
-    """Seconds to prepare ``count`` cards: one process, one worker, two workers."""
+def _worker_cpu(client: Any) -> float:
+    return sum(client.run(time.process_time).values())
+
+
+def measure(count: int) -> tuple[dict[str, float], dict[str, float]]:
+    """Wall seconds and CPU seconds to prepare ``count`` cards: one process, 1 and 2 workers."""
     batch = items(count)
     parts: Sequence[list[PrepItem]] = list(partitioned(batch, PARTITION))
     keys = open_keys(JOB, ExitStack())
+    cpu = time.process_time()
     seconds, reference = _timed(lambda: prepare_locally(keys, JOB, parts))
     times = {"single process": seconds}
+    cpus = {"single process": time.process_time() - cpu}
     for workers in (1, 2):
+        name = f"{workers} worker{'s' if workers > 1 else ''}"
         with local_client(workers) as client:
-            client.run(lambda: None)
             # warm each worker (imports, keys) on a small partition first
             list(prepare_on_dask(client, JOB, [batch[:10]] * workers, in_flight=workers))
+            cpu = _worker_cpu(client)
             seconds, out = _timed(
                 lambda client=client, w=workers: prepare_on_dask(
                     client, JOB, parts, in_flight=2 * w
                 )
             )
+            cpus[name] = _worker_cpu(client) - cpu
         if out != reference:
             raise AssertionError(f"{workers} Dask workers prepared other bytes than one process")
-        times[f"{workers} worker{'s' if workers > 1 else ''}"] = seconds
-    return times
+        times[name] = seconds
+    return times, cpus
 
 
 def run() -> list[Row]:
     count = int(os.environ.get("SBKCARD_BENCH_PREP_CARDS", CARDS))
-    t = measure(count)
+    t, cpu = measure(count)
     rate = {name: count / seconds for name, seconds in t.items()}
+    per_card = {name: seconds / count * 1000 for name, seconds in cpu.items()}
     return [
         Row("data prep, 1 Dask worker", rate["1 worker"], rate["single process"], "cards/s",
             "one process", "about 1x (overhead only)"),
@@ -109,18 +119,27 @@ def run() -> list[Row]:
         Row("data prep, 2 Dask workers vs one process", rate["2 workers"],
             rate["single process"], "cards/s", "one process",
             f"100,000 cards < 60 s ({100_000 / rate['2 workers']:.0f} s here)"),
+        Row("data prep CPU a card, on a Dask worker", per_card["2 workers"],
+            per_card["single process"], "ms", "one process", "wall time is this x cards "
+            "/ free cores", higher_is_better=False),
     ]  # fmt: skip
 
 
 def main(argv: list[str]) -> int:
     count = int(argv[0]) if argv else CARDS
-    times = measure(count)
+    load = os.getloadavg()[0]
+    times, cpus = measure(count)
     for name, seconds in times.items():
         print(
-            f"{name:>15}: {count:,} cards in {seconds:6.1f} s = {count / seconds:8,.0f} cards/s; "
-            f"{PROVINCE:,} cards in {PROVINCE / count * seconds / 60:6.1f} min"
+            f"{name:>15}: {count:,} cards in {seconds:6.1f} s = {count / seconds:8,.0f} cards/s "
+            f"({cpus[name] / count * 1000:.2f} ms CPU a card); {PROVINCE:,} cards in "
+            f"{PROVINCE / count * seconds / 60:6.1f} min"
         )
     print(f"2 workers / 1 worker: {times['1 worker'] / times['2 workers']:.2f}x")
+    print(
+        f"load average before / after: {load:.1f} / {os.getloadavg()[0]:.1f}, "
+        f"{os.cpu_count()} cores"
+    )
     return 0
 
 
