@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable, Sequence
 from contextlib import ExitStack
 from typing import Any
 
+from benchmarks.bench_issuance import APPLICANT
 from benchmarks.harness import Row
 from sbkcard.identifiers.card_id import CardId
 from sbkcard.identifiers.ssn import ssn_check_char
@@ -45,17 +46,7 @@ def items(count: int) -> list[PrepItem]:
     people = []
     for seq in range(min(count, 1000)):
         body = f"41010219810101{seq:03d}"[:17]
-        record = {
-            "ssn": body + ssn_check_char(body),
-            "name": f"测试{seq}号",
-            "gender": "1",
-            "ethnicity": "01",
-            "birthplace": "410102",
-            "birth_date": "19810101",
-            "region": "410100",
-            "insurance_type": "31001100",
-            "personnel_category": "11",
-        }
+        record = {**APPLICANT, "ssn": body + ssn_check_char(body), "name": f"测试{seq}号"}
         people.append(validate_applicant(record, seq + 2))
     return [
         PrepItem(

@@ -20,7 +20,7 @@ from sbkcard.issuance.exchange.prepare import (
     PrepItem,
     PrepJob,
     iter_entries,
-    key_names,
+    key_layout,
     open_entry,
     prepare_partition,
 )
@@ -43,13 +43,13 @@ def test_an_entry_holds_the_cards_keys_under_the_transport_key() -> None:
     part = prepare_partition(keys, JOB.profile, batch)
     entries = list(iter_entries(part))
     assert [e.card_number for e in entries] == [i.card_number for i in batch]
-    names = key_names(keys)
-    assert names == [spec.name for spec in CARD_KEYS]
+    layout = key_layout(keys)
+    assert layout == [(spec.name, 16) for spec in CARD_KEYS]
     for item, entry in zip(batch, entries, strict=True):
         order = item.order(JOB.profile)
         assert entry.item() == item
         expected = derive_card_keys(demo_keys().keyset, "410100", order.atr)  # type: ignore[arg-type]
-        opened = open_entry(entry, keys.transport_key, keys.algorithm, names)
+        opened = open_entry(entry, keys.transport_key, keys.algorithm, layout)
         assert opened == expected
         # no key appears in clear in the entry
         assert all(key not in part for key in expected.values())
@@ -64,9 +64,9 @@ def test_a_bad_mac_is_refused() -> None:
     entry = next(iter_entries(prepare_partition(keys, JOB.profile, items(1))))
     altered = CardEntry(entry.meta, entry.body.replace(b"HA", b"HB"), entry.ciphertext, entry.tag)
     with pytest.raises(ExchangeError, match="MAC does not verify"):
-        open_entry(altered, keys.transport_key, keys.algorithm, key_names(keys))
+        open_entry(altered, keys.transport_key, keys.algorithm, key_layout(keys))
     with pytest.raises(ExchangeError, match="MAC does not verify"):
-        open_entry(entry, bytes(16), keys.algorithm, key_names(keys))
+        open_entry(entry, bytes(16), keys.algorithm, key_layout(keys))
 
 
 def test_the_same_cards_give_the_same_bytes_however_partitioned() -> None:

@@ -21,7 +21,6 @@ or failed (the message says why), 2 a usage error.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import sys
 from collections.abc import Callable, Iterable, Sequence
@@ -31,6 +30,7 @@ from typing import Any
 
 from sbkcard.applet_model.user_card import PROFILES
 from sbkcard.applet_model.user_card.personalise import demo_transport_key
+from sbkcard.cli.issue import _date as issue_date
 from sbkcard.cli.keys import add_passphrase_argument
 from sbkcard.errors import SbkcardError
 from sbkcard.issuance.applicants import read_applicants
@@ -196,15 +196,6 @@ def _keygen(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def _date(text: str | None) -> datetime.date | None:
-    if text is None:
-        return None
-    try:
-        return datetime.datetime.strptime(text, "%Y%m%d").date()
-    except ValueError:
-        raise SbkcardError(f"--issue-date {text!r} is not a date YYYYMMDD") from None
-
-
 def _ledger(args: argparse.Namespace) -> Ledger:
     path: Path = args.ledger or args.registry.parent / "exchange.db"
     return Ledger(path)
@@ -242,7 +233,7 @@ def _export(args: argparse.Namespace) -> dict[str, Any]:
             bureau=bureau,
             out=args.out,
             prepare=prepare,
-            issue_date=_date(args.issue_date),
+            issue_date=issue_date(args.issue_date),
             partition=args.partition,
         )
     report = summary.to_json()

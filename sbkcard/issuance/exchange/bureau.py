@@ -23,7 +23,6 @@ import hashlib
 import json
 import os
 import secrets
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +32,7 @@ from sbkcard.applet_model.user_card import PROFILES
 from sbkcard.applet_model.user_card.fcp import body_key
 from sbkcard.applet_model.user_card.personalise import PersonalisationError
 from sbkcard.errors import CardRemovedError, SbkcardError
-from sbkcard.issuance.exchange.issuer import OUTCOMES, PERSONALISATION, RESULT
+from sbkcard.issuance.exchange.issuer import OUTCOMES, PERSONALISATION, RESULT, connect
 from sbkcard.issuance.exchange.parties import ExchangeError, PartyKeys, PublicParty
 from sbkcard.issuance.exchange.prepare import CardEntry, iter_entries, open_entry
 from sbkcard.issuance.exchange.sealed import SealedWriter, open_sealed
@@ -89,11 +88,7 @@ class BureauLedger:
 
     def __init__(self, path: Path | str) -> None:
         self.path = str(path)
-        try:
-            self._db = sqlite3.connect(self.path, isolation_level=None)
-            self._db.executescript(_SCHEMA)
-        except sqlite3.Error as exc:
-            raise ExchangeError(f"bureau ledger {self.path}: {exc}") from None
+        self._db = connect(path, _SCHEMA, "bureau ledger")
 
     def close(self) -> None:
         """Close the database."""
@@ -218,7 +213,7 @@ def personalise_file(
     ledger.receive(sealed.file_id, str(meta["batch"]), out_dir)
     done = _journal(out_dir)
     summary = BureauSummary(str(meta["batch"]))
-    names = [str(n) for n in meta["keys"]]
+    layout = [(str(name), int(length)) for name, length in meta["keys"]]
     for part in sealed.parts():
         for entry in iter_entries(part):
             earlier = ledger.issued(entry.card_number)
@@ -229,7 +224,7 @@ def personalise_file(
                 continue
             order = entry.item().order(profile)
             try:
-                keys = open_entry(entry, transport, algorithm, names)
+                keys = open_entry(entry, transport, algorithm, layout)
             except ExchangeError as exc:
                 card, outcome, reason = None, "failed", str(exc)
             else:

@@ -25,12 +25,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sbkcard.applet_model.user_card import PROFILES
 from sbkcard.applet_model.user_card.personalise import card_atr
 from sbkcard.issuance.applicants import Action, Applicant
 from sbkcard.issuance.exchange.parties import ExchangeError, PartyKeys, PublicParty
-from sbkcard.issuance.exchange.prepare import PrepItem, PrepJob, PrepKeys, key_names
+from sbkcard.issuance.exchange.prepare import PrepItem, PrepJob, PrepKeys, key_layout
 from sbkcard.issuance.exchange.sealed import SealedWriter, open_sealed
-from sbkcard.issuance.registry import CardStatus, DuplicateCardError, Registry
+from sbkcard.issuance.registry import CardStatus, DuplicateCardError, Registry, RegistryError
 
 __all__ = [
     "OUTCOMES",
@@ -72,17 +73,23 @@ def _now() -> str:
     return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
 
 
+def connect(path: Path | str, schema: str, what: str) -> sqlite3.Connection:
+    """An SQLite database in autocommit mode with ``schema`` in place."""
+    try:
+        db = sqlite3.connect(str(path), isolation_level=None)
+        db.executescript(schema)
+    except sqlite3.Error as exc:
+        raise ExchangeError(f"{what} {path}: {exc}") from None
+    return db
+
+
 class Ledger:
     """The issuer's record of exchange files and card outcomes (an SQLite file)."""
 
     def __init__(self, path: Path | str) -> None:
         self.path = str(path)
         self._file = ""
-        try:
-            self._db = sqlite3.connect(self.path, isolation_level=None)
-            self._db.executescript(_SCHEMA)
-        except sqlite3.Error as exc:
-            raise ExchangeError(f"exchange ledger {self.path}: {exc}") from None
+        self._db = connect(path, _SCHEMA, "exchange ledger")
 
     def close(self) -> None:
         """Close the database."""
@@ -245,7 +252,7 @@ def export_batch(
         "generation": job.generation,
         "algorithm": keys.algorithm.name,
         "transport_kcv": keys.transport_kcv,
-        "keys": key_names(keys),
+        "keys": key_layout(keys),
     }
     items = _reserve(applicants, registry, job.batch, issue_date, summary, ledger)
     with SealedWriter(out, kind=PERSONALISATION, sender=issuer, recipient=bureau, meta=meta) as w:
@@ -307,9 +314,6 @@ def _check(
     ledger: Ledger,
     path: Path,
 ) -> None:
-    from sbkcard.applet_model.user_card import PROFILES
-    from sbkcard.issuance.registry import RegistryError
-
     number = card["number"]
     if not ledger.exported(export_id, number):
         raise ExchangeError(

@@ -8,7 +8,7 @@ as ciphertext under the batch transport key (Part 4 data encryption, ``LD ‖ ke
 keys travel "由传输密钥保护以密文带安全报文（MAC）的形式"). A card's entry is::
 
     u32 n ‖ meta (canonical JSON: number, card id, ATR, issue date, applicant, records)
-    ‖ u16 n ‖ key ciphertext (one block group per key of :func:`key_names`)
+    ‖ u16 n ‖ key ciphertext (one block group per key of :func:`key_layout`)
     ‖ u8 n ‖ MAC (Part 4 MAC over meta ‖ ciphertext, zero IV)
 
 :func:`prepare_partition` makes the entries of many cards at once — one ECB call per
@@ -58,7 +58,7 @@ __all__ = [
     "PrepKeys",
     "card_records",
     "iter_entries",
-    "key_names",
+    "key_layout",
     "open_entry",
     "open_keys",
     "prepare_partition",
@@ -156,11 +156,15 @@ def worker_keys(job: PrepJob) -> PrepKeys:
     return keys
 
 
-def key_names(keys: PrepKeys) -> list[str]:
-    """The keys every card receives, in the order of the key table (Part 10 §5.2.5)."""
+def key_layout(keys: PrepKeys) -> list[tuple[str, int]]:
+    """The keys every card receives, in the order of the key table (Part 10 §5.2.5), with
+    their lengths in bytes (a single-length DES key is 8)."""
     keyset = keys.keyset
-    held = set(keyset.roots if isinstance(keyset, KeySet) else keyset.labels)
-    return [spec.name for spec in CARD_KEYS if spec.name in held]
+    if isinstance(keyset, KeySet):
+        lengths = {name: len(root) for name, root in keyset.roots.items()}
+    else:
+        lengths = {name: keyset.store.info(label).length for name, label in keyset.labels.items()}
+    return [(spec.name, lengths[spec.name]) for spec in CARD_KEYS if spec.name in lengths]
 
 
 def card_records(order: CardOrder) -> dict[str, bytes]:
@@ -233,7 +237,7 @@ def prepare_partition(keys: PrepKeys, profile: Profile, items: Sequence[PrepItem
     algorithm = keys.algorithm
     orders = [item.order(profile) for item in items]
     derived = derive_keys(keys.keyset, orders)
-    names = key_names(keys)
+    names = [name for name, _ in key_layout(keys)]
     plain = _key_blocks(derived, names, algorithm)
     cipher = encrypt_block(keys.transport_key, plain, algorithm) if plain else b""
     per_card = len(cipher) // max(len(items), 1)
@@ -316,17 +320,20 @@ def iter_entries(part: bytes) -> Iterator[CardEntry]:
 
 
 def open_entry(
-    entry: CardEntry, transport: bytes, algorithm: Algorithm, names: Sequence[str]
+    entry: CardEntry, transport: bytes, algorithm: Algorithm, layout: Sequence[tuple[str, int]]
 ) -> dict[str, bytes]:
     """The card's keys: the MAC checked and every key decrypted under the transport key."""
     if mac(transport, entry.body + entry.ciphertext, algorithm) != entry.tag:
         raise ExchangeError(
             f"card {entry.card_number}: the MAC does not verify under the transport key"
         )
-    if not names or len(entry.ciphertext) % len(names):
+    size = algorithm.block_size
+    spans = [-(-(1 + length) // size) * size for _, length in layout]
+    if sum(spans) != len(entry.ciphertext):
         raise ExchangeError(f"card {entry.card_number}: the key ciphertext has the wrong length")
-    size = len(entry.ciphertext) // len(names)
-    return {
-        name: decrypt_data(transport, entry.ciphertext[i * size : (i + 1) * size], algorithm)
-        for i, name in enumerate(names)
-    }
+    keys: dict[str, bytes] = {}
+    offset = 0
+    for (name, _), span in zip(layout, spans, strict=True):
+        keys[name] = decrypt_data(transport, entry.ciphertext[offset : offset + span], algorithm)
+        offset += span
+    return keys
