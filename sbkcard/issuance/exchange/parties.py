@@ -71,7 +71,7 @@ class PublicParty:
 
     @property
     def fingerprint(self) -> str:
-        """SHA-256 over both public keys (DER), hex: how files name this party."""
+        """SHA-256 over both public keys (DER) in hex; files name the party by it."""
         return _fingerprint(self.encrypt, self.sign)
 
     def wrap(self, content_key: bytes) -> bytes:
