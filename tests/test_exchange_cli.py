@@ -122,7 +122,7 @@ def test_a_key_store_on_both_sides(parties: Path, capsys: pytest.CaptureFixture[
         capsys,
         *("export", "applicants.csv", "--keys", store, *keys, "--batch", "b"),
         *("--registry", "r.db", "--issuer-key", "issuer.key", "--bureau", "bureau.pub"),
-        *("--out", "batch.sbkx", "--workers", "1"),
+        *("--out", "batch.sbkx"),
     )
     assert code == 0, out
     side = ["--bureau-key", "bureau.key", "--issuer", "issuer.pub", "--out", "w"]
