@@ -106,7 +106,7 @@ def run() -> list[Row]:
     count = int(os.environ.get("SBKCARD_BENCH_PREP_CARDS", CARDS))
     t, cpu = measure(count)
     rate = {name: count / seconds for name, seconds in t.items()}
-    per_card = {name: seconds / count * 1000 for name, seconds in cpu.items()}
+    per_card = {name: seconds / count * 1e6 for name, seconds in cpu.items()}
     return [
         Row("data prep, 1 Dask worker", rate["1 worker"], rate["single process"], "cards/s",
             "one process", "about 1x (overhead only)"),
@@ -116,7 +116,7 @@ def run() -> list[Row]:
             rate["single process"], "cards/s", "one process",
             f"100,000 cards < 60 s ({100_000 / rate['2 workers']:.0f} s here)"),
         Row("data prep CPU a card, on a Dask worker", per_card["2 workers"],
-            per_card["single process"], "ms", "one process", "wall time is this x cards "
+            per_card["single process"], "µs", "one process", "wall time is this x cards "
             "/ free cores", higher_is_better=False),
     ]  # fmt: skip
 
