@@ -85,6 +85,7 @@ def test_refusals_exit_1_with_the_cause(parties: Path, capsys: pytest.CaptureFix
         capsys,
         "export", "applicants.csv", "--keys", "demo", "--batch", "b", "--registry", "r.db",
         "--issuer-key", "issuer.key", "--bureau", "bureau.pub", "--out", "batch.sbkx",
+        "--workers", "0",
     )  # fmt: skip
     assert code == 0
     # the issuer cannot open a file addressed to the bureau
@@ -106,7 +107,7 @@ def test_usage_errors_exit_2(parties: Path, capsys: pytest.CaptureFixture[str]) 
     assert stop.value.code == 2
     with pytest.raises(SystemExit) as stop:
         main(["exchange", "export", "a.csv", "--keys", "demo", "--batch", "b", "--registry", "r",
-              "--issuer-key", "i", "--bureau", "b", "--out", "o", "--workers", "2",
+              "--issuer-key", "i", "--bureau", "b", "--out", "o", "--workers", "3",
               "--scheduler", "tcp://127.0.0.1:1"])  # fmt: skip
     assert stop.value.code == 2
     assert "not allowed with" in capsys.readouterr().err
@@ -122,7 +123,7 @@ def test_a_key_store_on_both_sides(parties: Path, capsys: pytest.CaptureFixture[
         capsys,
         *("export", "applicants.csv", "--keys", store, *keys, "--batch", "b"),
         *("--registry", "r.db", "--issuer-key", "issuer.key", "--bureau", "bureau.pub"),
-        *("--out", "batch.sbkx"),
+        *("--out", "batch.sbkx", "--workers", "0"),
     )
     assert code == 0, out
     side = ["--bureau-key", "bureau.key", "--issuer", "issuer.pub", "--out", "w"]

@@ -82,7 +82,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--issue-date", metavar="YYYYMMDD")
     p.add_argument("--partition", type=int, default=500, metavar="N", help="cards per partition")
     where = p.add_mutually_exclusive_group()
-    where.add_argument("--workers", type=int, default=0, metavar="N", help="local Dask workers")
+    where.add_argument(
+        "--workers",
+        type=int,
+        default=2,
+        metavar="N",
+        help="workers of the local Dask cluster (%(default)s); 0 prepares in this process",
+    )
     where.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="an existing Dask cluster")
     add_passphrase_argument(p)
     _common(p)
@@ -215,12 +221,15 @@ def _export(args: argparse.Namespace) -> dict[str, Any]:
     with ExitStack() as stack:
         keys = open_keys(job, stack, secret)
         prepare: Callable[[Iterable[Sequence[PrepItem]]], Iterable[bytes]]
+        if args.workers < 0:
+            raise SbkcardError("--workers: 0 or more")
         if args.workers or args.scheduler:
             env = {PASSPHRASE_ENV: secret} if secret else {}
             client = stack.enter_context(
-                local_client(args.workers or 2, scheduler=args.scheduler, env=env)
+                local_client(args.workers, scheduler=args.scheduler, env=env)
             )
-            prepare = lambda parts: prepare_on_dask(client, job, parts)  # noqa: E731
+            in_flight = 2 * max(1, len(client.scheduler_info()["workers"]))
+            prepare = lambda parts: prepare_on_dask(client, job, parts, in_flight=in_flight)  # noqa: E731
         else:
             prepare = lambda parts: prepare_locally(keys, job, parts)  # noqa: E731
         summary = export_batch(
