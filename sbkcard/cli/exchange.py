@@ -75,8 +75,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--batch", required=True, metavar="NAME", help="batch name (registry owner)")
     p.add_argument("--registry", type=Path, required=True, metavar="DB")
     p.add_argument("--ledger", type=Path, metavar="DB", help="default: exchange.db beside DB")
-    p.add_argument("--issuer-key", type=Path, required=True, metavar="ISSUER.key")
-    p.add_argument("--bureau", type=Path, required=True, metavar="BUREAU.pub")
+    _party_files(p, "issuer", "bureau")
     p.add_argument("--out", type=Path, required=True, metavar="FILE")
     p.add_argument("--profile", type=int, choices=sorted(PROFILES), default=3)
     p.add_argument("--issue-date", metavar="YYYYMMDD")
@@ -96,8 +95,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
     p = sub.add_parser("personalise", help="bureau: personalise the cards of a file")
     p.add_argument("file", type=Path, metavar="FILE")
-    p.add_argument("--bureau-key", type=Path, required=True, metavar="BUREAU.key")
-    p.add_argument("--issuer", type=Path, required=True, metavar="ISSUER.pub")
+    _party_files(p, "bureau", "issuer")
     p.add_argument(
         "--transport-keys", required=True, metavar="KEYSTORE", help="'demo' or the bureau's store"
     )
@@ -115,16 +113,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
     p = sub.add_parser("result", help="bureau: sign the outcomes into a result file")
     p.add_argument("dir", type=Path, metavar="DIR")
-    p.add_argument("--bureau-key", type=Path, required=True, metavar="BUREAU.key")
-    p.add_argument("--issuer", type=Path, required=True, metavar="ISSUER.pub")
+    _party_files(p, "bureau", "issuer")
     p.add_argument("--out", type=Path, required=True, metavar="FILE")
     _common(p)
     p.set_defaults(func=_result)
 
     p = sub.add_parser("import", help="issuer: import the bureau's result into the registry")
     p.add_argument("file", type=Path, metavar="FILE")
-    p.add_argument("--issuer-key", type=Path, required=True, metavar="ISSUER.key")
-    p.add_argument("--bureau", type=Path, required=True, metavar="BUREAU.pub")
+    _party_files(p, "issuer", "bureau")
     p.add_argument("--registry", type=Path, required=True, metavar="DB")
     p.add_argument("--ledger", type=Path, metavar="DB", help="default: exchange.db beside DB")
     _common(p)
@@ -139,6 +135,24 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--witness", default="", help="the issuer's designated witness, if any")
     _common(p)
     p.set_defaults(func=_delete)
+
+
+def _party_files(parser: argparse.ArgumentParser, mine: str, theirs: str) -> None:
+    """``--MINE-key`` (this party's private key file) and ``--THEIRS`` (the other's public)."""
+    parser.add_argument(
+        f"--{mine}-key",
+        type=Path,
+        required=True,
+        metavar=f"{mine.upper()}.key",
+        help=f"the {mine}'s private keys",
+    )
+    parser.add_argument(
+        f"--{theirs}",
+        type=Path,
+        required=True,
+        metavar=f"{theirs.upper()}.pub",
+        help=f"the {theirs}'s public keys",
+    )
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
