@@ -16,6 +16,7 @@ and the records (Part 10 §6.2.1).
 
 from __future__ import annotations
 
+import math
 import os
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
@@ -76,6 +77,7 @@ def local_client(
     workers' environment (the key store passphrase, never sent over the cluster's
     connections: the processes inherit it).
     """
+    import dask
     from dask.distributed import Client, LocalCluster
 
     if scheduler is not None:
@@ -84,16 +86,20 @@ def local_client(
         return
     saved = {name: os.environ.get(name) for name in env or {}}
     os.environ.update(env or {})
+    # the client bounds the work in flight itself: the scheduler need not hold tasks back
+    # (its queue would cost each task a round trip before the worker starts it)
+    unqueued = dask.config.set({"distributed.scheduler.worker-saturation": math.inf})
     try:
-        cluster = LocalCluster(  # type: ignore[no-untyped-call]
-            n_workers=workers,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address="127.0.0.1:0",
-            memory_limit="1GiB",
-            silence_logs=40,
-        )
+        with unqueued:
+            cluster = LocalCluster(  # type: ignore[no-untyped-call]
+                n_workers=workers,
+                threads_per_worker=1,
+                processes=True,
+                host="127.0.0.1",
+                dashboard_address="127.0.0.1:0",
+                memory_limit="1GiB",
+                silence_logs=40,
+            )
     finally:
         for name, value in saved.items():
             if value is None:
