@@ -2,14 +2,16 @@
 
 ::
 
-    sbkcard issue APPLICANTS --keys KEYSTORE --out DIR [--registry DB] [--profile {2,3}]
-                  [--owner NAME] [--hotlist DB] [--psam IMAGE] [--transport-key LABEL]
+    sbkcard issue APPLICANTS --keys KEYSTORE --out DIR [--registry DB|URL] [--profile {2,3}]
+                  [--owner NAME] [--hotlist DB|URL] [--psam IMAGE] [--transport-key LABEL]
                   [--issue-date YYYYMMDD] [--number-prefix XX] [--passphrase-file FILE]
 
 APPLICANTS is a CSV (UTF-8 or GBK) or JSON file of applicant records. Each valid record
 gets a card personalised by APDUs, read back and authenticated by a terminal, saved as
 ``DIR/<card number>.json`` and marked issued in the registry; replacements (补卡) put the
 old card on the hotlist. Running the same command again resumes an interrupted batch.
+The registry is an SQLite file or a ``postgresql://`` URL shared by several issuing
+lines (each with its own DIR); the database keeps one live card per person.
 ``--keys demo`` uses the published TEST keys and the demo transport key; a key store
 (software file or ``pkcs11:token=LABEL``) needs ``--transport-key`` naming the batch's
 transport key in it, and is opened once. A token's roots never leave it: each card's
@@ -33,11 +35,12 @@ from rich.table import Table
 from sbkcard.applet_model.user_card import PROFILES
 from sbkcard.applet_model.user_card.personalise import demo_transport_key
 from sbkcard.cli.keys import add_passphrase_argument
+from sbkcard.database import is_url, shown
 from sbkcard.errors import SbkcardError
 from sbkcard.issuance.applicants import read_applicants
 from sbkcard.issuance.batch import BatchSummary, CardResult, IssuingLine, Outcome
 from sbkcard.issuance.personalise import Verifier
-from sbkcard.issuance.registry import SqliteRegistry
+from sbkcard.issuance.registry import SqlRegistry
 from sbkcard.keys import Algorithm, kcv
 from sbkcard.keys.hierarchy import DEMO_LABEL, KeySet
 from sbkcard.keys.passphrase import resolve_passphrase
@@ -65,7 +68,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="card images")
     parser.add_argument(
-        "--registry", type=Path, metavar="DB", help="registry database (default DIR/registry.db)"
+        "--registry",
+        metavar="DB",
+        help="registry: an SQLite file (default DIR/registry.db) or a postgresql:// URL",
     )
     parser.add_argument(
         "--profile",
@@ -80,7 +85,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="this batch's name in the registry (default HOST:DIR; the same owner resumes)",
     )
     parser.add_argument(
-        "--hotlist", type=Path, metavar="DB", help="hotlist database (default beside the registry)"
+        "--hotlist",
+        metavar="DB",
+        help="hotlist: an SQLite file or a postgresql:// URL (default beside the registry, "
+        "or in the registry's PostgreSQL database)",
     )
     parser.add_argument(
         "--psam",
@@ -143,9 +151,14 @@ def _date(text: str | None) -> datetime.date | None:
         raise SbkcardError(f"--issue-date {text!r} is not a date YYYYMMDD") from None
 
 
-def _registry_path(args: argparse.Namespace) -> Path:
-    path: Path = args.registry or args.out / "registry.db"
-    return path
+def _registry_target(args: argparse.Namespace) -> str:
+    return str(args.registry or args.out / "registry.db")
+
+
+def _hotlist_target(args: argparse.Namespace, registry: str) -> str:
+    if args.hotlist:
+        return str(args.hotlist)
+    return registry if is_url(registry) else str(Path(registry).parent / "hotlist.db")
 
 
 def _line(args: argparse.Namespace, stack: ExitStack) -> IssuingLine:
@@ -153,10 +166,13 @@ def _line(args: argparse.Namespace, stack: ExitStack) -> IssuingLine:
     profile = PROFILES[args.profile]
     owner = args.owner or f"{socket.gethostname()}:{out.resolve()}"
     keyset, transport = _keys(args, profile.algorithm, owner, stack)
-    registry_path = _registry_path(args)
-    registry_path.parent.mkdir(parents=True, exist_ok=True)
-    registry = SqliteRegistry(registry_path, number_prefix=args.number_prefix)
-    hotlist = Hotlist(args.hotlist or registry_path.parent / "hotlist.db")
+    target = _registry_target(args)
+    if not is_url(target):
+        Path(target).parent.mkdir(parents=True, exist_ok=True)
+    registry = SqlRegistry(target, number_prefix=args.number_prefix)
+    stack.callback(registry.close)
+    hotlist = Hotlist(_hotlist_target(args, target))
+    stack.callback(hotlist.close)
     if args.psam:
         verifier = Verifier(psam=load_image(args.psam), hotlist=hotlist)
     elif isinstance(keyset, KeySet):
@@ -219,7 +235,7 @@ def _run(args: argparse.Namespace, line: IssuingLine) -> int:
         results = summary.of(outcome)
         if results:
             console.print(_details(title, results))
-    console.print(f"card images in {line.out_dir}; registry {_registry_path(args)}")
+    console.print(f"card images in {line.out_dir}; registry {shown(_registry_target(args))}")
     transport_kcv = kcv(line.transport_key, line.keyset.algorithm).hex().upper()
     kcvs = line.keyset.kcvs()
     where = "in clear" if isinstance(line.keyset, KeySet) else "kept in the store"

@@ -3,7 +3,7 @@
 ::
 
     sbkcard read [--sim IMAGE | --reader NAME] [--psam IMAGE | --psam-reader NAME]
-                 [--hsm-keys KEYSTORE] [--hotlist DB] [--national] [--trace]
+                 [--hsm-keys KEYSTORE] [--hotlist DB|URL] [--national] [--trace]
 
 The card is a simulated card image (``--sim``, not modified) or a card in a PC/SC reader
 (``--reader``); the PSAM likewise (``--psam`` / ``--psam-reader``).  Without a PSAM,
@@ -55,7 +55,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="KEYSTORE",
         help="without a PSAM: authenticate with a software key service ('demo': TEST keys)",
     )
-    parser.add_argument("--hotlist", type=Path, metavar="DB", help="refuse cards on this hotlist")
+    parser.add_argument(
+        "--hotlist",
+        metavar="DB",
+        help="refuse cards on this hotlist (an SQLite file or a postgresql:// URL)",
+    )
     parser.add_argument(
         "--national", action="store_true", help="print the exact iReadCardBas string"
     )
