@@ -11,12 +11,13 @@ Hypothesis runs derandomized by default, so that CI is repeatable; explore with
 ``pytest --hypothesis-profile=explore`` (random seeds, more examples).
 """
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from hypothesis import settings
-from postgres_server import DatabaseTarget, PostgresServer, PostgresUnavailable
+
+from sbkcard.throwaway_postgres import PostgresServer, PostgresUnavailable
 
 settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
 settings.register_profile("explore", max_examples=1000, print_blob=True)
@@ -40,7 +41,7 @@ def postgres() -> Iterator[PostgresServer]:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> DatabaseTarget:
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[str], str]:
     """Where a test keeps its database called NAME: an SQLite file in ``tmp_path``, or
     (every NAME alike) a new database on the session's PostgreSQL server."""
     if request.param == "sqlite":

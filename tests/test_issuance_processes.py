@@ -15,12 +15,11 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
 from issuance_support import demo_psam, person, write_csv
-from postgres_server import DatabaseTarget, PostgresServer
 
 from sbkcard.issuance.batch import SUMMARY_NAME, image_path
 from sbkcard.issuance.registry import CardStatus, SqlRegistry
@@ -28,6 +27,7 @@ from sbkcard.simulator import load_image
 from sbkcard.terminal.basic import read_basic_info
 from sbkcard.terminal.hotlist import Hotlist
 from sbkcard.terminal.terminal import Terminal
+from sbkcard.throwaway_postgres import PostgresServer
 
 LINES = 4
 PEOPLE = 96
@@ -132,7 +132,7 @@ def check_one_card_each(
 
 
 def test_lines_killed_and_resumed_issue_each_person_one_card(
-    database: DatabaseTarget, tmp_path: Path
+    database: Callable[[str], str], tmp_path: Path
 ) -> None:
     target = database("registry")
     outs = [tmp_path / f"out-{w}" for w in range(LINES)]
@@ -221,7 +221,7 @@ def test_a_server_restarted_mid_batch(postgres: PostgresServer, tmp_path: Path, 
 
 
 def test_a_person_with_a_live_card_elsewhere_is_skipped(
-    database: DatabaseTarget, tmp_path: Path
+    database: Callable[[str], str], tmp_path: Path
 ) -> None:
     target = database("registry")
     first = write_csv(tmp_path / "first.csv", [person(1), person(2)])

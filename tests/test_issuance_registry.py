@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from postgres_server import DatabaseTarget
 
 from sbkcard.database import MIGRATIONS_TABLE, ConstraintViolation, Database
 from sbkcard.identifiers.card_id import CardId
@@ -30,7 +29,7 @@ SSN_B = "41010519900520222X"
 
 
 @pytest.fixture
-def reg(database: DatabaseTarget) -> Iterator[SqlRegistry]:
+def reg(database: Callable[[str], str]) -> Iterator[SqlRegistry]:
     registry = SqlRegistry(database("registry"))
     yield registry
     registry.close()
@@ -93,7 +92,7 @@ def _issue_many(path: str, worker: int, ssns: list[str]) -> list[str]:
     return got
 
 
-def test_concurrent_processes_keep_one_card_per_ssn(database: DatabaseTarget) -> None:
+def test_concurrent_processes_keep_one_card_per_ssn(database: Callable[[str], str]) -> None:
     path = database("registry")
     SqlRegistry(path).close()
     ssns = [f"41010219810101{n:03d}0" for n in range(40)]
@@ -121,7 +120,7 @@ def _raw(target: str) -> Database:
 LIVE_ROW = "INSERT INTO cards VALUES (?, ?, 'x', '410100', ?, ?, '2024', NULL, NULL, 'raw')"
 
 
-def test_the_database_itself_refuses_a_second_live_card(database: DatabaseTarget) -> None:
+def test_the_database_itself_refuses_a_second_live_card(database: Callable[[str], str]) -> None:
     target = database("registry")
     reg = SqlRegistry(target)
     a = reg.reserve(SSN_A, "张三", "410100")
@@ -140,7 +139,7 @@ def test_the_database_itself_refuses_a_second_live_card(database: DatabaseTarget
     assert [c.card_number for c in reg.cards()] == [a.card_number, "HA9999990"]
 
 
-def test_numbers_taken_elsewhere_are_passed_over(database: DatabaseTarget) -> None:
+def test_numbers_taken_elsewhere_are_passed_over(database: Callable[[str], str]) -> None:
     target = database("registry")
     reg = SqlRegistry(target)
     first = reg.reserve(SSN_A, "张三", "410100")
@@ -155,7 +154,7 @@ def test_numbers_taken_elsewhere_are_passed_over(database: DatabaseTarget) -> No
     assert second.card_id.hex not in (first.card_id.hex, taken_id)
 
 
-def test_migrations_are_recorded_once(database: DatabaseTarget) -> None:
+def test_migrations_are_recorded_once(database: Callable[[str], str]) -> None:
     target = database("registry")
     SqlRegistry(target).close()
     SqlRegistry(target).close()

@@ -9,12 +9,11 @@ from __future__ import annotations
 import datetime as dt
 import multiprocessing
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from postgres_server import DatabaseTarget
 
 from sbkcard.database import MIGRATIONS_TABLE, Database
 from sbkcard.terminal.errors import HotlistedCardError, HotlistError, InvalidInputError
@@ -37,7 +36,7 @@ class Clock:
 
 
 @pytest.fixture
-def hotlist(database: DatabaseTarget) -> Iterator[Hotlist]:
+def hotlist(database: Callable[[str], str]) -> Iterator[Hotlist]:
     with Hotlist(database("hotlist"), clock=Clock()) as opened:
         yield opened
 
@@ -120,7 +119,7 @@ def test_bad_input_is_refused(hotlist: Hotlist, number: str, card_id: str, reaso
         hotlist.report(number, card_id, reason)
 
 
-def test_persists_across_opens(database: DatabaseTarget) -> None:
+def test_persists_across_opens(database: Callable[[str], str]) -> None:
     path = database("hotlist")
     with Hotlist(path) as first:
         first.report("X00000019", CARD_ID, "lost")
@@ -189,7 +188,9 @@ def _open_and_report(path: str, number: int, start: Any, results: Any) -> None:
 
 
 @pytest.mark.parametrize("round_", range(3))
-def test_processes_creating_one_new_hotlist_at_once(database: DatabaseTarget, round_: int) -> None:
+def test_processes_creating_one_new_hotlist_at_once(
+    database: Callable[[str], str], round_: int
+) -> None:
     """Every process opens the new database at the same instant: all succeed, one schema.
 
     Before schema and version went into one transaction, a process could find the tables

@@ -1,9 +1,10 @@
-"""A throwaway PostgreSQL server for the tests: Debian's ``postgresql``, a fresh cluster.
+"""A throwaway PostgreSQL server for tests and benchmarks: Debian's ``postgresql``, a new cluster.
 
 ``initdb`` makes the cluster in a temporary folder (owned by the ``postgres`` user when
 the tests run as root: the server refuses to run as root), ``pg_ctl`` starts it on a
 Unix socket only (``listen_addresses=''``), and :meth:`PostgresServer.stop` removes it.
-Each test gets a database of its own (:meth:`PostgresServer.new_database`).
+Each test gets a database of its own (:meth:`PostgresServer.new_database`).  Nothing
+listens on the network.
 """
 
 from __future__ import annotations
@@ -14,18 +15,14 @@ import pwd
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
 
 BIN_GLOB = "/usr/lib/postgresql/*/bin"
-SERVER_OPTIONS = (
-    "-c listen_addresses='' -c fsync=off -c synchronous_commit=off "
-    "-c full_page_writes=off -c max_connections=60"
-)
-DatabaseTarget = Callable[[str], str]
-"""A test's database called NAME: an SQLite path, or a PostgreSQL URL."""
+SERVER_OPTIONS = "-c listen_addresses='' -c max_connections=60"
+FAST_OPTIONS = "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+"""For tests: nothing waits for the disk (a benchmark keeps the server durable)."""
 
 
 class PostgresUnavailable(RuntimeError):
@@ -42,9 +39,11 @@ def _bin_dir() -> Path:
 
 
 class PostgresServer:
-    """One cluster in a temporary folder, serving on a socket in that folder."""
+    """One cluster in a temporary folder, serving on a socket in that folder; ``durable``
+    keeps PostgreSQL's fsync at commit, as a production server does."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, durable: bool = False) -> None:
+        self.durable = durable
         self.bin = _bin_dir()
         self.root = Path(tempfile.mkdtemp(prefix="sbk-pg-"))
         self.data = self.root / "data"
@@ -70,6 +69,8 @@ class PostgresServer:
     def start(self) -> None:
         """Start (or start again) the server and wait until it answers."""
         options = f"-k {self.socket_dir} {SERVER_OPTIONS}"
+        if not self.durable:
+            options = f"{options} {FAST_OPTIONS}"
         log = str(self.root / "server.log")
         self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", log, "-w", "start")
 
