@@ -187,7 +187,7 @@ def _open_and_report(path: str, number: int, start: Any, results: Any) -> None:
         results.put((number, f"{type(exc).__name__}: {exc}"))
 
 
-@pytest.mark.parametrize("round_", range(3))
+@pytest.mark.parametrize("round_", range(2))
 def test_processes_creating_one_new_hotlist_at_once(
     database: Callable[[str], str], round_: int
 ) -> None:
