@@ -25,8 +25,8 @@ from sbkcard.cli import main
 from sbkcard.issuance.batch import SUMMARY_NAME, image_path
 from sbkcard.issuance.registry import CardStatus, SqlRegistry
 from sbkcard.simulator import load_image
-from sbkcard.terminal.basic import read_basic_info
 from sbkcard.terminal.hotlist import Hotlist
+from sbkcard.terminal.operations.basic import read_basic_info
 from sbkcard.terminal.terminal import Terminal
 from sbkcard.throwaway_postgres import PostgresServer
 
