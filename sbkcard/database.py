@@ -23,7 +23,7 @@ from __future__ import annotations
 import datetime
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -135,9 +135,12 @@ class Database:
             self._driver_errors: tuple[type[Exception], ...] = (psycopg.Error,)
             self._integrity: type[Exception] = psycopg.IntegrityError
             try:
-                self._pg = psycopg.connect(
-                    str(target), autocommit=True, connect_timeout=max(2, round(timeout))
-                )
+                # the URL's own connect_timeout wins; else the caller's, from 2 to 10 s
+                conninfo = str(target)
+                if "connect_timeout" not in psycopg.conninfo.conninfo_to_dict(conninfo):
+                    wait = max(2, min(10, round(timeout)))
+                    conninfo = psycopg.conninfo.make_conninfo(conninfo, connect_timeout=wait)
+                self._pg = psycopg.connect(conninfo, autocommit=True)
             except psycopg.Error as exc:
                 raise self._fail(f"cannot open {name} {self.where}: {_cause(exc)}") from None
         else:
@@ -200,7 +203,8 @@ class Database:
                     db.execute("COMMIT")
             except BaseException:
                 if db.in_transaction:
-                    db.execute("ROLLBACK")
+                    with suppress(sqlite3.Error):  # the first failure is the one to report
+                        db.execute("ROLLBACK")
                 raise
             return
         assert self._pg is not None
