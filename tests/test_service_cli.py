@@ -14,6 +14,7 @@ from service_support import HSM_TOKEN_ENV, CliServer, free_port
 from terminal_support import psam, user_card
 
 from sbkcard.cli import main
+from sbkcard.service.config import load
 from sbkcard.simulator import save_image
 
 
@@ -175,3 +176,12 @@ def test_configuration_file_with_two_readers(images: dict[str, Path], tmp_path: 
         assert server.stop() == 0
     audit = [json.loads(line) for line in (tmp_path / "audit.log").read_text().splitlines()]
     assert [a["reader"] for a in audit] == ["left", "right"]
+
+
+def test_the_hotlist_may_be_a_file_or_a_postgresql_url(tmp_path: Path) -> None:
+    config = tmp_path / "serve.toml"
+    url = "postgresql://counter@/hotlist?host=/run/postgresql"
+    config.write_text(f'[serve]\nhotlist = "{url}"\n')
+    assert load(config).hotlist == url
+    config.write_text('[serve]\nhotlist = "lists/hotlist.db"\n')
+    assert load(config).hotlist == tmp_path / "lists" / "hotlist.db"

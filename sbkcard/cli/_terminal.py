@@ -9,6 +9,7 @@ from pathlib import Path
 
 from sbkcard.cli._common import UsageError
 from sbkcard.cli.keys import add_passphrase_argument
+from sbkcard.database import is_url
 from sbkcard.errors import SbkcardError
 from sbkcard.keys import Algorithm
 from sbkcard.keys.passphrase import resolve_passphrase
@@ -42,7 +43,9 @@ def add_terminal_arguments(parser: argparse.ArgumentParser, *, pin: bool = False
     )
     add_passphrase_argument(parser)
     parser.add_argument(
-        "--hotlist", type=Path, metavar="DB", help="refuse cards on this hotlist (must exist)"
+        "--hotlist",
+        metavar="DB|URL",
+        help="refuse cards on this hotlist: an SQLite file (must exist) or a postgresql:// URL",
     )
     if pin:
         parser.add_argument(
@@ -53,9 +56,10 @@ def add_terminal_arguments(parser: argparse.ArgumentParser, *, pin: bool = False
         )
 
 
-def existing_hotlist(path: Path, option: str = "--hotlist") -> Hotlist:
-    """The hotlist at ``path``, which must exist: a hotlist is configuration, not scratch."""
-    if not path.is_file():
+def existing_hotlist(path: str, option: str = "--hotlist") -> Hotlist:
+    """The hotlist at ``path``, which must exist: a hotlist is configuration, not scratch
+    (a ``postgresql://`` URL names a database server, which :class:`Hotlist` opens)."""
+    if not is_url(path) and not Path(path).is_file():
         raise SbkcardError(
             f"{option} {path}: no such hotlist (create one with 'sbkcard hotlist new {path}')"
         )

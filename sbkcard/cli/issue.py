@@ -2,14 +2,16 @@
 
 ::
 
-    sbkcard issue APPLICANTS --keys KEYSTORE --out DIR [--registry DB] [--profile {2,3}]
-                  [--owner NAME] [--hotlist DB] [--psam IMAGE] [--transport-key LABEL]
+    sbkcard issue APPLICANTS --keys KEYSTORE --out DIR [--registry DB|URL] [--profile {2,3}]
+                  [--owner NAME] [--hotlist DB|URL] [--psam IMAGE] [--transport-key LABEL]
                   [--issue-date YYYYMMDD] [--number-prefix XX] [--passphrase-file FILE]
 
 APPLICANTS is a CSV (UTF-8 or GBK) or JSON file of applicant records. Each valid record
 gets a card personalised by APDUs, read back and authenticated by a terminal, saved as
 ``DIR/<card number>.json`` and marked issued in the registry; replacements (补卡) put the
 old card on the hotlist. Running the same command again resumes an interrupted batch.
+The registry is an SQLite file or a ``postgresql://`` URL shared by several issuing
+lines (each with its own DIR); the database keeps one live card per person.
 ``--keys demo`` uses the published TEST keys and the demo transport key; a key store
 (software file or ``pkcs11:token=LABEL``) needs ``--transport-key`` naming the batch's
 transport key in it, and is opened once. A token's roots never leave it: each card's
@@ -45,10 +47,11 @@ from sbkcard.cli._common import (
 )
 from sbkcard.cli._terminal import existing_hotlist
 from sbkcard.cli.keys import add_passphrase_argument
+from sbkcard.database import is_url, shown
 from sbkcard.issuance.applicants import Applicant, ApplicantRejection, read_applicants
 from sbkcard.issuance.batch import SUMMARY_NAME, BatchSummary, CardResult, IssuingLine, Outcome
 from sbkcard.issuance.personalise import Verifier
-from sbkcard.issuance.registry import SqliteRegistry
+from sbkcard.issuance.registry import SqlRegistry
 from sbkcard.keys import Algorithm, kcv
 from sbkcard.keys.hierarchy import DEMO_LABEL, KeySet
 from sbkcard.keys.passphrase import resolve_passphrase
@@ -81,7 +84,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="card images")
     parser.add_argument(
-        "--registry", type=Path, metavar="DB", help="registry database (default DIR/registry.db)"
+        "--registry",
+        metavar="DB",
+        help="registry: an SQLite file (default DIR/registry.db) or a postgresql:// URL",
     )
     parser.add_argument(
         "--profile",
@@ -97,9 +102,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument(
         "--hotlist",
-        type=Path,
-        metavar="DB",
-        help="an existing hotlist (default: hotlist.db beside the registry, created)",
+        metavar="DB|URL",
+        help="an existing hotlist: an SQLite file or a postgresql:// URL (default: hotlist.db "
+        "beside the registry, created, or the registry's own PostgreSQL database)",
     )
     parser.add_argument(
         "--psam",
@@ -163,9 +168,13 @@ def _date(text: str | None) -> datetime.date | None:
         raise UsageError(f"--issue-date {text!r} is not a date YYYYMMDD") from None
 
 
-def _registry_path(args: argparse.Namespace) -> Path:
-    path: Path = args.registry or args.out / "registry.db"
-    return path
+def _registry_target(args: argparse.Namespace) -> str:
+    return str(args.registry or args.out / "registry.db")
+
+
+def _hotlist_target(registry: str) -> str:
+    """The line's own hotlist: beside an SQLite registry, or in its PostgreSQL database."""
+    return registry if is_url(registry) else str(Path(registry).parent / "hotlist.db")
 
 
 def _line(args: argparse.Namespace, stack: ExitStack) -> IssuingLine:
@@ -182,10 +191,13 @@ def _line(args: argparse.Namespace, stack: ExitStack) -> IssuingLine:
     # a hotlist named is configuration and must exist; the default one is the line's own
     named = existing_hotlist(args.hotlist) if args.hotlist else None
     # everything checked: only now are the registry and the hotlist created
-    registry_path = _registry_path(args)
-    registry_path.parent.mkdir(parents=True, exist_ok=True)
-    registry = SqliteRegistry(registry_path, number_prefix=args.number_prefix)
-    hotlist = named or Hotlist(registry_path.parent / "hotlist.db")
+    target = _registry_target(args)
+    if not is_url(target):
+        Path(target).parent.mkdir(parents=True, exist_ok=True)
+    registry = SqlRegistry(target, number_prefix=args.number_prefix)
+    stack.callback(registry.close)
+    hotlist = named or Hotlist(_hotlist_target(target))
+    stack.callback(hotlist.close)
     if psam is not None:
         verifier = Verifier(psam=psam, hotlist=hotlist)
     else:
@@ -294,7 +306,7 @@ def _report(args: argparse.Namespace, line: IssuingLine | None, summary: BatchSu
             {
                 **summary.to_json(),
                 "out": None if line is None else str(line.out_dir),
-                "registry": None if line is None else str(_registry_path(args)),
+                "registry": None if line is None else shown(_registry_target(args)),
                 "keys": keys,
             }
         )
@@ -308,7 +320,7 @@ def _report(args: argparse.Namespace, line: IssuingLine | None, summary: BatchSu
     if line is None:
         console.print(f"every record of {args.applicants} was rejected: nothing issued")
         return 1
-    console.print(f"card images in {line.out_dir}; registry {_registry_path(args)}")
+    console.print(f"card images in {line.out_dir}; registry {shown(_registry_target(args))}")
     kcvs = line.keyset.kcvs()
     where = "in clear" if isinstance(line.keyset, KeySet) else "kept in the store"
     console.print(

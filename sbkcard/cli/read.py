@@ -3,7 +3,7 @@
 ::
 
     sbkcard read (--card IMAGE | --reader NAME) [--psam IMAGE | --psam-reader NAME]
-                 [--hsm-keys KEYSTORE [--passphrase-file FILE]] [--hotlist DB]
+                 [--hsm-keys KEYSTORE [--passphrase-file FILE]] [--hotlist DB|URL]
                  [--national] [--trace] [--json]
 
 The card is a simulated card image (--card, not modified) or a card in a PC/SC reader

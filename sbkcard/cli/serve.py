@@ -4,7 +4,7 @@
 
     sbkcard serve [--config FILE] [--card IMAGE | --reader NAME] [--psam IMAGE | --psam-reader NAME]
                   [--port PORT] [--host HOST --allow-remote] [--hsm URL] [--no-hsm-fallback]
-                  [--origin URL …] [--pinpad-program CMD] [--hotlist DB] [--log-file FILE]
+                  [--origin URL …] [--pinpad-program CMD] [--hotlist DB|URL] [--log-file FILE]
 
 Loopback only unless ``--allow-remote`` (with TLS and a client token).  The command-line
 options override the configuration file's (``--card``/``--reader`` replace its readers
@@ -48,7 +48,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("--origin", action="append", metavar="URL", help="allow this page origin")
     parser.add_argument("--pinpad-program", metavar="CMD", help="the PIN-pad program")
-    parser.add_argument("--hotlist", type=Path, metavar="DB")
+    parser.add_argument("--hotlist", metavar="DB", help="an SQLite file or a postgresql:// URL")
     parser.add_argument("--log-file", type=Path, metavar="FILE", help="the audit log")
     parser.set_defaults(func=_serve)
 

@@ -15,7 +15,7 @@
     busy_timeout = 10.0         # seconds a request waits for a busy reader
     hsm_fallback = true
     log_file = "audit.log"
-    hotlist = "hotlist.db"
+    hotlist = "hotlist.db"      # or a postgresql:// URL
 
     [hsm]
     url = "http://127.0.0.1:8766"
@@ -48,6 +48,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from sbkcard.database import is_url
 from sbkcard.errors import SbkcardError
 
 
@@ -84,7 +85,8 @@ class ServeConfig:
     busy_timeout: float = 10.0
     hsm_fallback: bool = True
     log_file: Path | None = None
-    hotlist: Path | None = None
+    hotlist: Path | str | None = None
+    """An SQLite file or a ``postgresql://`` URL."""
     hsm_url: str | None = None
     hsm_token_env: str = "SBKCARD_HSM_TOKEN"
     hsm_timeout: float = 10.0
@@ -185,6 +187,8 @@ _READER_KEYS = {f.name for f in fields(ReaderConfig)}
 def _value(value: object, kind: type, where: str, base: Path) -> Any:
     if kind is float and type(value) in (int, float):
         return float(value)  # type: ignore[arg-type]
+    if kind is Path and isinstance(value, str) and is_url(value):
+        return value  # a database on a server (the hotlist)
     if kind is Path and isinstance(value, str):
         path = Path(value)
         return path if path.is_absolute() else base / path
