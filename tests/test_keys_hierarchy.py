@@ -1,4 +1,4 @@
-"""The key table of Part 9 table B1 and the national hierarchy of Part 9 §7.3."""
+"""The key table (Part 9 table B1) and the national hierarchy of Part 9 §7.3."""
 
 from __future__ import annotations
 

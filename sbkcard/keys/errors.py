@@ -35,7 +35,7 @@ class KeyHierarchyError(CryptoError, ValueError):
 
 
 class UnknownKeyError(CryptoError, KeyError):
-    """A key name is not in the key table of Part 9 table B1."""
+    """A key name is not in the key table (Part 9 table B1)."""
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else "unknown key"

@@ -223,7 +223,7 @@ def card_key(name: str) -> KeySpec:
     """The :class:`KeySpec` called ``name`` (aliases such as ``"STK"`` accepted)."""
     spec = _BY_NAME.get(ALIASES.get(name, name))
     if spec is None:
-        raise UnknownKeyError(f"key {name!r} is not in the key table of Part 9 table B1")
+        raise UnknownKeyError(f"key {name!r} is not in the key table (Part 9 table B1)")
     return spec
 
 

@@ -82,7 +82,7 @@ class KeyType(IntEnum):
         """What a session key of this type may do through CIPHER DATA (empty: none).
 
         A MAC key only computes MACs, an encryption key only encrypts, type 8 does both
-        (Part 9 §6.3); the PIN and maintenance keys (types 1, 3, 4) do what their commands
+        (Part 9 §6.3); the PIN and maintenance keys (types 1, 3–5) do what their commands
         need (PIN reload: the new PIN encrypted and the command MACed).  Purchase keys
         serve only INIT/CREDIT SAM FOR PURCHASE, TAC keys have no session key.
         """
