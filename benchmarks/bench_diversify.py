@@ -1,6 +1,6 @@
 """Batch key diversification against raw ``cryptography`` ECB over the same blocks.
 
-One level of diversification (a city root and 1,000,000 card factors, SPEC §4.3) through
+One level of diversification (a city root and 1,000,000 card factors, Part 9 §7.3) through
 :func:`sbkcard.keys.diversify_batch`, which joins the factors, builds ``f`` or ``f ‖ ¬f``
 blocks, runs one ECB call and splits the result into per-card keys, against the single
 ECB call alone over the already-built input (the floor any Python implementation has to

@@ -1,4 +1,4 @@
-"""Per-APDU round trip through pyscard → pcscd → vpcd → the simulated card (PCSC.md).
+"""Per-APDU round trip through pyscard → pcscd → vpcd → the simulated card.
 
 The peer is an echo card (``sbkcard sim --vpcd --echo``) in the other slot of the same
 pcscd: the same bridge, the same framing and the same kind of process, and no card
@@ -27,7 +27,7 @@ from sbkcard.simulator.pcscd import PcscdStack, bound_to_caller
 SSSE_AID = bytes.fromhex("7378312E73682EC9E7BBE1B1A3D5CF")
 SELECT_SSSE = bytes.fromhex("00A404000F") + SSSE_AID
 READ_EF05_CARD_NUMBER = bytes.fromhex("00B2072C0B")
-"""READ RECORD of EF05 tag 07 (card number) by SFI 5, Le = 2 + 9 (SPEC §2.1, §2.2)."""
+"""READ RECORD of EF05 tag 07 (card number) by SFI 5, Le = 2 + 9 (Part 5 §6.10; S2 table 9)."""
 
 ROUNDS = 15
 PER_ROUND = 200

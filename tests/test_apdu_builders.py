@@ -1,4 +1,4 @@
-"""Every builder gives the header bytes of SPEC §3 / §8 and the spec's example APDUs."""
+"""Every builder gives the header bytes of Part 5 / Part 9 and the spec's example APDUs."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def h(text: str) -> bytes:
 
 # (builder call, the wire bytes as the standard writes them)
 SPEC_EXAMPLES: list[tuple[CommandAPDU, str]] = [
-    # SPEC §1.1: SELECT the SSSE by name, Le 00 per Part 5 table 34.
+    # Part 3 §6.4: SELECT the SSSE by name, Le 00 per Part 5 table 34.
     (b.select_ssse(), "00A404000F 7378312E73682EC9E7BBE1B1A3D5CF 00"),
     (
         b.select_by_name(b.SSSE_NAME, next_occurrence=True),
@@ -37,7 +37,7 @@ SPEC_EXAMPLES: list[tuple[CommandAPDU, str]] = [
     (b.select_ef(b"\xef\x06"), "00A4020002 EF06"),
     (b.select_mf(), "00A4000002 3F00 00"),
     (b.select_by_name(b.PSAM_ADF_AID), "00A4040006 D15600000590 00"),
-    # SPEC §2.1: READ RECORD by SFI, and read-all from P1 to the last record.
+    # Part 5 §6.10: READ RECORD by SFI, and read-all from P1 to the last record.
     (b.read_record(7, sfi=5, le=0x0B), "00B2072C0B"),
     (b.read_record(1, mode=RecordMode.FROM_RECORD_TO_LAST, le=0x40), "00B2010540"),
     (b.read_record(0x4E, sfi=6, mode=RecordMode.FIRST_OCCURRENCE), "00B24E3000"),
@@ -50,7 +50,7 @@ SPEC_EXAMPLES: list[tuple[CommandAPDU, str]] = [
     (b.update_binary(b"\xaa", offset=0x7FFF), "00D67FFF01AA"),
     (b.update_record(0x03, h("0304 33303030"), sfi=5), "00DC032C06 030433303030"),
     (b.update_record(0x4E, h("4E0100"), mode=RecordMode.LAST_OCCURRENCE), "00DC4E0103 4E0100"),
-    # SPEC §3: VERIFY 123456, empty VERIFY; CHANGE PIN old ‖ FF ‖ new.
+    # Part 5 §6.14, §6.3: VERIFY 123456, empty VERIFY; CHANGE PIN old ‖ FF ‖ new.
     (b.verify("123456"), "0020000003123456"),
     (b.verify("12345"), "002000000312345F"),
     (b.verify(None), "00200000"),
@@ -60,13 +60,13 @@ SPEC_EXAMPLES: list[tuple[CommandAPDU, str]] = [
         b.change_pin("1234567890123456", "1234567890123456"),
         "805E010011 1234567890123456 FF 1234567890123456",
     ),
-    # SPEC §3 / S3 §8.25: PIN reload (DES) and unblock.
+    # Part 5 §6.8 / S3 §8.25: PIN reload (DES) and unblock.
     (b.pin_reload(h("3CE013167A69889E"), h("3EC87CA5")), "842400010C 3CE013167A69889E 3EC87CA5"),
     (b.pin_unblock(MAC), "8424000004 11223344"),
     (b.get_challenge(4), "0084000004"),
     (b.get_challenge(8), "0084000008"),
     (b.get_challenge(16), "0084000010"),
-    # SPEC §4.4 (S4 trace): external authentication with RKSSSE (KID 0A).
+    # Part 5 §6.4 (a real SM4 card's trace): external authentication with RKSSSE (KID 0A).
     (
         b.external_authenticate(0x0A, h("774A08EDF447A1DE"), h("E603E2CAADAF02B6")),
         "008200 0A 10 774A08EDF447A1DE E603E2CAADAF02B6",
@@ -80,7 +80,7 @@ SPEC_EXAMPLES: list[tuple[CommandAPDU, str]] = [
         b.external_authenticate(b.key_id(2, local=True), R8, R8, version=2),
         "0082008211 1122334455667788 1122334455667788 02",
     ),
-    # SPEC §4.4 (S4 trace) with the table-22 Le 00.
+    # Part 5 §6.7 (a real SM4 card's trace) with the table-22 Le 00.
     (
         b.internal_authenticate(h("32D9E876ADB31BBF"), h("DBF7A936D0D18C9E")),
         "0088000010 32D9E876ADB31BBF DBF7A936D0D18C9E 00",
@@ -105,7 +105,7 @@ SPEC_EXAMPLES: list[tuple[CommandAPDU, str]] = [
     (b.update_starting_day(1, 1), "B056000002 0101"),
     (b.update_starting_day(12, 31), "B056000002 1231"),
     (b.get_starting_day(), "B056010002"),
-    # SPEC §8 / Part 9 §9: the PSAM.
+    # Part 9 §9: the PSAM.
     (b.initialize_environment(0x37), "BFEC000001 37"),
     (
         b.delivery_session_key(0x48, 0x5D, [h("86605199000001AC"), b"371700sx"], R8),
@@ -148,7 +148,7 @@ def test_spec_examples_byte_exact(cmd: CommandAPDU, wire: str) -> None:
     assert CommandAPDU.from_bytes(bytes(cmd)) == cmd
 
 
-# SPEC §3 and §8: CLA INS P1 P2 of every command, written out as in the spec tables.
+# Part 5 and Part 9 §9: CLA INS P1 P2 of every command, written out as in the spec tables.
 HEADERS: list[tuple[CommandAPDU, str]] = [
     (b.select_by_name(b.SSSE_NAME), "00A40400"),
     (b.select_by_fid(0xDF01), "00A40000"),

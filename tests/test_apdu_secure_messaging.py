@@ -1,4 +1,4 @@
-"""Secure messaging (SPEC §5.1–5.2): MACs checked against an independent computation.
+"""Secure messaging (Part 4 §8.2–8.3): MACs checked against an independent computation.
 
 The reference MACs here are computed from the standard's own description (Part 4 §8.2.4,
 Part 9 §7.1.3) with other libraries than the one :mod:`sbkcard.keys` uses: pycryptodome
@@ -144,7 +144,7 @@ def test_update_binary_gets_cla_04() -> None:
     ("algorithm", "stk", "lc"), [(Algorithm.DES, STK_DES, 0x0C), (Algorithm.SM4, STK_SM4, 0x14)]
 )
 def test_pin_reload_encrypted_then_maced(algorithm: Algorithm, stk: bytes, lc: int) -> None:
-    """SPEC §5.2 / S4: ``84 24 00 01 0C|14`` = enc(03 12 34 56 80 00…) ‖ MAC."""
+    """Part 4 §8.3 / a real SM4 card: ``84 24 00 01 0C|14`` = enc(03 12 34 56 80 00…) ‖ MAC."""
     if algorithm is Algorithm.DES:
         sk = des_session_key(stk, CHALLENGE)
         cipher, mac = des_encrypt(sk, bytes.fromhex("123456")), des_mac

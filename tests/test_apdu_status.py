@@ -1,4 +1,4 @@
-"""Status words: every SW of SPEC §3 / Part 5 table 5 has its meaning and kind."""
+"""Status words: every SW of Part 5 table 5 has its meaning and kind."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from sbkcard.apdu.status import (
     wrong_le,
 )
 
-# The fixed status words of SPEC §3's table, with the words of Part 5 table 5's meaning.
+# The fixed status words of Part 5 §5.4, with the words of Part 5 table 5's meaning.
 SPEC_SECTION_3 = {
     0x6581: "内存错误",
     0x6700: "Lc 错",

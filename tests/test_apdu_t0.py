@@ -1,4 +1,4 @@
-"""T=0 handling (SPEC §1.1): 61xx → GET RESPONSE, 6Cxx → resend with Le = xx."""
+"""T=0 handling (Part 2 §9.3.2): 61xx → GET RESPONSE, 6Cxx → resend with Le = xx."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ class FakeCard:
 
 
 def test_select_ssse_on_t0() -> None:
-    """SPEC §1.1: the card answers 61 1E; GET RESPONSE 00 C0 00 00 1E returns the FCI."""
+    """As real cards do: the card answers 61 1E; GET RESPONSE 00 C0 00 00 1E returns the FCI."""
     select = bytes(b.select_ssse())
     card = FakeCard({select.hex(): "611E", "00C000001E": FCI.hex() + "9000"})
     assert transmit_t0(card, select) == FCI + b"\x90\x00"

@@ -1,4 +1,4 @@
-"""Simple-TLV records and BER-TLV (the SSSE FCI of SPEC §1.1)."""
+"""Simple-TLV records and BER-TLV (the SSSE FCI of Part 5 §6.11)."""
 
 from __future__ import annotations
 

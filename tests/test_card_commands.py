@@ -1,4 +1,4 @@
-"""Command-level behaviour of the user card, status word by status word (Part 5; SPEC §3)."""
+"""Command-level behaviour of the user card, status word by status word (Part 5)."""
 
 from __future__ import annotations
 
@@ -146,7 +146,7 @@ def test_read_issuer_data_record_by_record_and_all_at_once(driver: Driver) -> No
 
 def test_read_record_le_shorter_than_the_record_gives_its_start(driver: Driver) -> None:
     driver.select_ssse()
-    data = driver.ok("00B2072C0B")  # S8: the card number record
+    data = driver.ok("00B2072C0B")  # vendor reader code: the card number record
     assert data == b"\x07\x09" + DEMO_CARD_NUMBER.encode()
     assert driver.ok("00B2012C04") == bytes.fromhex("01104101")
 

@@ -146,7 +146,7 @@ def test_the_tree_matches_the_v2_notice() -> None:
         + [f"SSSE/DF07/EF{n}" for n in ("05", "06", "07")]
     )
     assert tree.ssse.aid == SSSE_AID
-    assert files["SSSE/EF05"].capacity == 0x40  # SPEC §2.1: read-all of EF05
+    assert files["SSSE/EF05"].capacity == 0x40  # read-all of EF05, as real cards answer
     assert files["SSSE/EF06"].capacity == 0x5B
     assert files["SSSE/EF07"].size == 0x300 and files["SSSE/EF08"].size == 0x1000
     assert (files["SSSE/DF04/EF08"].record_length, files["SSSE/DF04/EF08"].records) == (0x1C, 30)

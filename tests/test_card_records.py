@@ -155,7 +155,7 @@ def test_a_class_that_drifts_from_the_declarations_is_refused(body: str, message
 
 
 def test_issuer_data_of_a_real_card() -> None:
-    """EF05 tag 01 as read from a Sichuan card (SPEC §2.2): region 519900, auth code FF."""
+    """EF05 tag 01 as read from a Sichuan card (S2 §8.1.1.1): region 519900, auth code FF."""
     record = bytes.fromhex("0110519900D15600000510000B26FFFFFFFF")
     body = IssuerData(version="3.00").encode()
     body = record + body[18:]

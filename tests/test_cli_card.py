@@ -49,7 +49,7 @@ def test_new_makes_a_demo_card_of_the_profile(
     card = load_image(image)
     assert card.kind == ("user-card-3" if profile == "3" else "user-card")
     assert card.profile == int(profile)
-    # The FCI of SPEC §1.1 with the profile's algorithm in tag 86.
+    # The FCI of Part 5 §6.11 with the profile's algorithm in tag 86.
     lines = send(capsys, image, SELECT_SSSE, GET_FCI)
     assert lines[0] == "611E"
     assert lines[1].endswith(f"9F0C038601{algorithm}9000")
@@ -106,7 +106,7 @@ def test_new_with_applicant_and_identifiers(
     )
     medical = MedicalInsurance.decode(read_file(image, "SSSE/DF04/EF05"))
     assert (medical.scheme, medical.region, medical.category) == ("39100000", "110100", "21")
-    # The ATR carries the card ID's region and serial (SPEC §7).
+    # The ATR carries the card ID's region and serial (Part 10 §5.1.2).
     assert load_image(image).atr.hex().upper().endswith("110100000042")
 
 

@@ -1,4 +1,4 @@
-"""Card identification code, region codes and the ATR (SPEC §7)."""
+"""Card identification code, region codes and the ATR (S2 §8.1.1.1; Part 2 §8.4)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ H = bytes.fromhex
 
 
 def test_spec_card_ids() -> None:
-    # SPEC §7 display example and the EF05 tag 01 value of SPEC §2.2
+    # a display example and the EF05 tag 01 value of a real card
     shown = CardId.from_hex("440300 D156000005 00506407 76EF3192")
     assert (shown.region, shown.serial, shown.auth_code) == ("440300", H("00506407"), H("76EF3192"))
     assert str(shown) == shown.hex == "440300D1560000050050640776EF3192"
@@ -106,7 +106,7 @@ def test_region_errors(code: str, reason: str) -> None:
 
 def test_make_atr_reproduces_the_real_card() -> None:
     atr = make_atr("519900", H("000001AC"), vendor=H("4A4446"))
-    assert atr == H("3B6D000000814A444686605199000001AC")  # SPEC §7
+    assert atr == H("3B6D000000814A444686605199000001AC")  # a real card's ATR
     assert historical_bytes(atr) == atr[4:]
 
 

@@ -1,4 +1,4 @@
-"""The an / cn / b formats and dates (SPEC §2.1)."""
+"""The an / cn / b formats and dates (S2 §7)."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ gbk_text = st.text(st.characters(codec="utf-8").filter(_gbk), max_size=15)
 def test_spec_examples() -> None:
     assert encode_an("1", 1, field="card_type") == b"1"
     assert encode_an("2.00", 4, field="version") == b"2.00"
-    assert decode_an(H("322E3000")) == "2.0"  # a real card stores "2.0" + 00 (SPEC §2.2)
+    assert decode_an(H("322E3000")) == "2.0"  # a real card stores "2.0" + 00
     assert encode_an("张三", 0x1E, field="name") == "张三".encode("gbk") + bytes(26)
     assert encode_cn("410100", 3, field="birthplace") == H("410100")
     assert decode_date(H("FFFFFFFF")) is None  # empty birth date

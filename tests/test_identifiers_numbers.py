@@ -1,4 +1,4 @@
-"""Social security numbers (GB 11643) and card numbers (SPEC §7)."""
+"""Social security numbers (GB 11643) and card numbers (S2 App. A)."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ def test_gb_11643_example() -> None:
 
 
 def test_reader_interface_sample_is_valid() -> None:
-    # SPEC §6, the iReadCardBas example string
+    # S3 §1.1.2, the iReadCardBas example string
     assert validate_ssn("111111198101011110") == "111111198101011110"
 
 
@@ -80,7 +80,7 @@ def test_ssn_errors_give_the_reason(ssn: str, reason: str) -> None:
 
 @pytest.mark.parametrize("number", ["D2143569X", "HA1046924", "X00000019"])
 def test_spec_card_numbers(number: str) -> None:
-    # SPEC §7 (D2143569 → X), S2 trace (HA1046924), SPEC §6 sample (X00000019)
+    # S2 App. A (D2143569 → X), a real card (HA1046924), S3 §1.1.2 sample (X00000019)
     assert validate_card_number(number) == number
     assert make_card_number(number[:8]) == number
 

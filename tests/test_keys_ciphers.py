@@ -1,4 +1,4 @@
-"""Block ciphers, KCV and SM3 against published known answers (SPEC §9)."""
+"""Block ciphers, KCV and SM3 against published known answers (GB/T 32907, GB/T 32905)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Diversification, factors, session keys and authentication data (SPEC §4.3–§4.4)."""
+"""Diversification, factors, session keys and authentication data (Part 9 §7; Part 4 §8.4, §9.3)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from sbkcard.keys.padding import xor
 
 H = bytes.fromhex
 NOT = bytes([0xFF] * 8)
-REAL_ATR = H("3B6D000000814A444686605199000001AC")  # SPEC §7
+REAL_ATR = H("3B6D000000814A444686605199000001AC")  # a real card's ATR
 
 factor = st.binary(min_size=8, max_size=8)
 # (algorithm, parent key): DES single and double length, SM4
@@ -43,7 +43,7 @@ parents = st.one_of(
 def test_province_and_city_factors_spec_examples() -> None:
     assert province_factor("650100") == b"650000sh" == H("363530303030 7368")
     assert city_factor("650100") == b"650100sx" == H("363530313030 7378")
-    # the real PSAM trace of SPEC §8: BF DE 48 5D 18 | card | 33 37 31 37 30 30 73 78 | R
+    # a real PSAM trace: BF DE 48 5D 18 | card | 33 37 31 37 30 30 73 78 | R
     assert city_factor("371700") == H("3337313730307378")
 
 
@@ -55,7 +55,7 @@ def test_zhejiang_city_factor_uses_four_digits() -> None:
 
 
 def test_card_factor_is_t6_to_td() -> None:
-    assert card_factor(REAL_ATR) == H("86605199000001AC")  # SPEC §4.3 example
+    assert card_factor(REAL_ATR) == H("86605199000001AC")  # Part 9 §7.3.3
     assert card_factor(REAL_ATR) == REAL_ATR[-8:]
 
 
@@ -182,7 +182,7 @@ def test_auth_data(key: bytes, original: bytes) -> None:
 
 
 def test_external_authentication_round_trip_spec_4_4() -> None:
-    # SPEC §4.4, S4 trace layout: the session key comes from the card's last challenge,
+    # Part 7 §6.6, a real SM4 card's trace: the session key comes from the card's last challenge,
     # the original data travels in clear; terminal and card agree on the 8 bytes.
     root = H("00112233445566778899AABBCCDDEEFF")
     rk = diversify(root, factors_for("519900", REAL_ATR, 3), Algorithm.SM4)

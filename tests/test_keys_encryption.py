@@ -1,4 +1,4 @@
-"""Data encryption of SPEC §5.2 (Part 4 §8.3; Part 9 §7.1.2)."""
+"""Data encryption (Part 4 §8.3; Part 9 §7.1.2)."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ def test_round_trip(key: tuple[Algorithm, bytes], plaintext: bytes) -> None:
 
 
 def test_pin_reload_block_spec_5_2() -> None:
-    # S4: the new PIN 123456 is encrypted as 03 12 34 56 80 00…, 16 bytes for SM4 (Lc 14 =
+    # real card: the new PIN 123456 is encrypted as 03 12 34 56 80 00…, 16 bytes for SM4 (Lc 14 =
     # 16 + 4 MAC) and 8 bytes for DES (Lc 0C = 8 + 4 MAC, S3 §8.25)
     pin = H("123456")
     sm4 = encrypt_data(SM4_KEY, pin, Algorithm.SM4)

@@ -1,4 +1,4 @@
-"""The key table of SPEC §4.2 and the national hierarchy of §4.3."""
+"""The key table (Part 9 table B1) and the national hierarchy of Part 9 §7.3."""
 
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ def test_df_local_bit() -> None:
 
 
 def test_spec_table_rows() -> None:
-    # SPEC §4.2 / Part 9 table B1 / S3 appendix B
+    # Part 9 table B1 / S3 appendix B
     irk, rk, stk = card_key("IRK"), card_key("RKSSSE"), card_key("STK")
     assert (irk.card_kid, irk.psam_usage, irk.psam_id, irk.hsm_address) == (0, 0x67, 8, "0170")
     assert (rk.card_kid, rk.psam_id, rk.hsm_address, rk.df) == (0x0A, 0x0A, "004C", "SSSE")

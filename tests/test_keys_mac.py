@@ -1,4 +1,4 @@
-"""The MAC and TAC of SPEC §5.1 (ISO/IEC 9797-1 algorithms 1 and 3, the SM4 fold)."""
+"""The MAC and TAC of Part 4 §8.2 (ISO/IEC 9797-1 algorithms 1 and 3, the SM4 fold)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The national reader interface's PSAM functions: exact strings and codes (SPEC §6, S3 §1–§9)."""
+"""The national reader interface's PSAM functions: exact strings and codes (S3 §1–§9, App. A)."""
 
 from __future__ import annotations
 

@@ -2,8 +2,8 @@
 
 ``sbkcard sim --vpcd`` serves a 2nd- and a 3rd-generation demo card with the PSAM in the
 second slot; the terminal (through :class:`PcscTransport`), ``opensc-tool``, ``scriptor``
-and ``pcsc_scan`` talk to them.  Expected bytes come from the standard's tables (SPEC
-§1.1 FCI, §2.2/§2.3 records encoded with the identifiers' ``an``/``cn`` formats), not
+and ``pcsc_scan`` talk to them.  Expected bytes come from the standard's tables (Part
+5 §6.11 FCI, S2 §8.1.1/§8.1.2 records encoded with the identifiers' ``an``/``cn`` formats), not
 from the card's own code.
 """
 
@@ -38,7 +38,7 @@ AID = bytes.fromhex("7378312E73682EC9E7BBE1B1A3D5CF")
 SELECT_SSSE = bytes.fromhex("00A404000F") + AID
 READ_EF05_ALL = bytes.fromhex("00B2012D")  # P1 = 1, P2 = SFI 5 << 3 | 5: records 1 to last
 READ_EF06_ALL = bytes.fromhex("00B20135")  # SFI 6
-ALGORITHM = {2: 0x01, 3: 0x03}  # FCI tag 86: DES, SM4 (SPEC §1.1)
+ALGORITHM = {2: 0x01, 3: 0x03}  # FCI tag 86: DES, SM4 (S3 §10.1)
 VERSION = {2: "2.00", 3: "3.00"}
 
 
@@ -47,7 +47,7 @@ def tlv(tag: int, value: bytes) -> bytes:
 
 
 def expected_fci(profile: int) -> bytes:
-    """SPEC §1.1, byte for byte: ``6F 1C 84 0F <AID> A5 09 88 01 1E 9F 0C 03 86 01 xx``."""
+    """Real cards, byte for byte: ``6F 1C 84 0F <AID> A5 09 88 01 1E 9F 0C 03 86 01 xx``."""
     return (
         bytes.fromhex("6F1C840F")
         + AID
@@ -159,7 +159,7 @@ def test_opensc_tool_reads_ssse_records(served: int) -> None:
     )
     assert fci == (expected_fci(served), 0x9000)
     assert ef05 == (demo_ef05(served), 0x9000)
-    assert len(ef05[0]) == 0x40  # SPEC §2.1 [C, S6]
+    assert len(ef05[0]) == 0x40  # as real cards answer read-all
     if served == 2:
         assert ef06 == (demo_ef06(), 0x9000)
         assert len(ef06[0]) == 0x5B
@@ -197,7 +197,7 @@ def test_scriptor_reads_ssse_records_by_t0_rules(served: int) -> None:
             READ_EF06_ALL + bytes([len(ef06)]),
         ]
     )
-    assert got[0] == b"\x61\x1e"  # T=0: the FCI waits for GET RESPONSE (SPEC §1.1)
+    assert got[0] == b"\x61\x1e"  # T=0: the FCI waits for GET RESPONSE (Part 2 §9.3.2)
     assert got[1] == expected_fci(served) + b"\x90\x00"
     assert got[2] == b"\x6c" + bytes([len(ef05)])
     assert got[3] == ef05 + b"\x90\x00"
@@ -211,7 +211,7 @@ def test_pcsc_scan_sees_the_card_atr(served: int, images: dict[str, Path]) -> No
     ).stdout
     card_atr = load_image(images[f"card{served}"]).atr
     psam_atr = load_image(images["psam"]).atr
-    assert card_atr[:4] == bytes.fromhex("3B6D0000")  # contact ATR of SPEC §7, T=0
+    assert card_atr[:4] == bytes.fromhex("3B6D0000")  # contact ATR of Part 2 §8.4, T=0
     assert "Reader 0: Virtual PCD 00 00" in out
     assert f"ATR: {spaced(card_atr)}" in out
     assert f"ATR: {spaced(psam_atr)}" in out

@@ -27,7 +27,7 @@ from sbkcard.terminal.transports.pcsc import PcscTransport
 pytestmark = pytest.mark.pcsc
 
 SELECT_SSSE = bytes.fromhex("00A404000F7378312E73682EC9E7BBE1B1A3D5CF")
-NO_CARD = -2  # SPEC §6 reader codes
+NO_CARD = -2  # S3 App. A reader codes
 NO_RESPONSE = -4
 READER_CONNECT = -11
 NO_PSAM = -2201

@@ -46,7 +46,7 @@ def card(image: Path) -> SimulatedCard:
 
 
 def test_ats_and_pseudo_atr_of_the_real_contactless_card() -> None:
-    """SPEC §7: a contactless 3.00 card's ATS ``12 78 80 A0 02 ‖ historical bytes``."""
+    """As a real contactless 3.00 card answers: its's ATS ``12 78 80 A0 02 ‖ historical bytes``."""
     historical = bytes.fromhex("0081544C9686845101C0666779")
     ats = ats_of(historical)
     assert ats == bytes.fromhex("127880A002") + historical

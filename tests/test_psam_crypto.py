@@ -2,7 +2,7 @@
 
 The PSAM holds a key at depth 1, 2 or 3 (Part 9 §7.3, §8); whatever the depth, the
 session key it delivers for a card must be ``session_key(diversify(root, [province,
-city, card]), challenge)`` (SPEC §4.3–§4.4), the key the card itself holds.
+city, card]), challenge)`` (Part 9 §7.3; Part 4 §8.4), the key the card itself holds.
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ def psam_in_adf(cipher: Algorithm, level: int, **options: object) -> Psam:
 
 
 def chain(level: int, region: str = REGION, atr: bytes = ATR) -> list[bytes]:
-    """The factors DELIVERY SESSION KEY carries: card level first (SPEC §8)."""
+    """The factors DELIVERY SESSION KEY carries: card level first (Part 9 §9.7)."""
     return [card_factor(atr), city_factor(region), province_factor(region)][:level]
 
 
@@ -100,7 +100,7 @@ def test_authentication_data_of_the_card_key(cipher: Algorithm, level: int) -> N
 
 @pytest.mark.parametrize(("cipher", "level"), CASES)
 def test_mac_of_the_card_key(cipher: Algorithm, level: int) -> None:
-    """CIPHER DATA P1 05 (IV first) is the card's secure-messaging MAC (SPEC §5.1)."""
+    """CIPHER DATA P1 05 (IV first) is the card's secure-messaging MAC (Part 4 §8.2)."""
     psam = psam_in_adf(cipher, level)
     size = cipher.block_size
     card = derive_card_keys(demo_keyset(cipher), REGION, ATR)["STKSSSE"]
@@ -140,7 +140,7 @@ def test_chained_mac_and_encryption_equal_the_single_forms(cipher: Algorithm) ->
 
 
 def test_the_real_trace_shape() -> None:
-    """SPEC §8: ``BF DE 48 5D 18 | card | "371700sx" | R`` then ``80 FA 00 00 08`` + GET RESPONSE.
+    """Observed: ``BF DE 48 5D 18 | card | "371700sx" | R`` then ``80 FA 00 00 08`` + GET RESPONSE.
 
     Key 5D is a provincial application key (Part 9 table A1) of type 8 held as a
     provincial root (usage 48: two levels), as a province's own key is installed.

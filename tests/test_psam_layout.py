@@ -47,7 +47,7 @@ from sbkcard.keys.hierarchy import CARD_KEYS, PSAM_KEY_IDS, Level, demo_keyset, 
         (0x26, 1, KeyType.MAC),  # STK: city roots
         (0x27, 1, KeyType.ENCRYPTION),  # UK
         (0x22, 1, KeyType.PURCHASE),  # DPK
-        (0x48, 2, KeyType.MAC_ENCRYPTION),  # the real trace BF DE 48 5D (SPEC §8)
+        (0x48, 2, KeyType.MAC_ENCRYPTION),  # the real trace BF DE 48 5D
     ],
 )
 def test_usage_byte_of_annex_b(usage: int, levels: int, key_type: KeyType) -> None:

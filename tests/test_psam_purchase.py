@@ -1,6 +1,6 @@
 """INIT / CREDIT SAM FOR PURCHASE: SESPK, MAC1, MAC2 and the terminal sequence (Part 9 §9.9–9.10).
 
-Expected values are computed here from SPEC §5.3 / Part 7 §12: SESPK is the session key
+Expected values are computed here from Part 9 §9.9 / Part 7 §12: SESPK is the session key
 of the card's DPK over random(4) ‖ purchase seq(2) ‖ terminal seq[2:4]; MAC1 covers
 account ‖ self-paid ‖ pooled ‖ type ‖ terminal number ‖ terminal time; MAC2 the amounts.
 """
@@ -93,7 +93,7 @@ def init_sam(
 def expected(
     cipher: Algorithm, sequence: int, amounts: tuple[int, int, int] = (1250, 300, 4800)
 ) -> tuple[bytes, bytes, bytes]:
-    """(terminal sequence, MAC1, MAC2) per SPEC §5.3, for the card's DPK."""
+    """(terminal sequence, MAC1, MAC2) per Part 7 §12, for the card's DPK."""
     root = demo_keyset(cipher).root("DPK")
     chain = [province_factor(CARD_REGION), city_factor(CARD_REGION), card_factor(ATR)]
     dpk = diversify(root, chain, cipher)

@@ -1,4 +1,4 @@
-"""The PSAM and the user card's medical purse agree on SESPK, MAC1, MAC2 and the TAC (SPEC §5.3).
+"""The PSAM and the user card's medical purse agree on SESPK, MAC1, MAC2 and the TAC (Part 7 §12).
 
 A purchase as a pharmacy terminal runs it, through the two applets: the card's
 INITIALIZE FOR PURCHASE, the PSAM's INIT SAM FOR PURCHASE (MAC1), the card's DEBIT FOR

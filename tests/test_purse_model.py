@@ -98,7 +98,7 @@ def note(what: str) -> None:
 
 @dataclass(frozen=True)
 class HostKeys:
-    """The card's purse keys, derived here from the demo roots (SPEC §4.3), not read back."""
+    """The card's purse keys, derived here from the demo roots (Part 9 §7.3), not read back."""
 
     algorithm: Algorithm
     dpk: bytes

@@ -21,7 +21,7 @@ from sbkcard.terminal.operations.pinpad import (
 
 
 def test_pin_encodes_as_cn_with_f_padding() -> None:
-    # SPEC §3: VERIFY data is cn, F-padded; the real trace 00 20 00 00 03 12 34 56
+    # Part 5 §6.14: VERIFY data is cn, F-padded; the real trace 00 20 00 00 03 12 34 56
     assert Pin("123456").encode() == bytes.fromhex("123456")
     assert Pin("12345").encode() == bytes.fromhex("12345F")
     assert Pin("1234567890123456").encode() == bytes.fromhex("1234567890123456")

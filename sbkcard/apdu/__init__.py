@@ -1,4 +1,4 @@
-"""Typed APDUs, status words, TLV, command builders, T=0, secure messaging, traces (SPEC §3, §5).
+"""Typed APDUs, status words, TLV, command builders, T=0, secure messaging, traces (Parts 4–5).
 
 The names most code needs are re-exported here::
 

@@ -1,4 +1,4 @@
-"""One builder per command of the standard (SPEC §3, §8; Part 5 §6–7, Part 9 §9).
+"""One builder per command of the standard (Part 5 §6–7, Part 9 §9).
 
 Each function returns the :class:`~sbkcard.apdu.command.CommandAPDU` with the header,
 P1/P2 coding and Lc/Le the standard gives, and checks its arguments (raising
@@ -22,13 +22,13 @@ from sbkcard.apdu.command import CommandAPDU
 from sbkcard.errors import SbkcardError
 
 SSSE_NAME = bytes.fromhex("7378312E73682EC9E7BBE1B1A3D5CF")
-"""The SSSE's DF name "sx1.sh.社会保障" (SPEC §1.1); also the PSAM's DES-environment MF."""
+"""The SSSE's DF name "sx1.sh.社会保障" (Part 3 §6.2); also the PSAM's DES-environment MF."""
 
 PSAM_SSF33_DDF_NAME = bytes.fromhex("7378322E73682EC9E7BBE1B1A3D5CF")
-"""The PSAM's SSF33 environment DDF1 "sx2.sh.社会保障" (SPEC §8)."""
+"""The PSAM's SSF33 environment DDF1 "sx2.sh.社会保障" (Part 9 §5)."""
 
 PSAM_ADF_AID = bytes.fromhex("D15600000590")
-"""The PSAM's social-security ADF DF01 (SPEC §8)."""
+"""The PSAM's social-security ADF DF01 (Part 9 §5)."""
 
 MF_FID = 0x3F00
 
@@ -105,7 +105,7 @@ def select_by_name(
 
 
 def select_ssse() -> CommandAPDU:
-    """SELECT the SSSE by its name (SPEC §1.1): ``00 A4 04 00 0F 7378312E… 00``."""
+    """SELECT the SSSE by its name (Part 3 §6.4): ``00 A4 04 00 0F 7378312E… 00``."""
     return select_by_name(SSSE_NAME)
 
 
@@ -126,7 +126,7 @@ def select_mf() -> CommandAPDU:
 
 
 def select_ef(fid: int | bytes, *, le: int | None = None) -> CommandAPDU:
-    """SELECT an EF under the current DF: ``00 A4 02 00 02 EFxx`` (SPEC §1.1, no FCI)."""
+    """SELECT an EF under the current DF: ``00 A4 02 00 02 EFxx`` (Part 5 §6.11, no FCI)."""
     return CommandAPDU(0x00, 0xA4, 0x02, 0x00, _fid(fid), le)
 
 
@@ -187,7 +187,7 @@ def read_record(
     """READ RECORD: ``00 B2 P1 (SFI<<3 | mode) Le`` (P1: record number or identifier).
 
     Le ``00`` (256) makes the card answer ``6Cxx`` with the exact length (Part 5 §6.10.4).
-    Example (SPEC §2.1): ``read_record(7, sfi=5, le=0x0B)`` is ``00 B2 07 2C 0B``.
+    Example (vendor readers): ``read_record(7, sfi=5, le=0x0B)`` is ``00 B2 07 2C 0B``.
     """
     _check_byte("record", p1, 0, 0xFE)
     _check_byte("le", le, 1, 256)
@@ -216,7 +216,7 @@ def update_record(
 def verify(pin: str | None) -> CommandAPDU:
     """VERIFY: ``00 20 00 00 Lc PIN`` (cn, F-padded); ``None`` asks for the tries left.
 
-    Example (SPEC §3): ``verify("123456")`` is ``00 20 00 00 03 12 34 56``.
+    Example (a real trace): ``verify("123456")`` is ``00 20 00 00 03 12 34 56``.
     """
     return CommandAPDU(0x00, 0x20, 0x00, 0x00, b"" if pin is None else encode_pin(pin))
 
@@ -245,7 +245,7 @@ def pin_unblock(mac: bytes | None = None) -> CommandAPDU:
 def pin_reload(pin_data: bytes, mac: bytes | None = None) -> CommandAPDU:
     """PIN CHANGE (reload): ``84 24 00 01 Lc pin_data ‖ MAC``, Lc ``0C`` or ``14``.
 
-    With ``mac``, ``pin_data`` is the enciphered PIN block (8 or 16 bytes, SPEC §5.2);
+    With ``mac``, ``pin_data`` is the enciphered PIN block (8 or 16 bytes, Part 4 §8.3);
     without, it is the clear PIN (:func:`encode_pin`, or empty to clear the PIN) for
     ``wrap(..., encrypt=True)``.
     """
@@ -296,7 +296,7 @@ def internal_authenticate(
 ) -> CommandAPDU:
     """INTERNAL AUTHENTICATE: ``00 88 00 KID Lc input(8) ‖ original(8) [‖ version] 00``.
 
-    The IRK is key ``00`` (SPEC §3); the answer is the 8-byte authentication data.
+    The IRK is key ``00`` (Part 9 table B1); the answer is the 8-byte authentication data.
     """
     data = _auth_data(session_input, original, version)
     return CommandAPDU(0x00, 0x88, 0x00, _check_byte("kid", kid), data, 256)
@@ -406,7 +406,7 @@ def get_starting_day() -> CommandAPDU:
     return CommandAPDU(0xB0, 0x56, 0x01, 0x00, b"", 0x02)
 
 
-# -- PSAM (Part 9 §9, SPEC §8) ---------------------------------------------------------
+# -- PSAM (Part 9 §9) ---------------------------------------------------------
 
 
 def initialize_environment(card_id_first_byte: int) -> CommandAPDU:
@@ -428,7 +428,7 @@ def delivery_session_key(
     """DELIVERY SESSION KEY: ``BF DE usage KID Lc factors ‖ session input`` (Lc M + 8N).
 
     ``factors`` in the order the command carries them: the card-level factor first, then
-    the city's, then the province's (SPEC §8; the reverse of
+    the city's, then the province's (Part 9 §9.7; the reverse of
     :func:`sbkcard.keys.diversify`'s order).  ``session_input`` is 8 bytes (DES) or 16
     (SSF33, SM4), a shorter random right-padded with ``00`` by the caller.
     """
@@ -459,7 +459,7 @@ class CipherMode(IntEnum):
 def cipher_data(mode: CipherMode, data: bytes, *, le: int | None = None) -> CommandAPDU:
     """CIPHER DATA: ``80 FA P1 00 Lc data`` (Lc a multiple of 8, at most ``80``).
 
-    The result usually comes back with ``61xx`` and GET RESPONSE (SPEC §8 flow).
+    The result usually comes back with ``61xx`` and GET RESPONSE (as a real PSAM does).
     """
     if not data or len(data) % 8 or len(data) > 0x80:
         raise BuilderError(f"CIPHER DATA takes 8..128 bytes in whole blocks, got {len(data)}")

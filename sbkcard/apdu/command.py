@@ -109,7 +109,7 @@ class CommandAPDU:
 
     @property
     def secure_messaging(self) -> bool:
-        """CLA low nibble ``4``: a MAC (and maybe ciphertext) in the data (SPEC §3)."""
+        """CLA low nibble ``4``: a MAC (and maybe ciphertext) in the data (Part 4 §8.1)."""
         return self.cla & 0x0F == 0x04
 
     @property

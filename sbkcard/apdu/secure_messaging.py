@@ -1,4 +1,4 @@
-"""Secure messaging for CLA ``x4`` commands (SPEC §5.1–5.2; Part 4 §8; Part 9 §7.1.2–7.1.3).
+"""Secure messaging for CLA ``x4`` commands (Part 4 §8; Part 9 §7.1.2–7.1.3).
 
 A command under secure messaging carries its MAC as the last 4 bytes of the data field.
 The MAC is computed over ``CLA INS P1 P2 Lc ‖ data`` where CLA already has the ``x4``
@@ -61,14 +61,14 @@ def attach_mac(cmd: CommandAPDU, mac_value: bytes) -> CommandAPDU:
 
 
 def encipher(cmd: CommandAPDU, key: bytes, algorithm: Algorithm) -> CommandAPDU:
-    """``cmd`` with its data replaced by the encryption of ``LD ‖ data`` (SPEC §5.2)."""
+    """``cmd`` with its data replaced by the encryption of ``LD ‖ data`` (Part 4 §8.3)."""
     return dataclasses.replace(cmd, data=encrypt_data(key, cmd.data, algorithm))
 
 
 def wrap_mac(
     cmd: CommandAPDU, key: bytes, algorithm: Algorithm, *, iv: bytes | None = None
 ) -> CommandAPDU:
-    """``cmd`` with CLA ``x4`` and the spec MAC of it appended (SPEC §5.1)."""
+    """``cmd`` with CLA ``x4`` and the spec MAC of it appended (Part 4 §8.2)."""
     return attach_mac(cmd, mac(key, mac_input(cmd), algorithm, iv))
 
 
@@ -81,7 +81,7 @@ def wrap(
     iv: bytes | None = None,
     mac_key: bytes | None = None,
 ) -> CommandAPDU:
-    """Encipher the data if ``encrypt``, then MAC (SPEC §5.1–5.2).
+    """Encipher the data if ``encrypt``, then MAC (Part 4 §8.2–8.3).
 
     ``mac_key`` defaults to ``key``.  Example: the PIN reload ``84 24 00 01`` is
     ``wrap(pin_reload(encode_pin(new)), sk, algorithm, encrypt=True)``.

@@ -1,4 +1,4 @@
-"""Status words (SPEC §3 status table, Part 5 §5.4 table 5, ISO/IEC 7816-4 §5.6).
+"""Status words (Part 5 §5.4 table 5, ISO/IEC 7816-4 §5.6).
 
 :class:`SW` names every fixed status word the national card and PSAM use.  The
 parametrised families ``61xx`` (more data), ``63Cx`` (tries left) and ``6Cxx`` (wrong
@@ -18,7 +18,7 @@ from types import MappingProxyType
 
 
 class SW(IntEnum):
-    """Fixed status words of the standard (SPEC §3) and ISO 7816-4."""
+    """Fixed status words of the standard (Part 5 table 5) and ISO 7816-4."""
 
     OK = 0x9000
     WARNING_NV_UNCHANGED = 0x6200
@@ -190,7 +190,7 @@ _TABLE: tuple[tuple[int, Kind, str, str], ...] = (
 STATUS_TABLE: Mapping[int, StatusInfo] = MappingProxyType(
     {sw: StatusInfo(sw, zh, en, kind) for sw, kind, zh, en in _TABLE}
 )
-"""Every fixed status word of SPEC §3 and ISO 7816-4 with its meaning."""
+"""Every fixed status word of Part 5 table 5 and ISO 7816-4 with its meaning."""
 
 # Meanings a command gives to a word outside its usual sense (INS → SW → info).
 _BY_INS: Mapping[int, Mapping[int, StatusInfo]] = MappingProxyType(

@@ -1,9 +1,9 @@
-"""T=0 response handling as a pure function over a transmit callable (ISO 7816-3 §12.2; SPEC §1.1).
+"""T=0 response handling as a pure function over a transmit callable (ISO 7816-3 §12.2; Part 2 §9).
 
 Under T=0 a card cannot return data with a case-4 command: it answers ``61xx`` and the
 terminal fetches the data with GET RESPONSE ``00 C0 00 00 xx`` (repeatedly while the card
 keeps answering ``61xx``).  A card that wants another Le answers ``6Cxx`` and the terminal
-resends the same command with Le = ``xx``.  Example (SPEC §1.1): SELECT of the SSSE answers
+resends the same command with Le = ``xx``.  Example (real cards): SELECT of the SSSE answers
 ``61 1E``, then ``00 C0 00 00 1E`` returns the 30-byte FCI and ``9000``.
 """
 

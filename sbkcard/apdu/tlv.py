@@ -1,4 +1,4 @@
-"""Simple-TLV records and BER-TLV objects (Part 3 §5.3.1, SPEC §2.1; ISO 7816-4 §5.2).
+"""Simple-TLV records and BER-TLV objects (Part 3 §5.3.1; ISO 7816-4 §5.2).
 
 Records in the card's record files are simple-TLV: ``tag(1) len(1) value``, the tag
 being the record identifier.  ISO 7816-4 also allows a three-byte length ``FF hh ll``;

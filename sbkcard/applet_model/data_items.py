@@ -1,4 +1,4 @@
-"""Every data item of the V2.0 file structure, declared once (S2 table 9; SPEC §2).
+"""Every data item of the V2.0 file structure, declared once (S2 table 9).
 
 One :class:`DataItem` per row of 人社信息函[2012]37号 table 9 ("数据项的格式与属性"):
 tag, Chinese and English name, format (``an``/``cn``/``b``/B-TLV), length — the
@@ -40,7 +40,7 @@ __all__ = [
 
 
 class Format(Enum):
-    """Data formats of table 9 (S2 §7; SPEC §2.1)."""
+    """Data formats of table 9 (S2 §7)."""
 
     AN = "an"
     CN = "cn"

@@ -1,4 +1,4 @@
-"""Typed contents of every file of the tree, derived from the declarations (SPEC §2; S2 §7).
+"""Typed contents of every file of the tree, derived from the declarations (S2 §7–§8).
 
 One frozen dataclass per file (:class:`IssuerData` for SSSE EF05, :class:`Cardholder`
 for EF06, :class:`MedicalInsurance` for DF04 EF05, :class:`TransactionLog` of
@@ -522,7 +522,7 @@ class RecordFile(FileContent, Generic[_R]):
 
 
 class IssuerData(TlvFile, path="SSSE/EF05"):
-    """SSSE EF05 发卡机构数据 (S2 table 3; SPEC §2.2)."""
+    """SSSE EF05 发卡机构数据 (S2 table 3, §8.1.1)."""
 
     card_id: CardId | None = None
     card_type: str = ""
@@ -562,7 +562,7 @@ def split_name(name: str, layout: Layout = Layout.V2, *, field: str = "name") ->
 
 
 class Cardholder(TlvFile, path="SSSE/EF06"):
-    """SSSE EF06 持卡人基本信息 (S2 table 3; SPEC §2.3), the name joined from ``09`` and ``4E``."""
+    """SSSE EF06 持卡人基本信息 (S2 table 3, §8.1.2), the name joined from ``09`` and ``4E``."""
 
     JOINED = frozenset({"name_ext"})
     ssn: str = ""
@@ -888,7 +888,7 @@ class InsuranceCertificates(TlvFile, path="SSSE/DF03/EF19"):
 
 
 class MedicalInsurance(TlvFile, path="SSSE/DF04/EF05"):
-    """DF04 EF05 医疗保险基本信息 (S2 table 7; SPEC §2.4)."""
+    """DF04 EF05 医疗保险基本信息 (S2 table 7)."""
 
     scheme: str = ""
     region: str = ""

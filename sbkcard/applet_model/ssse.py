@@ -1,4 +1,4 @@
-"""The national file tree of the social security card (S2 tables 1–8; SPEC §1).
+"""The national file tree of the social security card (S2 tables 1–8).
 
 The SSSE DDF, selected by its name ``sx1.sh.社会保障``
 (``73 78 31 2E 73 68 2E C9 E7 BB E1 B1 A3 D5 CF``), holds the basic data files
@@ -6,7 +6,7 @@ EF05–EF08 and the application DFs DF01–DF04 and DF07, each with every EF of 
 notice: identifier, SFI, structure, size and read/write condition. The items of each
 file come from :mod:`sbkcard.applet_model.data_items`.
 
-Layout versions (S2 appendix C; S3 §10.2; SPEC §1.2): the first three characters of
+Layout versions (S2 appendix C; S3 §10.2): the first three characters of
 SSSE EF05 tag ``03`` decide — ``"1.0"`` (or empty) LB002-2000, ``"2.0"`` the V2.0
 notice, ``"3.0"`` the V2.0 tree with EF06 readable only after external authentication
 with RKSSSE (S3 §10.2). This module builds the trees of 2.0x and 3.0x cards; 1.0x
@@ -16,7 +16,7 @@ cards are decoded with the V2.0 declarations plus the legacy rules of appendix C
 Beyond the standard's tables, the tree holds two things every card needs:
 
 - the SSSE directory file (DIR, SFI ``1E``, no FID): the FCI of a real card announces
-  it with ``88 01 1E`` (SPEC §1.1), and Part 3 §6.3 says it holds one application
+  it with ``88 01 1E`` (observed), and Part 3 §6.3 says it holds one application
   template ``61`` (``4F`` AID, ``50`` label) per application DF;
 - the medical purse of DF04 (S2 §7: "医疗保险金额文件, COS 内部操作文件"), 20 bytes:
   online counter 2, offline counter 2, balance 4, SPIP 4, SPFP 4, payment year 2,
@@ -61,7 +61,7 @@ APPLICATION_RID = bytes.fromhex("D156000005")
 """The national RID of the application AIDs D1 56 00 00 05 0x (S2 table 2)."""
 
 DIR_SFI = 0x1E
-"""SFI of the SSSE directory file, as announced by real cards' FCI (SPEC §1.1)."""
+"""SFI of the SSSE directory file, as announced by real cards' FCI."""
 
 PURSE_SIZE = 20
 """Bytes of the DF04 purse (S2 §7 after table 9)."""

@@ -1,4 +1,4 @@
-"""Declaration types for the card's file tree (Part 3 §5; S2 tables 3–8; SPEC §1.2).
+"""Declaration types for the card's file tree (Part 3 §5; S2 tables 3–8).
 
 A file tree is data: :class:`EF` and :class:`DF` declarations with their identifiers,
 structure, size and access rules. The national tree itself is in

@@ -1,4 +1,4 @@
-"""``sbkcard psam``: simulated PSAMs (Part 9; SPEC §8).
+"""``sbkcard psam``: simulated PSAMs (Part 9).
 
 ::
 

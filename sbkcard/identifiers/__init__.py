@@ -1,4 +1,4 @@
-"""Identifiers and data formats of the social security card (SPEC §2.1, §7).
+"""Identifiers and data formats of the social security card (S2 §7–§8).
 
 Social security numbers (:mod:`.ssn`), card numbers (:mod:`.card_number`), the card
 identification code (:mod:`.card_id`), GB/T 2260 region codes (:mod:`.regions`), the ATR

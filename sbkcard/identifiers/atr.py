@@ -1,4 +1,4 @@
-"""The answer to reset of a social security card (SPEC §7; Part 2 §8.4, table 16).
+"""The answer to reset of a social security card (Part 2 §8.4, table 16; Part 10 §5.1.2).
 
 The standard's contact ATR is ``3B 6x 00 00`` (TB1 = 00, TC1 = 00) followed by up to 15
 historical bytes T1…TK:
@@ -42,7 +42,7 @@ def make_atr(
 ) -> bytes:
     """``3B 6D 00 00`` + the 13 historical bytes T1…TD of table 16 (Part 2 §8.4).
 
-    Example (SPEC §7, a real card)::
+    Example (a real card)::
 
         make_atr("519900", bytes.fromhex("000001AC"), vendor=bytes.fromhex("4A4446"))
         == bytes.fromhex("3B6D0000 00814A4446 8660 5199 000001AC")

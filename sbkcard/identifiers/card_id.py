@@ -1,4 +1,4 @@
-"""The card identification code (卡的识别码, EF05 tag 01; SPEC §7; S2 §8.1.1.1).
+"""The card identification code (卡的识别码, EF05 tag 01; S2 §8.1.1.1).
 
 16 bytes: the region code (cn 3) ‖ RID ``D1 56 00 00 05`` ‖ serial (4) ‖ authentication
 code (4, computed by the issuer over the rest; ``FFFFFFFF`` on some cards). Shown as 32

@@ -1,4 +1,4 @@
-"""The card number (卡号, EF05 tag 07): 8 characters and a check character (SPEC §7).
+"""The card number (卡号, EF05 tag 07): 8 characters and a check character (S2 App. A).
 
 ``c9 = 11 − (Σ vᵢ·wᵢ mod 11)`` with weights ``3 7 9 10 5 8 4 2`` over the body, digits
 valued 0–9 and letters A = 10 … Z = 35; 10 is written ``X`` and 11 ``0``

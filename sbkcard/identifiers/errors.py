@@ -19,4 +19,4 @@ class IdentifierError(SbkcardError, ValueError):
 
 
 class FormatError(IdentifierError):
-    """A value cannot be encoded to, or decoded from, an ``an``/``cn``/``b`` field (SPEC §2.1)."""
+    """A value cannot be encoded to, or decoded from, an ``an``/``cn``/``b`` field (S2 §7)."""

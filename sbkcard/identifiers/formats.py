@@ -1,4 +1,4 @@
-"""The data formats of the card's records: ``an``, ``cn``, ``b`` and dates (SPEC §2.1).
+"""The data formats of the card's records: ``an``, ``cn``, ``b`` and dates (S2 §7).
 
 - ``an``: text in GBK, left-aligned, right-padded with ``00`` (Part 10 §5.4.1);
 - ``cn``: compressed BCD, left-aligned, right-padded with ``F`` nibbles;

@@ -1,9 +1,9 @@
-"""Administrative region codes of GB/T 2260 as used on the card (SPEC §7).
+"""Administrative region codes of GB/T 2260 as used on the card (S2 §8.1.1.1).
 
 The table holds every province-level division and every prefecture-level division of
 Henan (plus 济源市, a county-level city administered by the province), and the cities
 that appear in the standard's examples. Codes ``xx9900`` are not in GB/T 2260: cards
-issued by a province itself carry them (519900, 639900 in real traces; SPEC §7 [I]) and
+issued by a province itself carry them (519900, 639900 in real traces; an inference) and
 they are accepted as "province-level issuance".
 """
 

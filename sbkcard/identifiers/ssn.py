@@ -1,4 +1,4 @@
-"""The social security number: the citizen identity number of GB 11643 (SPEC §7, EF06 tag 08).
+"""The social security number: the citizen identity number of GB 11643 (S2 §8.1.2.1, EF06 tag 08).
 
 Eighteen characters: a 6-digit region code, the birth date ``YYYYMMDD``, a 3-digit
 sequence and a check character ``"10X98765432"[Σ aᵢ·wᵢ mod 11]`` with weights

@@ -1,7 +1,7 @@
 """Applicant records: reading CSV (UTF-8 or GBK) and JSON, validating every field.
 
 An applicant is one insured person asking for a card.  Each record is checked field by
-field against the formats the card will hold (SSSE EF06, SPEC §2.3; DF04 EF05, §2.4):
+field against the formats the card will hold (SSSE EF06, S2 §8.1.2; DF04 EF05, S2 table 7):
 
 ========================  ========================================================
 column                    rule
@@ -52,9 +52,9 @@ __all__ = [
 ]
 
 NAME_BYTES = 0x1E
-"""EF06 tag 09: the name, an 30 (SPEC §2.3)."""
+"""EF06 tag 09: the name, an 30 (S2 table 9)."""
 NAME_EXTENSION_BYTES = 0x14
-"""EF06 tag 4E: the name's overflow on 2.0/3.0 cards, an 20 (SPEC §2.3)."""
+"""EF06 tag 4E: the name's overflow on 2.0/3.0 cards, an 20 (S2 table 9)."""
 
 _GENDERS = frozenset({"1", "2", "9"})
 _ETHNICITIES = frozenset({f"{n:02d}" for n in range(1, 57)} | {"97", "98"})
@@ -95,7 +95,7 @@ class ApplicantRejection:
 
 @dataclass(frozen=True)
 class MedicalItems:
-    """The DF04 EF05 items an applicant may bring (SPEC §2.4)."""
+    """The DF04 EF05 items an applicant may bring (S2 table 7)."""
 
     insurance_type: str
     insured_region: str

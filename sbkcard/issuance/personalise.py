@@ -1,12 +1,12 @@
-"""Issuing one card as a personalisation machine does (Part 10 §5.2–§5.4; SPEC §4.3, §7).
+"""Issuing one card as a personalisation machine does (Part 10 §5.1–§5.4; Part 9 §7.3).
 
 An issued card goes through four steps, and only a card that passed the fourth is issued:
 
 1. **Its keys.** The card's serial (the registry's card identification code) gives its
-   ATR (:func:`~sbkcard.applet_model.user_card.personalise.card_atr`, SPEC §7), whose
+   ATR (:func:`~sbkcard.applet_model.user_card.personalise.card_atr`, Part 10 §5.1.2), whose
    last 8 bytes are the card factor; each key of the issuer's
    :class:`~sbkcard.keys.hierarchy.KeySet` is diversified root → province → city →
-   card (SPEC §4.3). :func:`derive_keys` does a whole batch at once with
+   card (Part 9 §7.3). :func:`derive_keys` does a whole batch at once with
    :func:`~sbkcard.keys.hierarchy.derive_batch`: per region and key, one ECB call
    (:func:`sbkcard.keys.diversify_batch`) covers every card.
 2. **A blank chip.** :func:`blank_card`: a chip after COS activation (Part 10 §5.1),
@@ -16,7 +16,7 @@ An issued card goes through four steps, and only a card that passed the fourth i
    command sequence of :func:`sbkcard.applet_model.user_card.personalise.personalise`
    — authenticate the transport key, create the SSSE and load its master key, create
    every file, load every key as ciphertext + MAC under the master key in control
-   (SPEC §5.1–5.2), write the PIN and EF05/EF06/DF04 records by UPDATE RECORD, and
+   (Part 4 §8.2–8.3), write the PIN and EF05/EF06/DF04 records by UPDATE RECORD, and
    replace the card master key last (Part 10 §5.2.6). The card then holds exactly what
    the fast path :func:`~sbkcard.applet_model.user_card.personalise.user_card_content`
    computes for the same inputs (:func:`expected_storage`).
@@ -79,11 +79,11 @@ __all__ = [
 ]
 
 VALIDITY_YEARS = 10
-"""Years from issue to expiry (EF05 tags 05/06; a real card: 20180403 → 20280403, SPEC §2.2)."""
+"""Years from issue to expiry (EF05 tags 05/06; a real card: 20180403 → 20280403, S2 §8.1.1.6)."""
 CARD_TYPE = "3"
-"""EF05 tag 02: ``'3'`` when the issuer does not tell age groups apart (SPEC §2.2)."""
+"""EF05 tag 02: ``'3'`` when the issuer does not tell age groups apart (S2 table 11)."""
 INITIAL_PIN = "123456"
-"""The initial PIN of a new card (the default seen in traces, SPEC §3); the holder changes it."""
+"""The initial PIN of a new card (the default seen in real-card traces); the holder changes it."""
 MEDICAL_ADDRESS = "DF04EF05|81|84|8C|$"
 """The medical items an applicant brings, as a reader-interface file address (S3 §2.1.2)."""
 
@@ -152,16 +152,16 @@ class CardOrder:
 
     @property
     def region(self) -> str:
-        """The issuing region (the card identification code's, SPEC §7)."""
+        """The issuing region (the card identification code's, S2 §8.1.1.1)."""
         return self.card_id.region
 
     @property
     def atr(self) -> bytes:
-        """The card's ATR: profile chip bytes, region and serial (SPEC §7)."""
+        """The card's ATR: profile chip bytes, region and serial (Part 10 §5.1.2)."""
         return card_atr(self.profile, self.card_id)
 
     def cardholder(self) -> Cardholder:
-        """SSSE EF06 of this card (SPEC §2.3)."""
+        """SSSE EF06 of this card (S2 §8.1.2)."""
         a = self.applicant
         return Cardholder(
             ssn=a.ssn,

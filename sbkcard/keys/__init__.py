@@ -1,4 +1,4 @@
-"""The standard's cryptography and key management (SPEC §4, §5, §9).
+"""The standard's cryptography and key management (Part 4 §7–§9; Part 9 §7).
 
 Small pure functions over bytes: block ciphers (:mod:`.ciphers`), the MAC and TAC
 (:mod:`.mac`), data encryption (:mod:`.encryption`), diversification (:mod:`.derivation`,

@@ -1,4 +1,4 @@
-"""Key ceremonies of a provincial key-management centre (Part 10 §6.1–§6.4; SPEC §4, §8).
+"""Key ceremonies of a provincial key-management centre (Part 10 §6.1–§6.4; Part 9 §6).
 
 Dual control and split knowledge (Part 10 §6.3.3 items 2–5, §6.4.2.2): no one person
 ever holds enough to form a root key.

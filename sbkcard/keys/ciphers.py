@@ -1,4 +1,4 @@
-"""The block ciphers of the standard behind one interface (SPEC §4, FCI tag 86).
+"""The block ciphers of the standard behind one interface (Part 4 §6.3, FCI tag 86).
 
 The DES environment uses single DES with 8-byte keys and two-key triple DES (EDE2) with
 16-byte keys; the 16-byte-block environments use SSF33 (named by the standard, not
@@ -28,7 +28,7 @@ __all__ = [
 
 
 class Algorithm(Enum):
-    """The algorithm identifier of the SSSE FCI (tag ``86``, SPEC §1.1; S3 §10.1)."""
+    """The algorithm identifier of the SSSE FCI (tag ``86``, S3 §10.1)."""
 
     DES = 0x01
     SSF33 = 0x02

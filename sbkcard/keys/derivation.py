@@ -1,11 +1,11 @@
-"""Key diversification, one card key per card (一卡一密; SPEC §4.3; Part 9 §7.1.1, §7.2.1).
+"""Key diversification, one card key per card (一卡一密; Part 9 §7.1.1, §7.2.1).
 
 A child key is the parent's encryption of an 8-byte factor ``f``:
 
 - DES, single-length parent: ``DES(K, f)`` (8 bytes, Part 9 figure 2);
 - DES, double-length parent: ``3DES(K, f) ‖ 3DES(K, ¬f)`` (16 bytes, Part 9 figure 3);
 - 16-byte-block ciphers: ``E(K, f ‖ ¬f)`` (16 bytes, Part 9 figure 8 for SSF33; the same
-  construction for SM4, SPEC §4.3 [I, high]).
+  construction for SM4, inferred: Part 9 has no SM4).
 
 The child always has the parent's length, so levels compose: national root → province
 factor → provincial root → city factor → city root → card factor → card key.
@@ -72,7 +72,7 @@ def diversify_batch(key: bytes, factors: Sequence[bytes], algorithm: Algorithm) 
 
     Equal to ``[diversify(key, [f], algorithm) for f in factors]``, but every block goes
     through one ``cryptography`` encryptor: a new Cipher costs about 5 µs, a block about
-    0.16 µs (PCSC.md, crypto measurements). For a double-length DES parent the blocks
+    0.16 µs (measured on the project's machine). For a double-length DES parent the blocks
     ``f`` and ``¬f`` of each card are interleaved so the output is already ``E(f) ‖ E(¬f)``
     per card.
     """

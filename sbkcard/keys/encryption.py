@@ -1,4 +1,4 @@
-"""Data encryption for secure messaging and key loading (SPEC §5.2; Part 4 §8.3; Part 9 §7.1.2).
+"""Data encryption for secure messaging and key loading (Part 4 §8.3; Part 9 §7.1.2).
 
 The block is ``LD ‖ data`` (LD = plaintext length, one byte), padded with ``80 00…`` only
 when it is not already a whole number of blocks, and encrypted block by block (ECB).
@@ -18,7 +18,7 @@ MAX_PLAINTEXT = 0xFF
 def encrypt_data(key: bytes, plaintext: bytes, algorithm: Algorithm) -> bytes:
     """Encrypt ``LD ‖ plaintext`` (80-padded if unaligned) under ``key`` in ECB.
 
-    Example (SPEC §5.2, the PIN reload of S4): the new PIN ``123456`` is the block
+    Example (the PIN reload of a real SM4 card): the new PIN ``123456`` is the block
     ``03 12 34 56 80 00…`` before encryption.
     """
     check_key(key, algorithm)

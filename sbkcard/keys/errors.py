@@ -11,7 +11,7 @@ from sbkcard.errors import SbkcardError
 
 
 class CryptoError(SbkcardError):
-    """A cryptographic operation of SPEC §4–§5 could not be carried out."""
+    """A cryptographic operation of Part 4 §8–§9 could not be carried out."""
 
 
 class UnsupportedAlgorithmError(CryptoError):
@@ -27,7 +27,7 @@ class DataLengthError(CryptoError, ValueError):
 
 
 class PaddingError(CryptoError, ValueError):
-    """Decrypted data does not carry a valid LD and ``80 00…`` padding (SPEC §5.2)."""
+    """Decrypted data does not carry a valid LD and ``80 00…`` padding (Part 4 §8.3.2)."""
 
 
 class KeyHierarchyError(CryptoError, ValueError):
@@ -35,7 +35,7 @@ class KeyHierarchyError(CryptoError, ValueError):
 
 
 class UnknownKeyError(CryptoError, KeyError):
-    """A key name is not in the key table of SPEC §4.2."""
+    """A key name is not in the key table (Part 9 table B1)."""
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else "unknown key"

@@ -1,4 +1,4 @@
-"""The three diversification factors of the national key hierarchy (SPEC §4.3; Part 9 §7.3).
+"""The three diversification factors of the national key hierarchy (Part 9 §7.3).
 
 - province (level 1): the first two ASCII digits of the region code of the card
   identification code + ``30 30 30 30 73 68`` ("650100" → "650000sh");
@@ -42,7 +42,7 @@ def city_factor(region: str) -> bytes:
 def card_factor(atr: bytes) -> bytes:
     """Level-3 factor: historical bytes T6…TD of ``atr`` (Part 9 §7.3.3).
 
-    Known answer (SPEC §4.3): the ATR ``3B6D0000 00814A4446 8660 5199 000001AC`` gives
+    Known answer (a real card): the ATR ``3B6D0000 00814A4446 8660 5199 000001AC`` gives
     ``86 60 51 99 00 00 01 AC``.
     """
     history = historical_bytes(atr)

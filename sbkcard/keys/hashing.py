@@ -1,4 +1,4 @@
-"""SM3, the national hash (GB/T 32905; SPEC §9)."""
+"""SM3, the national hash (GB/T 32905)."""
 
 from __future__ import annotations
 

@@ -1,20 +1,20 @@
-"""The user card's keys as data, and the national key hierarchy (SPEC §4.1–§4.3, §8).
+"""The user card's keys as data, and the national key hierarchy (Part 4 §5; Part 9 §6–§7).
 
-:data:`CARD_KEYS` declares every key of SPEC §4.2 once: where it lives on the card (DF
+:data:`CARD_KEYS` declares every key of Part 9 table B1 once: where it lives on the card (DF
 and key identifier, b8 = 1 for a DF-local key, Part 5 table 14), how a PSAM holds it
 (usage byte and key identifier, Part 9 appendix B), its HSM logical address (S3 appendix
 B: B.1 ministry, B.2 provincial), how many versions ("组数") it has and its retry counter.
 
 Sources per column:
 
-- ``card_kid``: Part 9 table B1 and SPEC §4.2 (RKSSSE = 0A from a trace). Keys the
+- ``card_kid``: Part 9 table B1 (RKSSSE = 0A from a real 3.00 card's trace). Keys the
   national text does not number (UK6–UKB DF01, UK6 DF02, UK4–UK8 DF03, RK1 DF01/DF02 and
   the DF07 keys) get the next free DF-local identifiers in table order; they are marked
   ``inferred``.
 - ``psam_usage``: high 3 bits = diversification levels held at the PSAM, low 5 bits =
   key type (Part 9 §6.2). Ministry keys as in table B1 (``67`` three levels, ``27``/``26``
   one level); keys under provincial control (table B.2) two levels, type 8 (``48``, as
-  in the real trace ``BF DE 48 5D``, SPEC §8); B.1 keys missing from table B1 follow
+  in the real trace ``BF DE 48 5D``); B.1 keys missing from table B1 follow
   their kind (RK ``67``, UK ``27``, STK ``26``).
 - ``DPK`` has three versions (PSAM ids 01–03, HSM 017F, 0199 and 019C), each in three
   groups; its row gives version 1.
@@ -78,7 +78,7 @@ class Level(IntEnum):
 
 @dataclass(frozen=True)
 class KeySpec:
-    """One key of the user card (SPEC §4.2).
+    """One key of the user card (Part 9 table B1).
 
     ``card_kid`` is the P2 of EXTERNAL AUTHENTICATE (None for the purse keys, addressed by
     key index, and the COS-specific master keys); ``hsm_address`` is the logical address
@@ -223,7 +223,7 @@ def card_key(name: str) -> KeySpec:
     """The :class:`KeySpec` called ``name`` (aliases such as ``"STK"`` accepted)."""
     spec = _BY_NAME.get(ALIASES.get(name, name))
     if spec is None:
-        raise UnknownKeyError(f"key {name!r} is not in the key table of SPEC §4.2")
+        raise UnknownKeyError(f"key {name!r} is not in the key table (Part 9 table B1)")
     return spec
 
 

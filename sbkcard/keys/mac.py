@@ -1,4 +1,4 @@
-"""The standard's 4-byte MAC and the TAC (SPEC §5.1; Part 4 §8.2.4; Part 9 §7.1.3, §7.2.3).
+"""The standard's 4-byte MAC and the TAC (Part 4 §8.2.4; Part 9 §7.1.3, §7.2.3).
 
 - 8-byte blocks, single-length key: ISO/IEC 9797-1 MAC algorithm 1 (CBC-DES), the left
   4 bytes of the last block (Part 4 figure 1).
@@ -66,7 +66,7 @@ def mac_of_chain(last: bytes, algorithm: Algorithm) -> bytes:
 
 
 def mac(key: bytes, data: bytes, algorithm: Algorithm, iv: bytes | None = None) -> bytes:
-    """The 4-byte MAC of ``data`` under ``key`` (SPEC §5.1).
+    """The 4-byte MAC of ``data`` under ``key`` (Part 4 §8.2.4).
 
     ``data`` is the whole MAC input (for a command: CLA INS P1 P2 Lc ‖ data, Lc already
     counting the 4 MAC bytes); the function pads it. Known answer (ICAO Doc 9303 part 11
@@ -89,7 +89,7 @@ def mac(key: bytes, data: bytes, algorithm: Algorithm, iv: bytes | None = None) 
 
 
 def tac(dtk: bytes, data: bytes, algorithm: Algorithm) -> bytes:
-    """The TAC of an offline medical transaction (Part 7 §15; SPEC §5.3, §10 item 3).
+    """The TAC of an offline medical transaction (Part 7 §15; Part 9 §7.1.4).
 
     The TAC uses the MAC algorithm with no session key: for DES the key is the XOR of
     the DTK's left and right halves (a single-length key), for 16-byte ciphers the DTK

@@ -1,4 +1,4 @@
-"""The ``80 00…`` padding and XOR folding used by the MAC and data encryption (SPEC §5)."""
+"""The ``80 00…`` padding and XOR folding used by the MAC and data encryption (Part 4 §8)."""
 
 from __future__ import annotations
 

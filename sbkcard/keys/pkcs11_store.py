@@ -5,7 +5,7 @@ environment's roots are created in the token as ``CKK_DES2`` objects with
 ``CKA_SENSITIVE = true`` and ``CKA_EXTRACTABLE = false``, and everything is done with
 them inside the token:
 
-- diversification (SPEC §4.3) is ``C_DeriveKey`` with ``CKM_DES3_ECB_ENCRYPT_DATA`` for
+- diversification (Part 9 §7.3) is ``C_DeriveKey`` with ``CKM_DES3_ECB_ENCRYPT_DATA`` for
   each level but the last (the intermediate keys stay in the token as session objects),
   and ``C_Encrypt`` with ``CKM_DES3_ECB`` of ``f ‖ ¬f`` under the last key handle for a
   card key that must leave (to be loaded into a card);

@@ -1,4 +1,4 @@
-"""Session (process) keys and authentication data (SPEC §4.4; Part 4 §8.4, §9.3; Part 9 §7.1.5).
+"""Session (process) keys and authentication data (Part 4 §8.4, §9.3; Part 9 §7.1.5).
 
 A session key is the encryption of a random under the original key: for DES the random
 (4 bytes padded with ``00``×4, or 8 bytes) is encrypted with single DES or 3DES-EDE and the
@@ -22,7 +22,7 @@ def session_key(key: bytes, random: bytes, algorithm: Algorithm) -> bytes:
     """The session key of ``key`` for ``random`` (Part 4 §8.4.1 figures 7–8, §8.4.2 figure 9).
 
     ``random`` is the card's challenge (4 or 8 bytes; 16 for 16-byte ciphers) or, for the
-    medical purchase, ``random(4) ‖ purchase seq(2) ‖ terminal seq(2)`` (SPEC §5.3).
+    medical purchase, ``random(4) ‖ purchase seq(2) ‖ terminal seq(2)`` (Part 7 §12.3).
     """
     check_key(key, algorithm)
     size = algorithm.block_size

@@ -1,7 +1,7 @@
 """One interface for every key store: software file, PKCS#11 token (Part 10 §6.3.3, §6.4.2.2).
 
 A key store holds secret keys under labels and shows only their algorithm, length and
-KCV. Keys are used *inside* the store: diversification (SPEC §4.3), wrapping under a
+KCV. Keys are used *inside* the store: diversification (Part 9 §7.3), wrapping under a
 transport key (KEK) for export and unwrapping on import. A clear value leaves a store
 only as the result of an operation the caller asked for (a card's diversified key, a
 software store's :meth:`KeyStore.use`), always in a ``bytearray`` the caller zeroizes.
@@ -249,7 +249,7 @@ class KeyStore(Protocol):
         ...
 
     def diversify(self, label: str, factors: Sequence[bytes]) -> bytearray:
-        """The key under ``label`` diversified through ``factors`` (SPEC §4.3), given out."""
+        """The key under ``label`` diversified through ``factors`` (Part 9 §7.3), given out."""
         ...
 
     def derive(

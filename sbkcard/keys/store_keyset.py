@@ -142,7 +142,7 @@ class StoreKeySet:
     """A key set whose keys stay in a store: national roots, or one region's lower keys.
 
     ``level`` is 3 for national roots, 2 for a province's keys, 1 for a city's; card
-    keys are derived inside the store with the factors still to apply (SPEC §4.3).
+    keys are derived inside the store with the factors still to apply (Part 9 §7.3).
     """
 
     store: KeyStore
@@ -213,7 +213,7 @@ class StoreKeySet:
         return pairs
 
     def level_factors(self, region: str, level: Level) -> list[bytes]:
-        """The factors that take this set's keys down to ``level`` for ``region`` (SPEC §4.3).
+        """The factors that take this set's keys down to ``level`` for ``region`` (Part 9 §7.3).
 
         From national roots to a city: ``[province, city]``; from a province's keys: ``[city]``.
         """
@@ -321,7 +321,7 @@ def issuer_keys(
 
 
 def card_keys_of(keys: IssuerKeys, region: str, atr: bytes) -> dict[str, bytes]:
-    """One card's keys (root → province → city → card, SPEC §4.3), wherever the roots are."""
+    """One card's keys (root → province → city → card, Part 9 §7.3), wherever the roots are."""
     if isinstance(keys, KeySet):
         return derive_card_keys(keys, region, atr)
     derived = keys.card_keys(region, atr)
@@ -341,7 +341,7 @@ def transport_key(store: KeyStore, label: str, batch: str) -> bytearray:
 
     A key the store lets out (a software store's extractable key) is the batch's
     transport key itself. A token's key never leaves it: the batch's transport key is
-    then diversified from it inside the token with :func:`batch_factor` (SPEC §4.3),
+    then diversified from it inside the token with :func:`batch_factor` (Part 9 §7.3),
     one key per batch, and only that lower key comes out. The caller wipes the buffer.
     """
     try:

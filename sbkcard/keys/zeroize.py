@@ -1,4 +1,4 @@
-"""Key buffers that can be wiped: ``bytearray`` in, zeros out (SPEC §4; Part 10 §6.3.3).
+"""Key buffers that can be wiped: ``bytearray`` in, zeros out (Part 10 §6.3.3).
 
 Python's ``bytes`` are immutable and may be copied or interned by the interpreter, so
 key material handled by the key stores and ceremonies lives in ``bytearray`` objects,
@@ -55,7 +55,7 @@ def random_secret(length: int) -> bytearray:
 
 
 def xor_into(target: bytearray, other: bytes | bytearray) -> None:
-    """``target ^= other`` byte by byte, in place (key components, SPEC §4)."""
+    """``target ^= other`` byte by byte, in place (key components, Part 10 §6.4.2)."""
     if len(target) != len(other):
         raise ValueError(f"xor: operands differ in length ({len(target)} and {len(other)} bytes)")
     for index, value in enumerate(other):

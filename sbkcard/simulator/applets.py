@@ -87,7 +87,7 @@ for _kind in (
         "psam",
         "sbkcard.applet_model.psam",
         "Psam",
-        "the terminal's secure access module (SPEC §8)",
+        "the terminal's secure access module (Part 9)",
     ),
     AppletKind(
         "user-card-3",

@@ -1,6 +1,6 @@
 """The contactless interface of a dual-interface card (ISO/IEC 14443-4; PC/SC Part 3).
 
-A third-generation card answers over contact and contactless from one chip (SPEC §7:
+A third-generation card answers over contact and contactless from one chip (real cards:
 a contactless card returns the same historical bytes in its ATS as in its contact ATR).
 :class:`ContactlessInterface` puts a :class:`~sbkcard.simulator.card.SimulatedCard`'s
 chip in a contactless reader's field: the same applet, the same NVM, answering with an
@@ -21,7 +21,7 @@ __all__ = ["ContactlessInterface", "ats_of", "pseudo_atr"]
 
 _ATS_INTERFACE = bytes.fromhex("7880A002")
 """T0 (TA, TB, TC present; FSCI 8: 256-byte frames), TA 80, TB A0, TC 02 as on the
-real contactless 3.00 card of SPEC §7 (``12 78 80 A0 02 ‖ …``)."""
+real contactless 3.00 card observed (``12 78 80 A0 02 ‖ …``)."""
 
 
 def ats_of(historical: bytes) -> bytes:

@@ -1,4 +1,4 @@
-"""A private pcscd whose two readers are vpcd slots (PCSC.md "Starting it", "More readers").
+"""A private pcscd whose two readers are vpcd slots (docs: "PC/SC and vpcd").
 
 Tests, benchmarks and the pytest plugin put simulated cards behind a real PC/SC stack
 with :class:`PcscdStack`: it writes a reader configuration for vpcd on a pair of free TCP

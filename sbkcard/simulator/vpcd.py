@@ -1,4 +1,4 @@
-"""The vpcd bridge: a simulated card in a PC/SC reader (PCSC.md "The vpcd protocol").
+"""The vpcd bridge: a simulated card in a PC/SC reader (vsmartcard's vpcd protocol).
 
 ``vpcd`` (Debian package vsmartcard-vpcd) is a pcscd reader driver whose card is a TCP
 client: it listens on one port per slot (35963 for slot 0 and 35964 for slot 1 in the

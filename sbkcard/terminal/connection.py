@@ -73,7 +73,7 @@ _tree = functools.cache(national_tree)
 
 @dataclass(frozen=True)
 class Fci:
-    """The SSSE's FCI (SPEC §1.1): DF name, directory SFI, algorithm (tag ``86``, if any)."""
+    """The SSSE's FCI (Part 5 §6.11): DF name, directory SFI, algorithm (tag ``86``, if any)."""
 
     name: bytes
     dir_sfi: int | None
@@ -82,7 +82,7 @@ class Fci:
 
 
 def parse_fci(data: bytes) -> Fci:
-    """Decode ``6F [84 name] [A5 [88 sfi] [9F0C [86 alg]]]`` (SPEC §1.1, S3 §10.1)."""
+    """Decode ``6F [84 name] [A5 [88 sfi] [9F0C [86 alg]]]`` (Part 5 §6.11, S3 §10.1)."""
     try:
         (top,) = [t for t in parse_ber_tlv(data) if t.tag == 0x6F]
         fields = {t.tag: t for t in parse_ber_tlv(top.value)}
@@ -112,7 +112,7 @@ def default_algorithm(region: str) -> Algorithm:
 
 @dataclass(frozen=True)
 class IssuerInfo:
-    """SSSE EF05, 发卡机构数据 (SPEC §2.2), as the interface writes each item."""
+    """SSSE EF05, 发卡机构数据 (S2 §8.1.1), as the interface writes each item."""
 
     card_id: str
     card_type: str

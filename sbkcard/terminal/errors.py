@@ -1,7 +1,7 @@
 """What can go wrong at a counter, as exceptions (host side).
 
 Every failure of a terminal operation is one of these; :mod:`sbkcard.terminal.national.interface`
-turns each into the error code of the national reader interface (SPEC §6, S3 App. A)
+turns each into the error code of the national reader interface (S3 App. A)
 through :func:`sbkcard.terminal.national.codes.code_for`.  A card's refusal keeps its
 status word (:class:`CardStatusError`), so nothing of the card's answer is lost.
 """

@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 VERSIONS = ("1.0", "2.0", "3.0")
 """The specification versions a terminal supports by default (first three characters)."""
 CARD_TYPES = ("1", "2", "3", "4")
-"""卡的类别: preschool, student, adult, elderly (SPEC §2.2)."""
+"""卡的类别: preschool, student, adult, elderly (S2 §8.1.1.2, table 11)."""
 
 
 @dataclass(frozen=True)

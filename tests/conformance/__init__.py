@@ -1,8 +1,8 @@
 """Conformance suite: the standard's byte-level facts, checked against three targets.
 
 The same tests run against every card under test; each test sends the standard's own
-command bytes and checks the answer against the clause it cites (SPEC.md, Part 3/5/7 of
-the standard, S3).  A target is a :class:`~sbkcard.terminal.transports.transport.Transport`:
+command bytes and checks the answer against the clause it cites (Part 3/5/7 of
+the standard, S2, S3).  A target is a :class:`~sbkcard.terminal.transports.transport.Transport`:
 
 ``sim-gen2``, ``sim-gen3``
     the demo card of each generation (DES "2.00", SM4 "3.00") as an in-process

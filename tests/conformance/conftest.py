@@ -189,7 +189,7 @@ class Target:
         return self.ok(raw[:4] + bytes((first.sw & 0xFF,)))
 
     def select_ssse(self) -> bytes:
-        """SELECT the SSSE by name and fetch its FCI with GET RESPONSE (SPEC §1.1)."""
+        """SELECT the SSSE by name and fetch its FCI with GET RESPONSE (Part 3 §6.4)."""
         response = self.send(b"\x00\xa4\x04\x00\x0f" + AID)
         assert response.sw >> 8 == 0x61, f"SELECT SSSE answered {response.sw:04X}"
         return self.ok(bytes((0x00, 0xC0, 0x00, 0x00, response.sw & 0xFF)))
@@ -215,7 +215,7 @@ class Target:
 
     @staticmethod
     def cryptogram(conn: Connection, challenge: bytes, original: bytes, key: str) -> bytes:
-        """The PSAM's authentication data of ``original`` under ``challenge`` (SPEC §4.4)."""
+        """The PSAM's authentication data of ``original`` under ``challenge`` (Part 4 §9.3)."""
         return conn.module.auth_data(conn.ctx, card_key(key), 1, challenge, original)
 
     def pin(self) -> bytes:

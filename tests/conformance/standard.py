@@ -1,6 +1,6 @@
 """What the standard says the card answers: the facts of the conformance suite, as data.
 
-Transcribed from the standard's tables (SPEC §1.1, §2.1–§2.3, §7; Part 5), not from
+Transcribed from the standard's tables (Part 3 §6; S2 tables 3, 9; Part 2 §8.4; Part 5), not from
 the card's code, so that the suite is an independent oracle.  The demo card's expected
 records are its documented data (:mod:`sbkcard.applet_model.user_card.personalise`)
 encoded here with the identifiers' ``an``/``cn`` codecs in the order of the tables.
@@ -18,20 +18,20 @@ from sbkcard.applet_model.user_card.personalise import (
 from sbkcard.identifiers import encode_an, encode_cn, encode_date
 
 AID = bytes.fromhex("7378312E73682EC9E7BBE1B1A3D5CF")
-"""The SSSE's DF name: "sx1.sh." followed by GBK "社会保障" (SPEC §1.1)."""
+"""The SSSE's DF name: "sx1.sh." followed by GBK "社会保障" (Part 3 §6.2)."""
 SELECT_SSSE = bytes.fromhex("00A404000F") + AID
-"""SELECT by name, the only way to select the SSSE (SPEC §1.1)."""
+"""SELECT by name, the only way to select the SSSE (Part 3 §6.4)."""
 FCI_LENGTH = 0x1E
-"""The SSSE FCI is 30 bytes, announced as ``61 1E`` on T=0 (SPEC §1.1)."""
+"""The SSSE FCI is 30 bytes, announced as ``61 1E`` on T=0 (as real cards answer)."""
 
 ALGORITHM = {2: 0x01, 3: 0x03}
 """FCI tag ``86`` of the demo cards: 01 DES/3DES ("2.00"), 03 SM4 ("3.00") (S3 §10.1)."""
 ALGORITHM_CODES = frozenset({0x01, 0x02, 0x03})
 """Every algorithm identifier S3 §10.1 defines: DES/3DES, SSF33, SM4."""
 VERSION = {2: "2.00", 3: "3.00"}
-"""EF05 tag ``03`` of the demo cards (SPEC §2.2)."""
+"""EF05 tag ``03`` of the demo cards (S2 §8.1.1.3)."""
 BLOCK_SIZE = {0x01: 8, 0x02: 16, 0x03: 16}
-"""Block size of each algorithm (SPEC §4.4): GET CHALLENGE ``10`` only makes sense on 16."""
+"""Block size of each algorithm (Part 4 §8.4): GET CHALLENGE ``10`` only makes sense on 16."""
 
 EF05_ITEMS: tuple[tuple[int, int], ...] = (
     (0x01, 0x10),  # 卡的识别码 cn 16
@@ -42,7 +42,7 @@ EF05_ITEMS: tuple[tuple[int, int], ...] = (
     (0x06, 0x04),  # 卡有效期 cn 4
     (0x07, 0x09),  # 卡号 an 9
 )
-"""SSSE EF05 (SFI 05), record by record: (tag, length) (SPEC §2.2, S2 table 9)."""
+"""SSSE EF05 (SFI 05), record by record: (tag, length) (S2 table 9)."""
 EF06_ITEMS: tuple[tuple[int, int], ...] = (
     (0x08, 0x12),  # 社会保障号码 an 18
     (0x09, 0x1E),  # 姓名 an 30
@@ -52,16 +52,16 @@ EF06_ITEMS: tuple[tuple[int, int], ...] = (
     (0x0C, 0x03),  # 出生地 cn 3
     (0x0D, 0x04),  # 出生日期 cn 4
 )
-"""SSSE EF06 (SFI 06) in record order 08 09 4E 0A 0B 0C 0D (SPEC §2.1, §2.3)."""
+"""SSSE EF06 (SFI 06) in record order 08 09 4E 0A 0B 0C 0D (S2 table 9, real-card order)."""
 EF05_ALL = 0x40
-"""READ RECORD "P1 to last" of EF05 answers 0x40 bytes (SPEC §2.1, S6)."""
+"""READ RECORD "P1 to last" of EF05 answers 0x40 bytes (as real cards answer)."""
 EF06_ALL = 0x5B
-"""… and of EF06 0x5B bytes (SPEC §2.1, S6)."""
+"""… and of EF06 0x5B bytes (as real cards answer)."""
 
 SFI_EF05, SFI_EF06, SFI_EF07 = 0x05, 0x06, 0x07
-"""Short file identifiers of SSSE EF05–EF07 (SPEC §1.2)."""
+"""Short file identifiers of SSSE EF05–EF07 (S2 table 3)."""
 DF04_AID = bytes.fromhex("D15600000503")
-"""DF04 社会保险信息区2 (medical), PIN or RK1DF04 to read EF05 (SPEC §1.2)."""
+"""DF04 社会保险信息区2 (medical), PIN or RK1DF04 to read EF05 (S2 table 7)."""
 
 
 def record_p2(sfi: int, mode: int) -> int:
@@ -76,7 +76,7 @@ FIRST, LAST, NEXT, PREVIOUS = 0b000, 0b001, 0b010, 0b011
 
 
 def records_length(items: tuple[tuple[int, int], ...]) -> int:
-    """Bytes of all records as simple TLV (tag, length, value; SPEC §2.1)."""
+    """Bytes of all records as simple TLV (tag, length, value; Part 3 §5.3.1)."""
     return sum(2 + length for _, length in items)
 
 
@@ -86,7 +86,7 @@ def tlv(tag: int, value: bytes) -> bytes:
 
 
 def fci(algorithm: int) -> bytes:
-    """``6F 1C 84 0F <AID> A5 09 88 01 1E 9F 0C 03 86 01 xx`` (SPEC §1.1, byte for byte)."""
+    """``6F 1C 84 0F <AID> A5 09 88 01 1E 9F 0C 03 86 01 xx`` (real cards, byte for byte)."""
     issuer = bytes((0x86, 0x01, algorithm))
     proprietary = bytes((0x88, 0x01, 0x1E, 0x9F, 0x0C, len(issuer))) + issuer
     template = tlv(0x84, AID) + tlv(0xA5, proprietary)
@@ -94,7 +94,7 @@ def fci(algorithm: int) -> bytes:
 
 
 def demo_ef05(generation: int) -> bytes:
-    """SSSE EF05 of the demo card of ``generation``, records 01–07 (SPEC §2.2)."""
+    """SSSE EF05 of the demo card of ``generation``, records 01–07 (S2 §8.1.1)."""
     region = DEMO_CARD_ID.region
     return b"".join(
         [
@@ -110,7 +110,7 @@ def demo_ef05(generation: int) -> bytes:
 
 
 def demo_ef06() -> bytes:
-    """SSSE EF06 of the demo card, records 08 09 4E 0A 0B 0C 0D (SPEC §2.3)."""
+    """SSSE EF06 of the demo card, records 08 09 4E 0A 0B 0C 0D (S2 §8.1.2)."""
     holder = DEMO_CARDHOLDER
     return b"".join(
         [
@@ -126,5 +126,5 @@ def demo_ef06() -> bytes:
 
 
 def pin_data(pin: str) -> bytes:
-    """A PIN as VERIFY carries it: ``cn``, F-padded to whole bytes (SPEC §3)."""
+    """A PIN as VERIFY carries it: ``cn``, F-padded to whole bytes (Part 5 §6.14)."""
     return bytes.fromhex(pin + "F" * (len(pin) % 2))

@@ -1,4 +1,4 @@
-"""READ RECORD on the SSSE's EF05 and EF06 (SPEC §2.1–§2.3; Part 3 §5.3; Part 5 §6.10)."""
+"""READ RECORD on the SSSE's EF05 and EF06 (S2 §7–§8; Part 3 §5.3; Part 5 §6.10)."""
 
 from __future__ import annotations
 
@@ -55,14 +55,14 @@ def _read_ef06(target: Target) -> bytes:
 
 
 def test_declared_lengths_add_up() -> None:
-    """SPEC §2.1: the items of EF05 and EF06 (§2.2, §2.3) make 0x40 and 0x5B bytes."""
+    """S2 table 9: the items of EF05 and EF06 (S2 §8.1.1, §8.1.2) make 0x40 and 0x5B bytes."""
     assert records_length(EF05_ITEMS) == EF05_ALL
     assert records_length(EF06_ITEMS) == EF06_ALL
 
 
 def test_read_all_records_of_ef05(target: Target) -> None:
-    """SPEC §2.1: ``00 B2 01 2D 40`` (SFI 5, P1 to last) answers the 0x40 bytes of
-    records 01–07, each ``tag len value`` at its declared length (SPEC §2.2)."""
+    """Part 5 §6.10: ``00 B2 01 2D 40`` (SFI 5, P1 to last) answers the 0x40 bytes of
+    records 01–07, each ``tag len value`` at its declared length (S2 table 9)."""
     target.select_ssse()
     data = target.ok(READ_EF05_ALL)
     assert len(data) == EF05_ALL
@@ -72,8 +72,8 @@ def test_read_all_records_of_ef05(target: Target) -> None:
 
 
 def test_read_all_records_of_ef06(target: Target) -> None:
-    """SPEC §2.1: ``00 B2 01 35 5B`` answers the 0x5B bytes of EF06, records in the order
-    08 09 4E 0A 0B 0C 0D (SPEC §2.3); on 3.00 cards after RKSSSE (S3 §10.2)."""
+    """Part 5 §6.10: ``00 B2 01 35 5B`` answers the 0x5B bytes of EF06, records in the order
+    08 09 4E 0A 0B 0C 0D (S2 table 3); on 3.00 cards after RKSSSE (S3 §10.2)."""
     target.select_ssse()
     data = _read_ef06(target)
     assert len(data) == EF06_ALL
@@ -84,14 +84,14 @@ def test_read_all_records_of_ef06(target: Target) -> None:
 
 @applies("EF06 is free on 2.00 cards", generation=3)
 def test_ef06_needs_rkssse_on_3_00_cards(target: Target) -> None:
-    """S3 §10.2, SPEC §1.2: EF06 of a 3.0 card is read under RKSSSE: ``6982`` without it."""
+    """S3 §10.2: EF06 of a 3.0 card is read under RKSSSE: ``6982`` without it."""
     target.select_ssse()
     assert target.sw(READ_EF06_ALL) == "6982"
     assert target.sw("00 B2 08 30 14") == "6982"
 
 
 def test_sfi_read_of_the_card_number(target: Target) -> None:
-    """SPEC §2.1 (S8): ``00 B2 07 2C 0B`` reads record 7 of SFI 5: ``07 09`` + card number."""
+    """Part 5 §6.10: ``00 B2 07 2C 0B`` reads record 7 of SFI 5: ``07 09`` + card number."""
     target.select_ssse()
     data = target.ok("00 B2 07 2C 0B")
     assert data[:2] == b"\x07\x09"
@@ -115,7 +115,7 @@ def test_read_record_le_00_answers_6cxx_then_resend(target: Target) -> None:
 @pytest.mark.parametrize("mode", [FROM_P1_TO_LAST, LAST_TO_P1], ids=["p1-to-last", "last-to-p1"])
 def test_read_a_range_of_records(target: Target, mode: int, p1: int) -> None:
     """Part 5 table 32: 101 reads from record P1 to the last, 110 from the last back to
-    record P1, concatenated in that order (EF05: records 01–07, SPEC §2.1)."""
+    record P1, concatenated in that order (EF05: records 01–07, as real cards answer)."""
     target.select_ssse()
     items = EF05_ITEMS[p1 - 1 :] if mode == FROM_P1_TO_LAST else EF05_ITEMS[p1 - 1 :][::-1]
     data = target.read(bytes((0x00, 0xB2, p1, record_p2(SFI_EF05, mode))))
@@ -127,14 +127,14 @@ def test_read_a_range_of_records(target: Target, mode: int, p1: int) -> None:
 
 @pytest.mark.parametrize(("tag", "length"), EF05_ITEMS)
 def test_record_numbers_of_ef05_are_its_tags(target: Target, tag: int, length: int) -> None:
-    """SPEC §2.1: in EF05 record number = tag (records 01…07 in order)."""
+    """As real cards answer: in EF05 record number = tag (records 01…07 in order)."""
     target.select_ssse()
     data = target.read(bytes((0x00, 0xB2, tag, record_p2(SFI_EF05, BY_NUMBER))))
     assert (data[0], data[1], len(data)) == (tag, length, 2 + length)
 
 
 def test_ef06_record_3_is_the_name_extension(target: Target) -> None:
-    """SPEC §2.1: EF06 records are positional (08 09 4E 0A …): record #3 is tag 4E,
+    """As real cards answer: EF06 records are positional (08 09 4E 0A …): record #3 is tag 4E,
     the same record as the first occurrence of identifier 4E."""
     target.select_ssse()
     if target.generation == 2:
@@ -188,7 +188,7 @@ def test_read_by_number_leaves_the_record_pointer(target: Target) -> None:
 
 
 def test_read_by_number_of_the_current_ef(target: Target) -> None:
-    """Part 5 table 32: P2 b8–b4 = 0 addresses the current EF (SELECT EF05, SPEC §1.1)."""
+    """Part 5 table 32: P2 b8–b4 = 0 addresses the current EF (SELECT EF05, Part 5 §6.11)."""
     target.select_ssse()
     assert target.sw("00 A4 02 00 02 EF 05") == "9000"
     assert target.ok("00 B2 07 04 0B") == target.ok("00 B2 07 2C 0B")
@@ -208,7 +208,7 @@ def test_unknown_sfi_answers_6a82(target: Target) -> None:
 
 
 def test_records_decode_to_the_cardholder(target: Target) -> None:
-    """SPEC §2.2–§2.3 through :mod:`sbkcard.applet_model.records`: the bytes read decode
+    """S2 §8.1.1–§8.1.2 through :mod:`sbkcard.applet_model.records`: the bytes read decode
     to the card's data — on our cards the documented demo card and cardholder."""
     target.select_ssse()
     issuer = IssuerData.decode(target.ok(READ_EF05_ALL))

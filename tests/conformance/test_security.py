@@ -1,6 +1,6 @@
 """PIN, challenge and external authentication (Part 5 §6.4, §6.5, §6.14; Part 7 §5.8, §6).
 
-External authentication uses RKSSSE (KID ``0A``, SPEC §4.2), the key that opens EF07
+External authentication uses RKSSSE (KID ``0A``, Part 9 table B1), the key that opens EF07
 (and EF06 on 3.00 cards, S3 §10.2); its cryptogram comes from the PSAM through the
 terminal (:meth:`Target.cryptogram`).  A test not marked ``destructive`` that makes an
 authentication fail on purpose starts and ends with a successful one, which sets the
@@ -23,7 +23,7 @@ from .standard import DF04_AID, SFI_EF07, pin_data
 
 RKSSSE_KID = 0x0A
 READ_EF07 = bytes((0x00, 0xB0, 0x80 | SFI_EF07, 0x00, 0x00))
-"""READ BINARY of EF07 (fingerprint; RKSSSE, SPEC §1.2) by SFI (P1 = 100 SFI, Part 5
+"""READ BINARY of EF07 (fingerprint; RKSSSE, S2 table 3) by SFI (P1 = 100 SFI, Part 5
 §6.9), offset 0, Le 00 = up to 256 bytes."""
 WRONG_PIN = pin_data("000000")
 
@@ -73,9 +73,9 @@ def test_verify_empty_reports_tries_and_keeps_them(target: Target) -> None:
 
 
 def test_right_pin_opens_a_pin_file(target: Target) -> None:
-    """SPEC §1.2: DF04 EF05 reads with "PIN or RK1DF04": ``6982`` before VERIFY; after
+    """S2 table 7: DF04 EF05 reads with "PIN or RK1DF04": ``6982`` before VERIFY; after
     the right PIN (Part 7 §5.8, kept until power-off) the records come back — on our
-    cards the documented demo medical data (SPEC §2.4)."""
+    cards the documented demo medical data (S2 table 7)."""
     target.select_ssse()
     pin = target.pin()
     assert target.send(b"\x00\xa4\x04\x00\x06" + DF04_AID).sw >> 8 == 0x61
@@ -145,7 +145,7 @@ def test_get_challenge_lengths(target: Target, length: int) -> None:
 
 @applies("a 16-byte challenge is for 16-byte-block algorithms", block_size=16)
 def test_get_challenge_of_16_bytes(target: Target) -> None:
-    """Part 5 §6.5 (table 17), SPEC §4.4: GET CHALLENGE with Le 10 returns 16 random bytes
+    """Part 5 §6.5 (table 17), Part 4 §8.4: GET CHALLENGE with Le 10 returns 16 random bytes
     where the algorithm's blocks are 16 bytes, new each time."""
     _get_challenge(target, 16)
 
@@ -154,7 +154,7 @@ def test_get_challenge_of_16_bytes(target: Target) -> None:
 
 
 def test_protected_reads_need_credentials(target: Target) -> None:
-    """SPEC §1.2: EF07 reads under RKSSSE, DF04 EF05 under PIN or RK1DF04, and EF06 of a
+    """S2 tables 3, 7: EF07 reads under RKSSSE, DF04 EF05 under PIN or RK1DF04, and EF06 of a
     3.00 card under RKSSSE (S3 §10.2): without them the card answers ``6982``."""
     target.select_ssse()
     _protected_reads_refused(target)
@@ -209,7 +209,7 @@ def test_external_auth_without_a_challenge_fails(target: Target) -> None:
 
 @pytest.mark.destructive
 def test_external_auth_counter_locks_the_key(target: Target) -> None:
-    """Part 7 §6.6, SPEC §4.2: each failure answers ``63Cx`` with one try less; at zero
+    """Part 7 §6.6: each failure answers ``63Cx`` with one try less; at zero
     the key is locked and even the right cryptogram answers ``6983``."""
     with target.session() as conn:
         conn.authenticate("RKSSSE")

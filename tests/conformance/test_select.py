@@ -1,4 +1,4 @@
-"""ATR, SELECT and GET RESPONSE (SPEC §1.1, §7; Part 5 §6.6, §6.11; Part 2 §8.4)."""
+"""ATR, SELECT and GET RESPONSE (Part 3 §6.4; Part 5 §6.6, §6.11; Part 2 §8.4)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from .standard import AID, ALGORITHM_CODES, DF04_AID, FCI_LENGTH, SELECT_SSSE, f
 
 
 def test_atr_is_t0_with_historical_bytes(target: Target) -> None:
-    """SPEC §7 (Part 2 §8.4): the contact ATR is ``3B 6x 00 00`` + x historical bytes."""
+    """Part 2 §8.4: the contact ATR is ``3B 6x 00 00`` + x historical bytes."""
     atr = target.atr
     assert atr[0] == 0x3B
     assert atr[1] >> 4 == 0x6
@@ -20,7 +20,7 @@ def test_atr_is_t0_with_historical_bytes(target: Target) -> None:
 
 
 def test_atr_region_matches_card_identification_code(target: Target) -> None:
-    """SPEC §7 (Part 10 §5.1.2): historical bytes T8–T9 are the first 4 digits of the
+    """Part 10 §5.1.2: historical bytes T8–T9 are the first 4 digits of the
     region code, which also opens the card identification code (EF05 tag 01)."""
     target.select_ssse()
     card_id = target.ok("00 B2 01 2C 12")
@@ -30,13 +30,13 @@ def test_atr_region_matches_card_identification_code(target: Target) -> None:
 
 
 def test_select_ssse_by_name_answers_61_1e(target: Target) -> None:
-    """SPEC §1.1: on T=0, SELECT ``00 A4 04 00 0F <AID>`` answers ``61 1E`` and no data."""
+    """Part 3 §6.4: on T=0, SELECT ``00 A4 04 00 0F <AID>`` answers ``61 1E`` and no data."""
     response = target.send(SELECT_SSSE)
     assert (response.data, f"{response.sw:04X}") == (b"", "611E")
 
 
 def test_get_response_returns_the_fci(target: Target) -> None:
-    """SPEC §1.1: GET RESPONSE ``00 C0 00 00 1E`` returns the 30-byte FCI; on our cards
+    """Part 2 §9.3.3: GET RESPONSE ``00 C0 00 00 1E`` returns the 30-byte FCI; on our cards
     byte for byte ``6F 1C 84 0F <AID> A5 09 88 01 1E 9F 0C 03 86 01 xx``."""
     assert target.sw(SELECT_SSSE) == "611E"
     data = target.ok("00 C0 00 00 1E")
@@ -50,7 +50,7 @@ def test_get_response_returns_the_fci(target: Target) -> None:
 
 
 def test_fci_algorithm_identifier(target: Target) -> None:
-    """SPEC §1.1, S3 §10.1: 9F0C carries ``86 01 xx``: 01 DES/3DES (2.00 demo card),
+    """S3 §10.1: 9F0C carries ``86 01 xx``: 01 DES/3DES (2.00 demo card),
     03 SM4 (3.00 cards)."""
     data = target.select_ssse()
     (template,) = parse_ber_tlv(data)
@@ -89,7 +89,7 @@ def test_unknown_fid_answers_6a82(target: Target) -> None:
 
 
 def test_select_ef_answers_9000_without_fci(target: Target) -> None:
-    """SPEC §1.1, Part 5 §6.11.4: SELECT EF ``00 A4 02 00 02 EF 05`` answers ``9000``
+    """Part 5 §6.11.4: SELECT EF ``00 A4 02 00 02 EF 05`` answers ``9000``
     and no data (no FCI for an EF)."""
     target.select_ssse()
     response = target.send("00 A4 02 00 02 EF 05")
@@ -98,7 +98,7 @@ def test_select_ef_answers_9000_without_fci(target: Target) -> None:
 
 def test_select_df_by_aid_returns_its_name(target: Target) -> None:
     """Part 5 §6.11.4: SELECT of an ADF by AID returns its FCI, whose ``84`` is the AID
-    (DF04, SPEC §1.2)."""
+    (DF04, S2 table 2)."""
     target.select_ssse()
     response = target.send(b"\x00\xa4\x04\x00\x06" + DF04_AID)
     assert response.sw >> 8 == 0x61
@@ -112,7 +112,7 @@ def test_partial_df_name_finds_each_application_once(target: Target) -> None:
     """Part 5 §6.11: partial DF names are optional; a card that supports them selects a
     different matching DF for each SELECT with P2 = 02 ("next"), finds each once, then
     answers ``6A82``.  The RID ``D1 56 00 00 05`` prefixes every application's AID
-    (DF01–DF04 ``…00``–``…03``, DF07 ``…04``, SPEC §1.2)."""
+    (DF01–DF04 ``…00``–``…03``, DF07 ``…04``, S2 table 2)."""
     target.select_ssse()
     prefix = bytes.fromhex("D156000005")
     found: list[bytes] = []

@@ -1,4 +1,4 @@
-"""The PSAM, the terminal's secure access module (Part 9; SPEC §8).
+"""The PSAM, the terminal's secure access module (Part 9).
 
 - :mod:`.layout`: the file system as data (DES and SM4/SSF33 environments, their files,
   where each lives in storage) and :func:`is_secret` for card images;

@@ -12,7 +12,7 @@ Transmission is T=0, as the ATR ``3B 6x 00 00`` of :func:`.content.psam_atr` ann
 (Part 2 §9: the card uses the character protocol T=0 only).  A command that sends data
 and gets data back (case 4: SELECT, CIPHER DATA, INIT SAM FOR PURCHASE) is answered
 ``61xx`` whatever Le it carries, and its data wait for GET RESPONSE (``80 FA 00 00 08 …``
-then ``00 C0 00 00 08``, SPEC §8; Part 2 §9.3.1.4); so is a command sent with neither data
+then ``00 C0 00 00 08`` in a real trace; Part 2 §9.3.1.4); so is a command sent with neither data
 nor Le (case 1, T=0 header P3 = ``00``).  A case-2 command (READ BINARY, READ RECORD, GET
 CHALLENGE, GET RESPONSE, SELECT of the MF without data) gets its data at once when Le is
 the response's length; another Le, ``00`` included, is answered ``6Cxx`` and the command

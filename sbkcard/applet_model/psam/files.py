@@ -41,7 +41,7 @@ def _byte(value: int, where: str) -> int:
 class PublicInfo:
     """EF 0015, 卡片公共信息 (Part 9 table 2), 15 bytes.
 
-    Example (SPEC §8): ``43 | 43990020120619810006 | 22 | 44 | 0000``.
+    Example (a real PSAM): ``43 | 43990020120619810006 | 22 | 44 | 0000``.
     """
 
     SIZE: ClassVar[int] = 15

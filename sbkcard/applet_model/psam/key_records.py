@@ -57,7 +57,7 @@ class KeyType(IntEnum):
     """The low 5 bits of the usage byte.
 
     Part 9 §6.3 names types 2, 6, 7, 8, 9 and 12; types 0, 1 and 3–5 are the remaining
-    codes of SPEC §4.3.  Type 1 is what the PSAM's own authentication keys KID-01…03 are.
+    codes (not in Part 9's text).  Type 1 is what the PSAM's own authentication keys KID-01…03 are.
     """
 
     MASTER = 0
@@ -82,7 +82,7 @@ class KeyType(IntEnum):
         """What a session key of this type may do through CIPHER DATA (empty: none).
 
         A MAC key only computes MACs, an encryption key only encrypts, type 8 does both
-        (Part 9 §6.3); the PIN and maintenance keys of SPEC §4.3 do what their commands
+        (Part 9 §6.3); the PIN and maintenance keys (types 1, 3–5) do what their commands
         need (PIN reload: the new PIN encrypted and the command MACed).  Purchase keys
         serve only INIT/CREDIT SAM FOR PURCHASE, TAC keys have no session key.
         """

@@ -1,4 +1,4 @@
-"""The PSAM's file system as data (Part 9 §5, figure 1; SPEC §8).
+"""The PSAM's file system as data (Part 9 §5, figure 1).
 
 Two algorithm environments, each a DDF with the same shape::
 

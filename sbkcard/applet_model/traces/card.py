@@ -1,7 +1,7 @@
 """The user card as a trace shows it: current DF and EF, layout, and what each command means.
 
 :class:`CardModel` follows the card's own rules (Part 5 §6.11 SELECT, §6.9–§6.13 file
-addressing; SPEC §1): SELECT by DF name (first DF whose name starts with the data, or the
+addressing; Part 3 §5.2): SELECT by DF name (first DF whose name starts with the data, or the
 next one with P2 ``02``), by FID (a child of the current DF, else a sibling DF or the
 parent), EF by identifier under the current DF; READ/UPDATE RECORD and BINARY by SFI make
 the addressed EF current.  Files and data items come from the national tree
@@ -79,7 +79,7 @@ _MODES: dict[int, str] = {
 
 
 def _enciphered(cmd: Cmd) -> bool:
-    """Secure messaging with ``LD ‖ data`` enciphered before the MAC (SPEC §5.2).
+    """Secure messaging with ``LD ‖ data`` enciphered before the MAC (Part 4 §8.3).
 
     PIN RELOAD ``84 24 00 01`` (Part 5 §6.8) and WRITE KEY/PIN ``84 D4``.
     """

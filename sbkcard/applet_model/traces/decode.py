@@ -1,4 +1,4 @@
-"""Reading a trace and annotating every exchange (SPEC §1–3, §8; Part 5; Part 9).
+"""Reading a trace and annotating every exchange (Part 3; Part 5; Part 9).
 
 :func:`read_trace` reads a trace in the format of :mod:`sbkcard.apdu.trace`, whose lines
 may start with the device they went to (``card``, ``psam``), as the trace a terminal

@@ -7,7 +7,7 @@ to show its value.  File contents are not here: they come from the data-item
 declarations (:mod:`sbkcard.applet_model.data_items`) through the typed records.
 
 Sources: user card Part 5 §6.4, §6.5, §6.7 (authentication), §7 tables 51–71 (purse);
-PSAM Part 9 §9.3, §9.7–§9.10 (SPEC §8).  A table is keyed by ``(INS, P1, P2)``, ``None``
+PSAM Part 9 §9.3, §9.7–§9.10.  A table is keyed by ``(INS, P1, P2)``, ``None``
 matching any value; :func:`layout_of` picks the most specific entry.
 """
 

@@ -1,4 +1,4 @@
-"""The PSAM as a trace shows it: its environment, the ADF, the current EF (Part 9; SPEC §8).
+"""The PSAM as a trace shows it: its environment, the ADF, the current EF (Part 9).
 
 :class:`PsamModel` follows the PSAM's SELECT (the DES environment ``sx1.sh.社会保障`` /
 ``3F00``, the SM4/SSF33 environment ``sx2.sh.社会保障`` / ``DDF1``, the ADF
@@ -82,7 +82,7 @@ _FIELD_NAMES: dict[str, tuple[str, str]] = {
 (Part 9 tables 2–7)."""
 
 _FACTOR_LEVELS = ("card", "city", "province")
-"""The order DELIVERY SESSION KEY carries its factors in (SPEC §8)."""
+"""The order DELIVERY SESSION KEY carries its factors in (Part 9 §9.7)."""
 
 
 class PsamModel:

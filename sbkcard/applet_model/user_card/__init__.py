@@ -1,4 +1,4 @@
-"""The social security user card: its COS, profiles and personalisation (SPEC §1–§5, §7).
+"""The social security user card: its COS, profiles and personalisation (Parts 2–5, 7, 10).
 
 - :class:`UserCard` — the card's operating system over a
   :class:`~sbkcard.applet_model.storage.Storage` (:mod:`.card`);

@@ -1,4 +1,4 @@
-"""The user card's operating system: every command of SPEC §3 over a :class:`Storage`.
+"""The user card's operating system: every command of Part 5 over a :class:`Storage`.
 
 :class:`UserCard` answers any byte string with ``data ‖ SW1 SW2`` (Part 5) and keeps
 all persistent state in its storage (:mod:`.fcp` lists the keys). Each command's writes
@@ -8,7 +8,7 @@ giving one away.
 
 Transmission is contact T=0: a command that sends data and gets data back (a case-4
 command such as SELECT by name or INTERNAL AUTHENTICATE) answers ``61xx`` and the data
-follow with GET RESPONSE (SPEC §1.1); a case-2 command with a wrong Le answers ``6Cxx``
+follow with GET RESPONSE (Part 2 §9.3.2); a case-2 command with a wrong Le answers ``6Cxx``
 where Part 5 says so (READ RECORD, READ BINARY, GET RESPONSE) and ``6700`` where it
 says "Le 长度错" (GET CHALLENGE, GET BALANCE).
 
@@ -110,7 +110,7 @@ class UserCard(
 
     @property
     def atr(self) -> bytes:
-        """The answer to reset stored at COS activation (SPEC §7)."""
+        """The answer to reset stored at COS activation (Part 10 §5.1.2)."""
         return self.storage.read(ATR_KEY) or b""
 
     @property

@@ -91,7 +91,7 @@ LIFE_BLOCKED = b"\xff"
 DF_TYPE = 0x38
 
 COS_KIDS = {"MKMF": 0x00, "MKSSSE": 0x01, "DPK": 0x90, "DLK": 0x91, "DTK": 0x92, "DSK": 0x93}
-"""Key identifiers the COS gives to keys the standard does not number (SPEC §4.2)."""
+"""Key identifiers the COS gives to keys the standard does not number (Part 9 table B1)."""
 
 
 class HeaderError(ValueError):
@@ -320,7 +320,7 @@ class DfHeader:
         return df_path_name(self.fid, self.aid)
 
     def fci(self) -> bytes:
-        """The FCI returned by SELECT (Part 5 tables 36–38; SPEC §1.1)."""
+        """The FCI returned by SELECT (Part 5 tables 36–38)."""
         if not self.aid:
             return b""
         body = bytes((0x84, len(self.aid))) + self.aid

@@ -1,6 +1,6 @@
 """The user card's personalisation commands: CREATE FILE and WRITE KEY (Part 10 §5.2).
 
-COS-specific (SPEC §3 last note); the host side is
+COS-specific (Part 10 §5.2.5 names no command); the host side is
 :mod:`sbkcard.applet_model.user_card.personalise`.
 """
 
@@ -87,7 +87,7 @@ class PersonalisationCommands(CardCore):
 
         P1 ``00``: a key, P2 its KID; P1 ``01``: the PIN of the current DF. The data is
         the plaintext encrypted under the master key in control (LD ‖ data, ``80``-padded,
-        ECB; SPEC §5.2), then a MAC under the same key with the card's challenge as IV
+        ECB; Part 4 §8.3), then a MAC under the same key with the card's challenge as IV
         (as the PSAM's key commands, Part 9 §7.1.3).
         """
         s = self._session

@@ -21,7 +21,7 @@ holds only ``cos:atr``, ``cos:life``, ``fs:MF`` and the transport key as the MF 
 key (``key:MF/00.01``, ``ctr:MF/00``).
 
 The personalisation commands (COS-specific: the standard leaves them to the COS,
-SPEC §3 last note; all are short APDUs, T=0, so data-returning ones answer ``61xx``):
+Part 10 §5.2; all are short APDUs, T=0, so data-returning ones answer ``61xx``):
 
 ===========================================  ================================================
 ``00 84 00 00 Le``                           GET CHALLENGE, before each EXTERNAL
@@ -35,8 +35,8 @@ SPEC §3 last note; all are short APDUs, T=0, so data-returning ones answer ``61
                                              as :mod:`.fcp` stores it (needs the controlling
                                              master key authenticated)
 ``84 D4 00 KID Lc E(LD‖rec) ‖ MAC``          WRITE KEY: ``rec`` = version ‖ role ‖ algorithm ‖
-                                             tries ‖ key; encrypted (SPEC §5.2) and MACed
-                                             (SPEC §5.1 over ``84 D4 00 KID Lc ‖ cipher``,
+                                             tries ‖ key; encrypted (Part 4 §8.3) and MACed
+                                             (Part 4 §8.2 over ``84 D4 00 KID Lc ‖ cipher``,
                                              IV = the challenge) under the master key in
                                              control; a global KID goes to the SSSE (or MF),
                                              a local one to the current DF
@@ -147,7 +147,7 @@ PIN_TRIES = 3
 """PIN tries before it blocks (the issuer decides, Part 7 §13.3)."""
 
 DEMO_PIN = "123456"
-"""The demo card's PIN (the default seen on real cards, SPEC §3)."""
+"""The demo card's PIN (the default seen on real cards)."""
 DEMO_CARDHOLDER = Cardholder(
     ssn="410102199003071230",
     name="张三",
@@ -259,7 +259,7 @@ def _pin_plain(pin: str | None, tries: int) -> bytes:
 
 
 def card_atr(profile: Profile, card_id: CardId) -> bytes:
-    """The ATR of a card of ``profile`` with ``card_id`` (SPEC §7): region and serial."""
+    """The ATR of a card of ``profile`` with ``card_id`` (Part 10 §5.1.2): region and serial."""
     return make_atr(
         card_id.region,
         card_id.serial,
@@ -469,7 +469,7 @@ def write_pin_command(
 def external_auth_command(
     kid: int, key: bytes, algorithm: Algorithm, challenge: bytes, original: bytes = bytes(8)
 ) -> bytes:
-    """EXTERNAL AUTHENTICATE ``00 82 00 KID 10`` answering ``challenge`` (SPEC §4.4)."""
+    """EXTERNAL AUTHENTICATE ``00 82 00 KID 10`` answering ``challenge`` (Part 5 §6.4)."""
     sk = session_key(key, challenge, algorithm)
     return _apdu(bytes((0x00, 0x82, 0x00, kid)), auth_data(sk, original, algorithm) + original)
 

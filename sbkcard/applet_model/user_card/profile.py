@@ -1,4 +1,4 @@
-"""Card profiles: the generations of the social security card (SPEC §1.2, §10; S3 §10.1–10.2).
+"""Card profiles: the generations of the social security card (S2 App. C; S3 §10.1–10.2).
 
 A profile fixes the algorithm the SSSE announces (FCI tag ``86``), the specification
 version written to EF05 tag ``03`` and hence the layout (on 3.00 cards EF06 is read

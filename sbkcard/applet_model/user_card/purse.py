@@ -5,7 +5,7 @@ counter 2 ‖ balance (CIA) 4 ‖ year's self-paid total (SPIP) 4 ‖ year's poo
 total (SPFP) 4 ‖ payment year (``cn 2``, ``CCYY``) ‖ year start (``cn 2``, ``MMDD``).
 Amounts are binary, in fen.
 
-Cryptograms (Part 7 §11.2–11.8, §12.2–12.6, §15; SPEC §5.3); the MACs are computed
+Cryptograms (Part 7 §11.2–11.8, §12.2–12.6, §15; Part 5 §7); the MACs are computed
 without a command header (Part 4 §8.2.4), the transaction type is the ``an 1`` code of
 EF08 (S2 table 51: ``'1'`` load, ``'2'`` medical settlement):
 

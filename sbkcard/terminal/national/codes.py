@@ -1,4 +1,4 @@
-"""The error codes of the national reader interface, declared once (S3 App. A, SPEC §6).
+"""The error codes of the national reader interface, declared once (S3 App. A).
 
 :class:`Code` lists the fixed negative codes with their texts as the standard prints
 them; a card's status word comes back as ``-(SW1·256+SW2)`` (:func:`sw_code`).
@@ -131,7 +131,7 @@ HSM_FALLBACK: Final[frozenset[int]] = frozenset(
 
 
 def sw_code(sw: int) -> int:
-    """The interface's code for a card status word: ``-(SW1·256+SW2)`` (SPEC §6)."""
+    """The interface's code for a card status word: ``-(SW1·256+SW2)`` (S3 App. A)."""
     return -(sw & 0xFFFF)
 
 

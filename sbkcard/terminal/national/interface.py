@@ -1,4 +1,4 @@
-"""The national reader interface (人社信息函[2016]38号; S3 "升级部分接口定义"; SPEC §6).
+"""The national reader interface (人社信息函[2016]38号; S3 "升级部分接口定义").
 
 :class:`NationalInterface` offers the standard's functions, with the standard's names
 and arguments, over a :class:`~sbkcard.terminal.terminal.Terminal`; each returns
@@ -87,7 +87,7 @@ MAX_AMOUNT = Decimal("42949672.95")
 
 
 def fields(*values: str) -> str:
-    """``a|b|c|``: the interface's field list, each field ``|``-terminated (SPEC §6)."""
+    """``a|b|c|``: the interface's field list, each field ``|``-terminated (S3 §1.1.2)."""
     return "".join(f"{v}|" for v in values)
 
 

@@ -1,4 +1,4 @@
-"""Card authenticity and external authentication through the PSAM or HSM (SPEC §4.4).
+"""Card authenticity and external authentication through the PSAM or HSM (Part 4 §9; Part 7 §6).
 
 * :func:`check_authenticity` — Part 7 §5.4: the terminal makes two 8-byte randoms, sends
   INTERNAL AUTHENTICATE ``00 88 00 00 10 R1 ‖ R2`` (R1 makes the IRK session key, R2 is
@@ -9,7 +9,7 @@
   genuine card.
 * :func:`external_authenticate` — Part 7 §6.2–6.6: GET CHALLENGE on the card, the
   security module's authentication data of a terminal random under the key's session
-  key, EXTERNAL AUTHENTICATE; any read or write key of the key table (SPEC §4.2), with
+  key, EXTERNAL AUTHENTICATE; any read or write key of the key table (Part 9 table B1), with
   1–3 diversification levels at the PSAM (probed, see :mod:`sbkcard.terminal.security.sam`).
 """
 
@@ -72,7 +72,7 @@ def check_authenticity(conn: Connection) -> Authenticity:
 def external_authenticate(
     conn: Connection, key: str | KeySpec, version: int | None = None
 ) -> ExternalAuth:
-    """EXTERNAL AUTHENTICATE with ``key`` (a name of SPEC §4.2 such as ``"RK1DF04"``)."""
+    """EXTERNAL AUTHENTICATE with ``key`` (a name of Part 9 table B1 such as ``"RK1DF04"``)."""
     spec = key if isinstance(key, KeySpec) else card_key(key)
     conn.authenticate(spec, version)
     assert spec.card_kid is not None

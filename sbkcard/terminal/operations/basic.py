@@ -29,7 +29,7 @@ from sbkcard.terminal.operations.values import item_text
 
 @dataclass(frozen=True)
 class Cardholder:
-    """SSSE EF06, 持卡人基本信息 (SPEC §2.3), each item as the interface writes it."""
+    """SSSE EF06, 持卡人基本信息 (S2 §8.1.2), each item as the interface writes it."""
 
     ssn: str
     name: str

@@ -1,7 +1,7 @@
 """Application maintenance: APPLICATION BLOCK and CARD BLOCK (Part 7 §13.1–13.2).
 
 Both follow the flow of Part 7 §13, the keys and MAC key read from the national tree
-(:class:`~sbkcard.applet_model.tree.DF`: ``block`` and ``mac_key``; SPEC §4.2):
+(:class:`~sbkcard.applet_model.tree.DF`: ``block`` and ``mac_key``; Part 9 table B1):
 
 1. external authentication with the DF's blocking key — BK for the SSSE, DF01, DF02
    and DF07, LKDF03 / LKDF04 for DF03 / DF04 — through the PSAM or HSM, with the DF
@@ -9,7 +9,7 @@ Both follow the flow of Part 7 §13, the keys and MAC key read from the national
 2. GET CHALLENGE (4 bytes);
 3. the command, ``84 1E 00 01 04`` or ``84 16 00 00 04``, with the MAC of its header
    under the session key of the DF's maintenance key (STKSSSE, STKDF0x) and the
-   challenge (SPEC §5.1), computed by the PSAM (DELIVERY SESSION KEY + CIPHER DATA) or
+   challenge (Part 4 §8.2), computed by the PSAM (DELIVERY SESSION KEY + CIPHER DATA) or
    the key service (:meth:`~sbkcard.terminal.security.base.SecurityModule.secure_message`).
 
 After APPLICATION BLOCK the card answers ``9303`` to a SELECT of the application (and

@@ -12,7 +12,7 @@ printed, logged or traced (its APDUs are marked secret).
 * :func:`reload_pin` and :func:`unblock_pin` — the issuer's PIN CHANGE/UNBLOCK ``84 24``
   under secure messaging: external authentication with the PIN unblock key (PUK) first
   (Part 7 §13), then GET CHALLENGE and the command with the new PIN enciphered (reload)
-  and the MAC of the maintenance key STKSSSE (SPEC §5.1–5.2; the S4 trace: key address
+  and the MAC of the maintenance key STKSSSE (Part 4 §8.2–8.3; a real SM4 card's trace: key address
   ``0173``), both computed by the PSAM or HSM.
 """
 
@@ -89,7 +89,7 @@ def _maintenance(conn: Connection, p2: int, new: Pin | None, what: str) -> None:
 
 
 def enciphered_length(length: int, block: int) -> int:
-    """Bytes of ``LD ‖ data`` after 80-padding to whole blocks (SPEC §5.2)."""
+    """Bytes of ``LD ‖ data`` after 80-padding to whole blocks (Part 4 §8.3.2)."""
     total = length + 1
     return total if total % block == 0 else (total // block + 1) * block
 

@@ -7,7 +7,7 @@ for a GUI, a hardware pad's driver, or a test).  :func:`enter_pin` checks the le
 (4–16 digits, S3 §4.1.3) and :func:`enter_new_pin` asks twice and compares.
 
 A :class:`Pin` keeps its digits to itself: ``repr``/``str`` show ``******``; the BCD block
-for VERIFY comes from :meth:`Pin.encode` (``cn``, ``F``-padded, SPEC §3).
+for VERIFY comes from :meth:`Pin.encode` (``cn``, ``F``-padded, Part 5 §6.14).
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ class Pin:
         self._digits = digits
 
     def encode(self) -> bytes:
-        """The PIN as ``cn``: BCD, left-aligned, padded with ``F`` (SPEC §3 VERIFY)."""
+        """The PIN as ``cn``: BCD, left-aligned, padded with ``F`` (Part 5 §6.14 VERIFY)."""
         text = self._digits + ("F" if len(self._digits) % 2 else "")
         return bytes.fromhex(text)
 

@@ -1,6 +1,6 @@
 """The medical purse of DF04: purchase, load, balance, transaction records (Part 7 §10–§15).
 
-* :func:`purchase` — the offline medical purchase (Part 7 §12, SPEC §5.3): the PIN,
+* :func:`purchase` — the offline medical purchase (Part 7 §12, Part 9 §9.9): the PIN,
   INITIALIZE FOR PURCHASE on the card, MAC1 from the security module (INIT SAM FOR
   PURCHASE on a PSAM), DEBIT FOR PURCHASE on the card, the card's MAC2 checked by the
   security module (CREDIT SAM FOR PURCHASE); the TAC is kept in the result for the

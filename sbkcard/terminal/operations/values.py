@@ -1,4 +1,4 @@
-"""Data items as the national interface writes them (S3 §2.1.2, §3.1.2; SPEC §2.1, §6).
+"""Data items as the national interface writes them (S3 §2.1.2, §3.1.2; S2 §7).
 
 The reader interface passes every value as text: ``an`` items as their text (GBK on the
 card, 00-padding removed), ``cn`` items as their digits (F-padding removed, so an empty

@@ -7,7 +7,7 @@ operations of :mod:`sbkcard.terminal.operations` run unchanged on either (S3 §1
 PSAM path first, the HSM path as its fallback).
 
 :class:`CardContext` is what the key hierarchy needs to know about the card in the
-reader (SPEC §4.3): the algorithm of its SSSE (FCI tag ``86``), its ATR (card factor)
+reader (Part 9 §7.3): the algorithm of its SSSE (FCI tag ``86``), its ATR (card factor)
 and its card identification code (region → province and city factors).
 """
 
@@ -55,7 +55,7 @@ class CardContext:
 
 @dataclass(frozen=True)
 class PurchaseInit:
-    """The card's answer to INITIALIZE FOR PURCHASE (SPEC §3), plus the request's amounts."""
+    """The card's answer to INITIALIZE FOR PURCHASE (Part 5 §7.6), plus the request's amounts."""
 
     balance: int
     spip: int
@@ -69,7 +69,7 @@ class PurchaseInit:
 
 @dataclass(frozen=True)
 class PurchaseRequest:
-    """What MAC1 covers (SPEC §5.3): amounts in fen, type, terminal number, terminal time."""
+    """What MAC1 covers (Part 7 §12.3): amounts in fen, type, terminal number, terminal time."""
 
     account: int
     self_paid: int
@@ -85,7 +85,7 @@ class PurchaseRequest:
 
 
 def bcd_time(time: dt.datetime) -> bytes:
-    """``YYYYMMDDHHMMSS`` as cn 7 (the terminal time of SPEC §3 / §5.3)."""
+    """``YYYYMMDDHHMMSS`` as cn 7 (the terminal time of Part 5 §7.2 / Part 7 §12)."""
     return bytes.fromhex(time.strftime("%Y%m%d%H%M%S"))
 
 
@@ -154,7 +154,7 @@ class SecurityModule(Protocol):
     def auth_data(
         self, card: CardContext, key: KeySpec, version: int, factor: bytes, original: bytes
     ) -> bytes:
-        """Authentication data of ``original`` under the session key of ``factor`` (SPEC §4.4).
+        """Authentication data of ``original`` under the session key of ``factor`` (Part 4 §9.3).
 
         For internal authentication this is what the card must answer; for external
         authentication it is what the terminal sends.
@@ -170,7 +170,7 @@ class SecurityModule(Protocol):
         header: bytes,
         plaintext: bytes | None,
     ) -> bytes:
-        """The data field of a secure-messaging command (SPEC §5.1–5.2).
+        """The data field of a secure-messaging command (Part 4 §8.2–8.3).
 
         ``header`` is ``CLA INS P1 P2 Lc`` (Lc counting the MAC); ``plaintext`` is
         encrypted as ``LD ‖ data`` first when given; the MAC covers header ‖ ciphertext.
@@ -180,7 +180,7 @@ class SecurityModule(Protocol):
     def purchase_mac1(
         self, card: CardContext, init: PurchaseInit, request: PurchaseRequest
     ) -> tuple[int, bytes]:
-        """(terminal transaction sequence, MAC1) for a medical purchase (SPEC §5.3)."""
+        """(terminal transaction sequence, MAC1) for a medical purchase (Part 7 §12.3)."""
         ...
 
     def check_mac2(self, mac2: bytes) -> None:

@@ -1,4 +1,4 @@
-"""HSM mode: a key service in place of the PSAM (SPEC §6; S3 §10.5, App. B, App. C).
+"""HSM mode: a key service in place of the PSAM (S3 §10.5, App. B, App. C).
 
 When the counter has no PSAM (or the PSAM lacks a key or a level), the business system
 sends the card's challenges to the ministry's or the province's HSM through the card
@@ -6,7 +6,7 @@ holder database (持卡库) and feeds the answers back to the reader: the nation
 interface's ``*_HSM_Step*`` functions.  :class:`KeyService` is that HSM as this project
 sees it: a few primitive computations addressed by the key logical addresses of S3
 App. B, diversified for one card (region → province and city factors, ATR → card
-factor, SPEC §4.3).
+factor, Part 9 §7.3).
 
 * :class:`SoftwareKeyService` holds the roots of a :class:`~sbkcard.keys.hierarchy.KeySet`
   (the demo key set by default: published TEST keys) and answers in software;
@@ -49,7 +49,7 @@ class KeyService(Protocol):
         ...
 
     def auth_data(self, card: CardContext, address: str, factor: bytes, original: bytes) -> bytes:
-        """Authentication data (SPEC §4.4) under the card key at ``address``."""
+        """Authentication data (Part 4 §9.3) under the card key at ``address``."""
         ...
 
     def secure_message(
@@ -60,13 +60,13 @@ class KeyService(Protocol):
         header: bytes,
         plaintext: bytes | None,
     ) -> bytes:
-        """``[E(SK, LD ‖ plaintext)] ‖ MAC`` for a secure-messaging command (SPEC §5.1–5.2)."""
+        """``[E(SK, LD ‖ plaintext)] ‖ MAC`` for a secure-messaging command (Part 4 §8.2–8.3)."""
         ...
 
     def session_mac(
         self, card: CardContext, address: str, session_input: bytes, data: bytes
     ) -> bytes:
-        """MAC of ``data`` under the session key of ``session_input`` (MAC1/MAC2, SPEC §5.3)."""
+        """MAC of ``data`` under the session key of ``session_input`` (MAC1/MAC2, Part 7 §12)."""
         ...
 
     def tac(self, card: CardContext, address: str, data: bytes) -> bytes:

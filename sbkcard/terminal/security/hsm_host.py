@@ -1,4 +1,4 @@
-"""The HSM side of the national interface's two-step functions (S3 App. C; SPEC §6).
+"""The HSM side of the national interface's two-step functions (S3 App. C).
 
 In HSM mode the business system takes each ``*_HSM_Step1`` output to the card holder
 database (持卡库), whose HSM computes the answer the next step needs.  :class:`HsmHost`

@@ -1,4 +1,4 @@
-"""The PSAM as the terminal's security module (Part 9 §7–§9; SPEC §8).
+"""The PSAM as the terminal's security module (Part 9 §7–§9).
 
 :class:`PsamModule` drives a PSAM in the reader's second slot through its commands:
 
@@ -17,7 +17,7 @@ a PSAM can MAC the PIN unblock but cannot encipher the new PIN of a PIN reload; 
 case is :class:`~sbkcard.terminal.errors.PsamKeyMissingError` (code -27272), on which
 the business system falls back to the HSM functions (S3 §10.5).
 
-Level compatibility (Part 9 §8, SPEC §8): the PSAM may hold a key as a national (3
+Level compatibility (Part 9 §8): the PSAM may hold a key as a national (3
 levels to apply), provincial (2) or city (1) root.  :class:`DepthIndex` is the index
 table of 方案二, filled the way 方案一 says (try the depths until the PSAM stops answering
 ``6A80``, 分散级数不符) and kept per PSAM (:class:`~sbkcard.terminal.terminal.Terminal`

@@ -1,4 +1,4 @@
-"""The PC/SC transport: a card in a reader through pyscard and pcscd (PCSC.md).
+"""The PC/SC transport: a card in a reader through pyscard and pcscd (pcsc-lite).
 
 :class:`PcscTransport` satisfies :class:`~sbkcard.terminal.transports.transport.Transport`, so every
 terminal operation runs unchanged against a card in a USB reader, or a simulated card

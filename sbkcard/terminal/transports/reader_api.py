@@ -26,7 +26,7 @@ Where App. A leaves a choice, sbkcard's:
 * ``ICC_Reader_Application`` passes the command as it is and returns the card's answer as
   it is: under T=0 a case-4 command answers ``61xx`` and the *caller* sends GET RESPONSE
   (``00 C0 00 00 xx``), as with PC/SC and as Part 7's transaction flows show (SELECT SSSE
-  → ``61 1E`` → GET RESPONSE, SPEC §1.1).  The command is parsed first, as a T=0 library
+  → ``61 1E`` → GET RESPONSE, Part 2 §9.3.2).  The command is parsed first, as a T=0 library
   must to build the TPDU header: a malformed APDU is ``IFD_ParameterError``, an
   extended-length one (no T=0 mapping) ``IFD_BadCommand``.
 * ``ICC_Reader_PowerOn`` answers ``IFD_ICC_TypeError`` for an ATR whose TS is neither

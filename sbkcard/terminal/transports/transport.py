@@ -1,4 +1,4 @@
-"""Transports and the session a terminal runs over one (SPEC §1.1 T=0, Part 7 §14).
+"""Transports and the session a terminal runs over one (Part 2 §9.3 T=0, Part 7 §14).
 
 A :class:`Transport` is anything that powers a card and exchanges byte strings with it:
 the simulator's in-process card satisfies it as it is, the PC/SC transport
