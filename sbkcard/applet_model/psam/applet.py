@@ -46,7 +46,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from hmac import compare_digest
 
-from sbkcard.apdu import SW, ApduFormatError, CommandAPDU, more_data, tries_left, wrong_le
+from sbkcard.apdu import SW, ApduFormatError, CommandAPDU, bodies, more_data, tries_left, wrong_le
 from sbkcard.apdu.tlv import build_ber_tlv
 from sbkcard.applet_model.applet import log_fault
 from sbkcard.applet_model.psam.errors import PsamError
@@ -538,11 +538,12 @@ class Psam:
         count, extra = divmod(len(data) - PURCHASE_DATA_LENGTH, 8)
         if len(data) < PURCHASE_DATA_LENGTH + 8 or extra or count > 3:
             raise _Reject(SW.WRONG_LENGTH)
-        random, purchase_seq = data[0:4], data[4:6]
-        amounts, kind, when = data[6:18], data[18:19], data[19:26]
-        version, algorithm = data[26], data[27]
-        record = self._purchase_key(tx, env, version)
-        if record is None or not self._same_cipher(algorithm, record):
+        try:
+            body = bodies.parse(bodies.INIT_SAM_FOR_PURCHASE, data)
+        except bodies.BodyError:
+            raise _Reject(SW.WRONG_DATA) from None
+        record = self._purchase_key(tx, env, body.key_version)
+        if record is None or not self._same_cipher(body.algorithm, record):
             raise _Reject(SW.REF_NOT_FOUND)
         if record.levels != count:
             raise _Reject(SW.WRONG_DATA)
@@ -553,12 +554,30 @@ class Psam:
         sequence = encode_sequence(decode_sequence(sequence) + 1)
         tx.write(env.ef_key(0x0019), sequence)
         cipher = record.algorithm.cipher
-        factors = [data[i : i + 8] for i in range(PURCHASE_DATA_LENGTH, len(data), 8)]
-        dpk = diversify(record.key, factors[::-1], cipher)
-        sespk = session_key(dpk, random + purchase_seq + sequence[2:], cipher)
-        mac1 = mac(sespk, amounts + kind + terminal + when, cipher)
+        dpk = diversify(record.key, list(body.factors)[::-1], cipher)
+        session_input = bodies.build(
+            bodies.PURCHASE_SESSION_INPUT,
+            random=body.random,
+            seq=body.seq,
+            terminal_seq=sequence[2:],
+        )
+        sespk = session_key(dpk, session_input, cipher)
+        mac1 = mac(
+            sespk,
+            bodies.build(
+                bodies.PURCHASE_MAC1_INPUT,
+                **{**body, "terminal": terminal, "time": body.date + body.time},
+            ),
+            cipher,
+        )
+        amounts = bodies.build(bodies.PURCHASE_AMOUNTS, **body)
         self._purchase = _Purchase(sespk, cipher, amounts)
-        return sequence + mac1, SW.OK
+        answer = bodies.build(
+            bodies.INIT_SAM_FOR_PURCHASE_ANSWER,
+            terminal_seq=decode_sequence(sequence),
+            mac1=mac1,
+        )
+        return answer, SW.OK
 
     def _purchase_key(self, tx: Transaction, env: Environment, version: int) -> KeyRecord | None:
         for authority in _PURCHASE_FILES:

@@ -46,7 +46,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-from sbkcard.apdu import CommandAPDU
+from sbkcard.apdu import CommandAPDU, bodies
 from sbkcard.apdu import builders as b
 from sbkcard.applet_model.ssse import Layout
 from sbkcard.applet_model.tree import Rule
@@ -609,10 +609,12 @@ class NationalInterface:
             conn.select(purse.DF04)
             conn.verify_pin()
             terminal = bytes.fromhex(conn.terminal_number())
-            answer = conn.card.call(
-                b.initialize_for_purchase(1, 0, total, paid, terminal), "INITIALIZE FOR PURCHASE"
+            answer = conn.card.call_body(
+                b.initialize_for_purchase(1, 0, total, paid, terminal),
+                bodies.INITIALIZE_FOR_PURCHASE_ANSWER,
+                "INITIALIZE FOR PURCHASE",
             )
-            seq, version, random = answer[14:16], answer[16], answer[18:22]
+            seq, version, random = answer.seq, answer.key_version, answer.random
             amounts = f"{total:08X}{paid:08X}"
             assert self._pending is not None
             self._pending.state.update(
@@ -622,7 +624,7 @@ class NationalInterface:
                 f"{conn.ctx.algorithm.value:02X}",
                 hsm_address(card_key("DPK"), version),
                 random.hex().upper(),
-                seq.hex().upper(),
+                f"{seq:04X}",
                 amounts,
                 chr(purse.PURCHASE_TYPE),
                 terminal.hex().upper(),
@@ -640,10 +642,12 @@ class NationalInterface:
             terminal_seq = int.from_bytes(parse_hex(seq_text, "terminal sequence", 4))
             when = parse_time(time_text)
             mac1 = parse_hex(mac1_text, "MAC1", 4)
-            proof = conn.card.call(
-                b.debit_for_purchase(terminal_seq, when, mac1), "DEBIT FOR PURCHASE"
+            proof = conn.card.call_body(
+                b.debit_for_purchase(terminal_seq, when, mac1),
+                bodies.DEBIT_FOR_PURCHASE_ANSWER,
+                "DEBIT FOR PURCHASE",
             )
-            tac, mac2 = proof[:4], proof[4:8]
+            tac, mac2 = proof.tac, proof.mac2
             terminal, version = state["terminal"], state["version"]
             assert isinstance(terminal, bytes) and isinstance(version, int)
             return fields(

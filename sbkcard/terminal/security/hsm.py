@@ -34,7 +34,6 @@ from sbkcard.terminal.security.base import (
     CardContext,
     PurchaseInit,
     PurchaseRequest,
-    bcd_time,
     hsm_address,
     key_at_address,
 )
@@ -212,14 +211,8 @@ class HsmModule:
         seq = self.transaction_seq
         self.transaction_seq += 1
         address = hsm_address(card_key("DPK"), init.key_version)
-        session_input = init.random + init.seq.to_bytes(2) + seq.to_bytes(4)[-2:]
-        data = (
-            request.amounts
-            + bytes([request.tx_type])
-            + request.terminal_number
-            + bcd_time(request.time)
-        )
-        mac1 = self.service.session_mac(card, address, session_input, data)
+        session_input = init.session_input(seq)
+        mac1 = self.service.session_mac(card, address, session_input, request.mac1_input)
         self._pending = (card, address, session_input, request.amounts)
         return seq, mac1
 

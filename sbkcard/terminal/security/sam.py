@@ -36,8 +36,10 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
+from sbkcard.apdu import bodies
 from sbkcard.apdu import builders as b
 from sbkcard.apdu.command import CommandAPDU
+from sbkcard.apdu.status import SW
 from sbkcard.errors import NoCardError
 from sbkcard.keys.ciphers import Algorithm
 from sbkcard.keys.factors import card_factor, city_factor, province_factor
@@ -299,11 +301,13 @@ class PsamModule:
 
         with self.session.during("INIT SAM FOR PURCHASE"):
             answer = self._with_depth(key, card, build, "INIT SAM FOR PURCHASE")
-        if len(answer) != 8:
+        try:
+            mac1 = bodies.parse(bodies.INIT_SAM_FOR_PURCHASE_ANSWER, answer)
+        except bodies.BodyError as exc:
             raise CardStatusError(
-                0x6F00, "INIT SAM FOR PURCHASE (answer not 8 bytes)", device=self.session.device
-            )
-        return int.from_bytes(answer[:4]), answer[4:]
+                SW.UNKNOWN, "INIT SAM FOR PURCHASE (answer not 8 bytes)", device=self.session.device
+            ) from exc
+        return mac1.terminal_seq, mac1.mac1
 
     def check_mac2(self, mac2: bytes) -> None:
         with self.session.during("CREDIT SAM FOR PURCHASE"):
