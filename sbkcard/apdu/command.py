@@ -178,6 +178,20 @@ class CommandAPDU:
         return cls.from_bytes(raw)
 
     @classmethod
+    def _short(cls, cla: int, ins: int, p1: int, p2: int, data: bytes, le: int | None) -> Self:
+        """A short command from decoded bytes, valid by construction (a card's hot path)."""
+        cmd = object.__new__(cls)
+        put = object.__setattr__
+        put(cmd, "cla", cla)
+        put(cmd, "ins", ins)
+        put(cmd, "p1", p1)
+        put(cmd, "p2", p2)
+        put(cmd, "data", data)
+        put(cmd, "le", le)
+        put(cmd, "force_extended", False)
+        return cmd
+
+    @classmethod
     def from_bytes(cls, raw: bytes | bytearray | memoryview) -> Self:
         """Decode a command APDU (ISO 7816-3 §12.1.3 decoding of the body).
 
@@ -191,15 +205,15 @@ class CommandAPDU:
             raise ApduFormatError(f"truncated header: {n} of 4 bytes (CLA INS P1 P2)", n)
         cla, ins, p1, p2 = b[0], b[1], b[2], b[3]
         if n == 4:
-            return cls(cla, ins, p1, p2)
+            return cls._short(cla, ins, p1, p2, b"", None)
         if n == 5:
-            return cls(cla, ins, p1, p2, b"", b[4] or SHORT_MAX_LE)
+            return cls._short(cla, ins, p1, p2, b"", b[4] or SHORT_MAX_LE)
         if b[4] != 0:
             lc = b[4]
             if n == 5 + lc:
-                return cls(cla, ins, p1, p2, b[5:])
+                return cls._short(cla, ins, p1, p2, b[5:], None)
             if n == 6 + lc:
-                return cls(cla, ins, p1, p2, b[5 : 5 + lc], b[-1] or SHORT_MAX_LE)
+                return cls._short(cla, ins, p1, p2, b[5 : 5 + lc], b[-1] or SHORT_MAX_LE)
             if n < 5 + lc:
                 raise ApduFormatError(
                     f"Lc {lc} announces {lc} data bytes but only {n - 5} follow", 4

@@ -14,12 +14,14 @@ from dataclasses import asdict, replace
 from construct import Construct, Container
 
 from sbkcard.apdu import bodies
+from sbkcard.apdu.command import CommandAPDU
 from sbkcard.apdu.status import SW
+from sbkcard.applet_model.applet import CardRefusal
 from sbkcard.applet_model.ssse import PURSE_SIZE
 from sbkcard.applet_model.tree import Structure
 from sbkcard.applet_model.user_card import purse as P
 from sbkcard.applet_model.user_card import recordfile
-from sbkcard.applet_model.user_card.core import CardCore, Command, Reply, sw_only
+from sbkcard.applet_model.user_card.core import CardCore, Reply, sw_only
 from sbkcard.applet_model.user_card.fcp import (
     COS_KIDS,
     EfHeader,
@@ -61,41 +63,37 @@ class PurseCommands(CardCore):
             s.purse_idle()
         return after
 
-    def _fail(self, sw: int) -> Reply:
-        self._session.purse_idle()
-        return sw_only(sw)
-
-    def _initialize(self, cmd: Command) -> Reply:
+    def _initialize(self, cmd: CommandAPDU) -> Reply:
         """INITIALIZE FOR LOAD ``B0 28 00 01`` / FOR PURCHASE ``B0 28 01 01`` (Part 5 §7.5–7.6)."""
         s = self._session
         if cmd.p1 not in (0x00, 0x01) or cmd.p2 != 0x01:
-            return self._fail(SW.WRONG_P1P2)
+            raise CardRefusal(SW.WRONG_P1P2)
         purchase = cmd.p1 == 0x01
         step = P.Command.INITIALIZE_FOR_PURCHASE if purchase else P.Command.INITIALIZE_FOR_LOAD
         after = self._purse_step(step)
         if after is None:
-            return sw_only(SW.INVALID_STATE)
+            raise CardRefusal(SW.INVALID_STATE)
         body = bodies.INITIALIZE_FOR_PURCHASE if purchase else bodies.INITIALIZE_FOR_LOAD
         if len(cmd.data) != body.sizeof():
-            return self._fail(SW.WRONG_LENGTH)
+            raise CardRefusal(SW.WRONG_LENGTH)
         data = bodies.parse(body, cmd.data)
         path = self._purse_path()
         if path is None:
-            return self._fail(SW.CONDITIONS_NOT_SATISFIED)
+            raise CardRefusal(SW.CONDITIONS_NOT_SATISFIED)
         if not self._pin_satisfied(s.df):
-            return self._fail(SW.SECURITY_NOT_SATISFIED)
+            raise CardRefusal(SW.SECURITY_NOT_SATISFIED)
         key = self._purse_key("DPK" if purchase else "DLK", data.key_index)
         if key is None:
-            return self._fail(SW.KEY_INDEX_NOT_SUPPORTED)
+            raise CardRefusal(SW.KEY_INDEX_NOT_SUPPORTED)
         purse = P.PurseData.from_bytes(self.storage.read(body_key(path)) or b"")
         random = self._random(4)
         head = {"key_version": key.version, "algorithm": key.algorithm.value, "random": random}
         if purchase:
             amounts = (data.account, data.self_paid, data.pooled)
             if purse.purchase_seq >= P.COUNTER_MAX:
-                return self._fail(SW.COUNTER_MAX)
+                raise CardRefusal(SW.COUNTER_MAX)
             if amounts[0] > purse.balance:
-                return self._fail(SW.INSUFFICIENT_FUNDS)
+                raise CardRefusal(SW.INSUFFICIENT_FUNDS)
             context = PurseContext(key.version, random, purse.purchase_seq, data.terminal, amounts)
             reply = bodies.build(
                 bodies.INITIALIZE_FOR_PURCHASE_ANSWER,
@@ -109,9 +107,9 @@ class PurseCommands(CardCore):
         else:
             amount, terminal = data.amount, data.terminal
             if purse.load_seq >= P.COUNTER_MAX:
-                return self._fail(SW.COUNTER_MAX)
+                raise CardRefusal(SW.COUNTER_MAX)
             if purse.balance + amount > P.BALANCE_MAX:
-                return self._fail(SW.CONDITIONS_NOT_SATISFIED)
+                raise CardRefusal(SW.CONDITIONS_NOT_SATISFIED)
             seslk = P.load_session_key(key.key, random, purse.load_seq, key.algorithm)
             mac1 = P.load_mac1(seslk, purse.balance, amount, terminal, key.algorithm)
             context = PurseContext(
@@ -152,37 +150,37 @@ class PurseCommands(CardCore):
     def _dtk(self) -> KeyRecord | None:
         return self._purse_key("DTK")
 
-    def _debit(self, cmd: Command) -> Reply:
+    def _debit(self, cmd: CommandAPDU) -> Reply:
         """DEBIT FOR PURCHASE ``B0 2C 01 00``: terminal seq ‖ time ‖ MAC1 → TAC ‖ MAC2."""
         s = self._session
         if cmd.p1 != 0x01 or cmd.p2 != 0x00:
-            return self._fail(SW.WRONG_P1P2)
+            raise CardRefusal(SW.WRONG_P1P2)
         if self._purse_step(P.Command.DEBIT_FOR_PURCHASE) is None:
-            return sw_only(SW.INVALID_STATE)
+            raise CardRefusal(SW.INVALID_STATE)
         if len(cmd.data) != bodies.DEBIT_FOR_PURCHASE.sizeof():
-            return self._fail(SW.WRONG_LENGTH)
+            raise CardRefusal(SW.WRONG_LENGTH)
         context, path = s.purse_context, self._purse_path()
         data = self._body(bodies.DEBIT_FOR_PURCHASE, cmd.data)
         when = None if data is None else _bcd_time(data.time)
         if data is None or when is None:
-            return self._fail(SW.WRONG_DATA)
+            raise CardRefusal(SW.WRONG_DATA)
         terminal_seq, time = data.terminal_seq.to_bytes(4, "big"), bytes.fromhex(data.time)
         dpk = self._purse_key("DPK", context.key_version) if context else None
         dtk = self._dtk()
         if context is None or path is None or dpk is None or dtk is None:
-            return self._fail(SW.CONDITIONS_NOT_SATISFIED)
+            raise CardRefusal(SW.CONDITIONS_NOT_SATISFIED)
         alg = dpk.algorithm
         sespk = P.purchase_session_key(dpk.key, context.random, context.seq, terminal_seq, alg)
         expected = P.purchase_mac1(sespk, context.amounts, context.terminal, time, alg)
         if not hmac.compare_digest(expected, data.mac1):
-            return self._fail(SW.MAC_INVALID)
+            raise CardRefusal(SW.MAC_INVALID)
         purse = P.PurseData.from_bytes(self.storage.read(body_key(path)) or b"")
         account, self_paid, pooled = context.amounts
         if account > purse.balance:
-            return self._fail(SW.INSUFFICIENT_FUNDS)
+            raise CardRefusal(SW.INSUFFICIENT_FUNDS)
         purse = P.settle_year(purse, when.date(), self_paid, pooled)
         if max(purse.spip, purse.spfp) > P.BALANCE_MAX:  # b 4, as the balance (S2 §7)
-            return self._fail(SW.CONDITIONS_NOT_SATISFIED)
+            raise CardRefusal(SW.CONDITIONS_NOT_SATISFIED)
         purse = P.PurseData(
             purse.load_seq,
             purse.purchase_seq + 1,
@@ -227,30 +225,30 @@ class PurseCommands(CardCore):
             writes[log[0]] = log[1]
         self._write(writes)
 
-    def _credit(self, cmd: Command) -> Reply:
+    def _credit(self, cmd: CommandAPDU) -> Reply:
         """CREDIT FOR LOAD ``B0 2A 00 00``: host time ‖ MAC2 → TAC (Part 5 §7.1)."""
         s = self._session
         if cmd.p1 or cmd.p2:
-            return self._fail(SW.WRONG_P1P2)
+            raise CardRefusal(SW.WRONG_P1P2)
         if self._purse_step(P.Command.CREDIT_FOR_LOAD) is None:
-            return sw_only(SW.INVALID_STATE)
+            raise CardRefusal(SW.INVALID_STATE)
         if len(cmd.data) != bodies.CREDIT_FOR_LOAD.sizeof():
-            return self._fail(SW.WRONG_LENGTH)
+            raise CardRefusal(SW.WRONG_LENGTH)
         context, path, dtk = s.purse_context, self._purse_path(), self._dtk()
         data = self._body(bodies.CREDIT_FOR_LOAD, cmd.data)
         if data is None or _bcd_time(data.time) is None:
-            return self._fail(SW.WRONG_DATA)
+            raise CardRefusal(SW.WRONG_DATA)
         time, mac2 = bytes.fromhex(data.time), data.mac2
         if context is None or path is None or dtk is None:
-            return self._fail(SW.CONDITIONS_NOT_SATISFIED)
+            raise CardRefusal(SW.CONDITIONS_NOT_SATISFIED)
         amount = context.amounts[0]
         alg = dtk.algorithm
         expected = P.load_mac2(context.session_key, amount, context.terminal, time, alg)
         if not hmac.compare_digest(expected, mac2):
-            return self._fail(SW.MAC_INVALID)
+            raise CardRefusal(SW.MAC_INVALID)
         purse = P.PurseData.from_bytes(self.storage.read(body_key(path)) or b"")
         if purse.balance + amount > P.BALANCE_MAX:
-            return self._fail(SW.CONDITIONS_NOT_SATISFIED)
+            raise CardRefusal(SW.CONDITIONS_NOT_SATISFIED)
         balance = purse.balance + amount
         purse = P.PurseData(
             purse.load_seq + 1,
@@ -274,70 +272,70 @@ class PurseCommands(CardCore):
         s.purse_idle()
         return bodies.build(bodies.CREDIT_FOR_LOAD_ANSWER, tac=tac), SW.OK
 
-    def _get_balance(self, cmd: Command) -> Reply:
+    def _get_balance(self, cmd: CommandAPDU) -> Reply:
         """GET BALANCE ``B0 26 00 01/02/03`` (Part 5 §7.3): CIA, or SPIP/SPFP ‖ year."""
         if cmd.p1 or cmd.p2 not in (0x01, 0x02, 0x03):
-            return self._fail(SW.WRONG_P1P2)
+            raise CardRefusal(SW.WRONG_P1P2)
         after = self._purse_step(P.Command.GET_BALANCE)
         if after is None:
-            return sw_only(SW.INVALID_STATE)
+            raise CardRefusal(SW.INVALID_STATE)
         if cmd.data or cmd.le != (4 if cmd.p2 == 0x01 else 6):
-            return self._fail(SW.WRONG_LENGTH)
+            raise CardRefusal(SW.WRONG_LENGTH)
         path = self._purse_path()
         if path is None:
-            return self._fail(SW.CONDITIONS_NOT_SATISFIED)
+            raise CardRefusal(SW.CONDITIONS_NOT_SATISFIED)
         if not self._pin_satisfied(self._session.df):
-            return self._fail(SW.SECURITY_NOT_SATISFIED)
+            raise CardRefusal(SW.SECURITY_NOT_SATISFIED)
         purse = P.PurseData.from_bytes(self.storage.read(body_key(path)) or b"")
         if cmd.p2 == 0x01:
             return bodies.build(bodies.GET_BALANCE_ANSWER, balance=purse.balance), SW.OK
         body = bodies.GET_SPIP_ANSWER if cmd.p2 == 0x02 else bodies.GET_SPFP_ANSWER
         return bodies.build(body, **asdict(purse)), SW.OK
 
-    def _get_proof(self, cmd: Command) -> Reply:
+    def _get_proof(self, cmd: CommandAPDU) -> Reply:
         """GET TRANSACTION PROOF ``B0 2E 00 type 02 seq`` → MAC ‖ TAC (Part 5 §7.4; Part 7 §14)."""
         if cmd.p1:
-            return self._fail(SW.WRONG_P1P2)
+            raise CardRefusal(SW.WRONG_P1P2)
         if self._purse_step(P.Command.GET_TRANSACTION_PROOF) is None:
-            return sw_only(SW.INVALID_STATE)
+            raise CardRefusal(SW.INVALID_STATE)
         if len(cmd.data) != 2:
-            return self._fail(SW.WRONG_LENGTH)
+            raise CardRefusal(SW.WRONG_LENGTH)
         path = self._purse_path()
         if path is None:
-            return self._fail(SW.CONDITIONS_NOT_SATISFIED)
+            raise CardRefusal(SW.CONDITIONS_NOT_SATISFIED)
         raw = self.storage.read(proof_key(parent(path)))
         asked = bodies.parse(bodies.GET_TRANSACTION_PROOF, cmd.data)
         proof = None if raw is None else bodies.parse(bodies.TRANSACTION_PROOF_RECORD, raw)
         if proof is None or proof.kind != cmd.p2 or proof.seq != asked.seq:
-            return self._fail(SW.MAC_NOT_AVAILABLE)
+            raise CardRefusal(SW.MAC_NOT_AVAILABLE)
         return bodies.build(
             bodies.GET_TRANSACTION_PROOF_ANSWER, mac=proof.mac, tac=proof.tac
         ), SW.OK
 
-    def _starting_day(self, cmd: Command) -> Reply:
+    def _starting_day(self, cmd: CommandAPDU) -> Reply:
         """UPDATE STARTING DAY ``B0 56 00 00`` (DSK) / GET STARTING DAY ``B0 56 01 00``."""
         s = self._session
         if cmd.p2 or cmd.p1 not in (0x00, 0x01):
-            return sw_only(SW.WRONG_P1P2)
+            raise CardRefusal(SW.WRONG_P1P2)
         path = self._purse_path()
         if cmd.p1 == 0x01:
             if cmd.data or cmd.le != 2:
-                return sw_only(SW.WRONG_LENGTH)
+                raise CardRefusal(SW.WRONG_LENGTH)
             if path is None:
-                return sw_only(SW.CONDITIONS_NOT_SATISFIED)
+                raise CardRefusal(SW.CONDITIONS_NOT_SATISFIED)
             if not self._pin_satisfied(s.df):
-                return sw_only(SW.SECURITY_NOT_SATISFIED)
+                raise CardRefusal(SW.SECURITY_NOT_SATISFIED)
             purse = P.PurseData.from_bytes(self.storage.read(body_key(path)) or bytes(PURSE_SIZE))
             return bodies.build(bodies.STARTING_DAY, start=purse.start), SW.OK
         if len(cmd.data) != 2:
-            return sw_only(SW.WRONG_LENGTH)
+            raise CardRefusal(SW.WRONG_LENGTH)
         if path is None:
-            return sw_only(SW.CONDITIONS_NOT_SATISFIED)
+            raise CardRefusal(SW.CONDITIONS_NOT_SATISFIED)
         if not s.authenticated(s.df, COS_KIDS["DSK"]):
-            return sw_only(SW.SECURITY_NOT_SATISFIED)
+            raise CardRefusal(SW.SECURITY_NOT_SATISFIED)
         data = self._body(bodies.STARTING_DAY, cmd.data)
         if data is None or _bcd_time(f"2000{data.start}000000") is None:
-            return sw_only(SW.WRONG_DATA)
+            raise CardRefusal(SW.WRONG_DATA)
         purse = P.PurseData.from_bytes(self.storage.read(body_key(path)) or bytes(PURSE_SIZE))
         self._write({body_key(path): replace(purse, start=data.start).to_bytes()})
         return sw_only(SW.OK)
