@@ -27,6 +27,7 @@ from enum import Enum
 
 from sbkcard.apdu import builders as b
 from sbkcard.apdu.errors import TlvError
+from sbkcard.apdu.status import SW, parse_tries_left, tries_left
 from sbkcard.apdu.tlv import parse_ber_tlv, parse_simple_tlv
 from sbkcard.applet_model.data_items import FILE_ITEMS, DataItem
 from sbkcard.applet_model.ssse import Layout, LayoutError, national_tree
@@ -261,11 +262,11 @@ class Connection:
 
     def _select_name(self, name: bytes, what: str) -> bytes:
         response = self.card.send(b.select_by_name(name))
-        if response.sw == 0x6A81:
+        if response.sw == SW.FUNCTION_NOT_SUPPORTED:
             raise CardBlockedError(response.sw, what)
-        if response.sw == 0x9303:
+        if response.sw == SW.APP_BLOCKED:
             raise ApplicationBlockedError(response.sw, what)
-        if response.sw != 0x9000:
+        if response.sw != SW.OK:
             raise CardStatusError(response.sw, what)
         return response.data
 
@@ -302,9 +303,9 @@ class Connection:
         le = min(max(expected, 1), 256)
         command = b.read_record(1, sfi=sfi, mode=b.RecordMode.FROM_RECORD_TO_LAST, le=le)
         response = self.card.send(command)
-        if response.sw == 0x6A83:
+        if response.sw == SW.RECORD_NOT_FOUND:
             return b""
-        if response.sw != 0x9000:
+        if response.sw != SW.OK:
             raise CardStatusError(response.sw, what)
         return response.data
 
@@ -439,10 +440,10 @@ class Connection:
 
 def check_pin_status(sw: int, command: str) -> None:
     """Raise the PIN error a VERIFY / CHANGE PIN status word means (``9000`` passes)."""
-    if sw == 0x9000:
+    if sw == SW.OK:
         return
-    if sw == 0x6983 or sw == 0x63C0:
+    if sw in (SW.AUTH_BLOCKED, tries_left(0)):
         raise PinBlockedError(sw, command)
-    if sw & 0xFFF0 == 0x63C0:
+    if parse_tries_left(sw) is not None:
         raise WrongPinError(sw, command)
     raise CardStatusError(sw, command)

@@ -29,6 +29,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from sbkcard.applet_model.ssse import LayoutError
 from sbkcard.terminal.errors import (
     CardExpiredError,
     CardNotYetValidError,
@@ -74,7 +75,10 @@ class CardPolicy:
                 f"card type {issuer.card_type or '(none)'} (EF05 tag 02) is not one this "
                 f"terminal supports ({', '.join(self.card_types)})"
             )
-        head = issuer.version.strip("\x00 ")[:3] or "1.0"
+        try:
+            head: str | None = issuer.layout.value
+        except LayoutError:
+            head = None
         if head not in self.versions:
             supported = ", ".join(f"{v}x" for v in self.versions)
             raise UnsupportedCardError(

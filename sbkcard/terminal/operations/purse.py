@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from sbkcard.apdu import bodies
 from sbkcard.apdu import builders as b
+from sbkcard.apdu.status import SW
 from sbkcard.applet_model.data_items import FILE_ITEMS
 from sbkcard.errors import CardRemovedError
 from sbkcard.keys.hierarchy import card_key
@@ -224,7 +225,7 @@ def load(
     )
     if not hmac.compare_digest(expected, answer.mac1):
         raise CardStatusError(
-            0x9302, "INITIALIZE FOR LOAD (MAC1 checked by the host)", device="host"
+            SW.MAC_INVALID, "INITIALIZE FOR LOAD (MAC1 checked by the host)", device="host"
         )
     mac2 = host.session_mac(
         ctx,

@@ -23,6 +23,7 @@ import hmac
 from collections.abc import Sequence
 from typing import Protocol
 
+from sbkcard.apdu.status import SW
 from sbkcard.keys.ciphers import Algorithm
 from sbkcard.keys.encryption import encrypt_data
 from sbkcard.keys.errors import CryptoError, UnknownKeyError
@@ -218,9 +219,9 @@ class HsmModule:
 
     def check_mac2(self, mac2: bytes) -> None:
         if self._pending is None:
-            raise CardStatusError(0x6901, "MAC2 check without a purchase", device="HSM")
+            raise CardStatusError(SW.INVALID_STATE, "MAC2 check without a purchase", device="HSM")
         card, address, session_input, amounts = self._pending
         self._pending = None
         expected = self.service.session_mac(card, address, session_input, amounts)
         if not hmac.compare_digest(expected, mac2):
-            raise CardStatusError(0x9302, "MAC2 check", device="HSM")
+            raise CardStatusError(SW.MAC_INVALID, "MAC2 check", device="HSM")

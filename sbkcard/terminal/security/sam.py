@@ -62,9 +62,8 @@ from sbkcard.terminal.transports.transport import ReaderSession
 _Builder = Callable[[int, list[bytes]], CommandAPDU]
 """Builds the command for a usage byte and the factors of one depth."""
 
-LEVEL_MISMATCH = 0x6A80
-CONDITIONS_NOT_SATISFIED = 0x6985
-KEY_NOT_FOUND = 0x6A88
+LEVEL_MISMATCH = SW.WRONG_DATA
+KEY_NOT_FOUND = SW.REF_NOT_FOUND
 PUBLIC_INFO = 0x0015
 TERMINAL_INFO = 0x0016
 DEPTHS = (3, 2, 1)
@@ -166,7 +165,7 @@ class PsamModule:
                     s.call(b.select_by_name(b.SSSE_NAME), "SELECT PSAM DES environment")
             else:
                 response = s.send(b.select_by_name(b.PSAM_SSF33_DDF_NAME))
-                if response.sw != 0x9000:
+                if response.sw != SW.OK:
                     raise PsamAlgorithmError(
                         f"the PSAM has no {card.algorithm.label} environment "
                         f"(SELECT sx2.sh.社会保障 answered {response.sw:04X})"
@@ -215,7 +214,7 @@ class PsamModule:
                 )
             if response.sw == LEVEL_MISMATCH:
                 continue
-            if response.sw != 0x9000:
+            if response.sw != SW.OK:
                 raise CardStatusError(response.sw, what, device=self.session.device)
             self.depths.learn(key_type, ident, level, depth)
             self._check_region(key, card, depth)
@@ -265,13 +264,13 @@ class PsamModule:
             if plaintext is not None:
                 block = pad80(bytes([len(plaintext)]) + plaintext, size, always=False)
                 response = self.session.send(b.cipher_data(b.CipherMode.ENCRYPT_LAST, block))
-                if response.sw == CONDITIONS_NOT_SATISFIED:
+                if response.sw == SW.CONDITIONS_NOT_SATISFIED:
                     raise PsamKeyMissingError(
                         key.name,
                         "the PSAM holds it as a MAC-only key; this command needs "
                         "encryption too (use the HSM functions)",
                     )
-                if response.sw != 0x9000:
+                if response.sw != SW.OK:
                     raise CardStatusError(
                         response.sw, "CIPHER DATA (encrypt)", device=self.session.device
                     )

@@ -180,7 +180,7 @@ class ReaderSession:
     def call(self, command: CommandAPDU, what: str) -> bytes:
         """Send ``command``; its data if the SW is ``9000``, else :class:`CardStatusError`."""
         response = self.send(command)
-        if response.sw != 0x9000:
+        if response.sw != SW.OK:
             raise CardStatusError(response.sw, what, device=self.device)
         return response.data
 
