@@ -30,6 +30,7 @@ from sbkcard.apdu.errors import TlvError
 from sbkcard.apdu.status import SW, parse_tries_left, tries_left
 from sbkcard.apdu.tlv import parse_ber_tlv, parse_simple_tlv
 from sbkcard.applet_model.data_items import FILE_ITEMS, DataItem
+from sbkcard.applet_model.records import IssuerData, RecordError
 from sbkcard.applet_model.ssse import Layout, LayoutError, national_tree
 from sbkcard.applet_model.tree import EF, Access, Rule, Tree
 from sbkcard.errors import SbkcardError
@@ -47,7 +48,6 @@ from sbkcard.terminal.errors import (
 )
 from sbkcard.terminal.hotlist import Hotlist
 from sbkcard.terminal.operations.pinpad import Pin, PinPad, PinPrompt, enter_pin
-from sbkcard.terminal.operations.values import item_text
 from sbkcard.terminal.policy import CardPolicy
 from sbkcard.terminal.security.base import CardContext, SecurityModule
 from sbkcard.terminal.transports.transport import ReaderSession
@@ -96,29 +96,6 @@ def default_algorithm(region: str) -> Algorithm:
     """The algorithm of a card whose FCI has no tag ``86``: SSF33 for Beijing (region 11),
     DES otherwise (S3 §10.1)."""
     return Algorithm.SSF33 if region.startswith("11") else Algorithm.DES
-
-
-@dataclass(frozen=True)
-class IssuerInfo:
-    """SSSE EF05, 发卡机构数据 (SPEC §2.2), as the interface writes each item."""
-
-    card_id: str
-    card_type: str
-    version: str
-    init_org: str
-    issue_date: str
-    expiry: str
-    card_number: str
-
-    @property
-    def region(self) -> str:
-        """发卡地区行政区划代码: the first 6 characters of the card identification code."""
-        return self.card_id[:6]
-
-    @property
-    def layout(self) -> Layout:
-        """1.0, 2.0 or 3.0 from the version's first three characters (S3 §10.2)."""
-        return Layout.of(self.version)
 
 
 def decode_records(data: bytes) -> dict[tuple[int, int], bytes]:
@@ -178,7 +155,7 @@ class Connection:
         self.rng = rng
         self.clock = clock
         self.fci: Fci | None = None
-        self.issuer: IssuerInfo | None = None
+        self.issuer: IssuerData | None = None
         self.context: CardContext | None = None
         self.tree: Tree | None = None
         self.current_df: str | None = None
@@ -187,7 +164,7 @@ class Connection:
 
     # -- preprocessing --------------------------------------------------------------------
 
-    def open(self) -> IssuerInfo:
+    def open(self) -> IssuerData:
         """Power up, select the SSSE, read EF05, check the card (Part 7 §5, §5.4).
 
         The issuer data and card context are kept before the checks, so that a terminal
@@ -201,28 +178,17 @@ class Connection:
         items = FILE_ITEMS["SSSE/EF05"]
         with card.during("reading the issuer data (EF05)"):
             raw = self.read_all_records(0x05, items, "READ RECORD SSSE EF05")
-        values = decode_records(raw)
-
-        def text(field: str, cut: int | None = None) -> str:
-            (item,) = [i for i in items if i.field == field]
-            value = values.get((item.tag or 0, 1))
-            return "" if value is None else item_text(item, value)[:cut]
-
-        issuer = IssuerInfo(
-            card_id=text("card_id"),
-            card_type=text("card_type"),
-            version=text("version"),
-            init_org=text("init_org"),
-            issue_date=text("issue_date"),
-            expiry=text("expiry"),
-            card_number=text("card_number", 9),
-        )
-        if len(issuer.card_id) != 32:
+        try:
+            issuer = IssuerData.decode(raw)
+        except RecordError as exc:
+            raise UnsupportedCardError(f"EF05 is not well formed: {exc}") from exc
+        if issuer.card_id is None:
             raise UnsupportedCardError("EF05 holds no card identification code (tag 01)")
-        algorithm = self.fci.algorithm or default_algorithm(issuer.region)
+        card_id = issuer.card_id
+        algorithm = self.fci.algorithm or default_algorithm(card_id.region)
         self.issuer = issuer
         self.context = CardContext(
-            atr, bytes.fromhex(issuer.card_id), issuer.card_number, issuer.version, algorithm
+            atr, card_id.to_bytes(), issuer.card_number, issuer.version, algorithm
         )
         try:
             layout = issuer.layout
@@ -232,7 +198,7 @@ class Connection:
             layout_error = None
             self.tree = _tree(Layout.V2 if layout is Layout.V1 else layout, algorithm)
         if self.hotlist is not None:
-            self.hotlist.ensure_clear(issuer.card_number, issuer.card_id)
+            self.hotlist.ensure_clear(issuer.card_number, card_id.hex)
         self.policy.check(issuer, self.clock().date())
         if layout_error is not None:
             raise UnsupportedCardError(str(layout_error)) from layout_error

@@ -94,18 +94,23 @@ def split_fields(text: str, count: int, what: str) -> list[str]:
     return parts
 
 
+def national_date(day: dt.date | None) -> str:
+    """A date as the national strings write it, ``YYYYMMDD`` (empty: none)."""
+    return "" if day is None else f"{day:%Y%m%d}"
+
+
 def basic_string(info: BasicInfo) -> str:
     """iReadCardBas's pOutInfo (S3 §1.1.2)."""
     return fields(
         info.region,
         info.holder.ssn,
         info.issuer.card_number,
-        info.issuer.card_id,
+        "" if info.issuer.card_id is None else info.issuer.card_id.hex,
         info.holder.name,
         info.history.hex().upper(),
         info.issuer.version,
-        info.issuer.issue_date,
-        info.issuer.expiry,
+        national_date(info.issue_date),
+        national_date(info.expiry),
         info.terminal_number,
         info.device_number,
     )
