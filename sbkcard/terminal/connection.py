@@ -347,12 +347,21 @@ class Connection:
             challenge = card.call(b.get_challenge(CHALLENGE_LENGTH), "GET CHALLENGE")
             original = self.rng(8)
             auth = module.auth_data(self.ctx, spec, version or 1, challenge, original)
-            card.call(
-                b.external_authenticate(spec.card_kid, auth, original, version),
-                f"EXTERNAL AUTHENTICATE {spec.name}",
-            )
-        self.granted.add(spec.name)
+            self.present_authentication(spec, auth, original, version)
         return auth
+
+    def present_authentication(
+        self, key: KeySpec, auth: bytes, original: bytes, version: int | None = None
+    ) -> None:
+        """EXTERNAL AUTHENTICATE of the current DF with ``auth`` computed elsewhere (the
+        security module, or an HSM in two-step mode); the key counts as granted."""
+        if key.card_kid is None:
+            raise InvalidInputError(f"key {key.name} is not used for external authentication")
+        self.card.call(
+            b.external_authenticate(key.card_kid, auth, original, version),
+            f"EXTERNAL AUTHENTICATE {key.name}",
+        )
+        self.granted.add(key.name)
 
     def pad(self) -> PinPad:
         """The PIN pad (:class:`InvalidInputError` when the terminal has none)."""
