@@ -32,7 +32,7 @@ from sbkcard.apdu.tlv import parse_ber_tlv, parse_simple_tlv
 from sbkcard.applet_model.data_items import FILE_ITEMS, DataItem
 from sbkcard.applet_model.records import IssuerData, RecordError
 from sbkcard.applet_model.ssse import Layout, LayoutError, national_tree
-from sbkcard.applet_model.tree import EF, Access, Rule, Tree
+from sbkcard.applet_model.tree import EF, Access, Rule, Tree, permits
 from sbkcard.errors import SbkcardError
 from sbkcard.keys.ciphers import Algorithm
 from sbkcard.keys.hierarchy import KeySpec, card_key
@@ -303,19 +303,12 @@ class Connection:
 
     def can_meet(self, access: Access) -> bool:
         """Whether :meth:`require` could meet ``access`` without asking the cardholder."""
-        rule = access.rule
-        if rule is Rule.FREE:
-            return True
-        if rule is Rule.NEVER:
-            return False
-        keyed = access.key in self.granted or (access.key is not None and self.has_module())
-        if rule is Rule.PIN:
-            return self.pin_verified
-        if rule is Rule.KEY:
-            return keyed
-        if rule is Rule.PIN_OR_KEY:
-            return self.pin_verified or keyed
-        return self.pin_verified and keyed
+        key = access.key
+        return permits(
+            access.rule,
+            lambda: self.pin_verified,
+            lambda: key in self.granted or (key is not None and self.has_module()),
+        )
 
     def terminal_number(self) -> str:
         """终端机编号: the security module's (the PSAM's file 0016); the terminal's own
@@ -384,9 +377,9 @@ class Connection:
 
     def require(self, access: Access, prefer: AuthPreference = AuthPreference.PIN) -> None:
         """Meet ``access`` in the current DF (S3 §2.1.3 step 6)."""
-        rule = access.rule
-        if rule is Rule.FREE:
+        if access.allows(self.pin_verified, self.granted):
             return
+        rule = access.rule
         if rule is Rule.NEVER:
             raise InvalidInputError("the file is maintained by the card's COS only")
         if rule is Rule.PIN:
@@ -398,11 +391,10 @@ class Connection:
         elif rule is Rule.PIN_AND_KEY:
             self._key(access.key)
             self._pin()
-        elif not (self.pin_verified or access.key in self.granted):
-            if prefer is AuthPreference.PIN:
-                self._pin()
-            else:
-                self._key(access.key)
+        elif prefer is AuthPreference.PIN:
+            self._pin()
+        else:
+            self._key(access.key)
 
     def _pin(self) -> None:
         if not self.pin_verified:

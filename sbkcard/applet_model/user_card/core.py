@@ -18,7 +18,7 @@ from sbkcard.apdu.secure_messaging import mac_input
 from sbkcard.apdu.status import SW, tries_left
 from sbkcard.applet_model.applet import CardRefusal
 from sbkcard.applet_model.storage import Storage
-from sbkcard.applet_model.tree import Rule
+from sbkcard.applet_model.tree import Rule, permits
 from sbkcard.applet_model.user_card.fcp import (
     LIFE_BLOCKED,
     MF,
@@ -186,19 +186,11 @@ class CardCore:
         return not pin or home in self._session.pin_ok
 
     def _allowed(self, cond: Condition, df: str) -> bool:
-        rule = cond.rule
-        if rule is Rule.FREE:
-            return True
-        if rule is Rule.NEVER:
-            return False
-        if rule is Rule.PIN:
-            return self._pin_satisfied(df)
-        authed = self._session.authenticated(df, cond.kid)
-        if rule is Rule.KEY:
-            return authed
-        if rule is Rule.PIN_OR_KEY:
-            return authed or self._pin_satisfied(df)
-        return authed and self._pin_satisfied(df)
+        return permits(
+            cond.rule,
+            lambda: self._pin_satisfied(df),
+            lambda: self._session.authenticated(df, cond.kid),
+        )
 
     def _left(self, name: str) -> int:
         """The tries a stored counter has left (0 when it is missing)."""
