@@ -107,25 +107,23 @@ class PurchaseRequest:
     @property
     def amounts(self) -> bytes:
         """Account amount ‖ self-paid ‖ pooled: MAC2's input (Part 7 §12.6)."""
-        return bodies.build(
-            bodies.PURCHASE_AMOUNTS,
-            account=self.account,
-            self_paid=self.self_paid,
-            pooled=self.pooled,
-        )
+        return bodies.build(bodies.PURCHASE_AMOUNTS, **self._fields())
 
     @property
     def mac1_input(self) -> bytes:
         """MAC1's input (Part 7 §12.3): amounts ‖ type ‖ terminal number ‖ time."""
-        return bodies.build(
-            bodies.PURCHASE_MAC1_INPUT,
-            account=self.account,
-            self_paid=self.self_paid,
-            pooled=self.pooled,
-            kind=self.tx_type,
-            terminal=self.terminal_number,
-            time=self.time.strftime("%Y%m%d%H%M%S"),
-        )
+        return bodies.build(bodies.PURCHASE_MAC1_INPUT, **self._fields())
+
+    def _fields(self) -> dict[str, object]:
+        """The request as the fields of :mod:`sbkcard.apdu.bodies` name them."""
+        return {
+            "account": self.account,
+            "self_paid": self.self_paid,
+            "pooled": self.pooled,
+            "kind": self.tx_type,
+            "terminal": self.terminal_number,
+            "time": self.time.strftime("%Y%m%d%H%M%S"),
+        }
 
 
 #: Keys whose versions are not consecutive addresses: DPK versions 1–3 each have three
