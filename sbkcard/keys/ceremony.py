@@ -377,10 +377,7 @@ def generate_parts(
     needed = len(custodians) if threshold is None else threshold
     with wiped(random_secret(length)) as key:
         key_kcv = check_value(bytes(key), algorithm)
-        if kind is PartKind.COMPONENT:
-            values = list(enumerate(split_components(key, len(custodians)), start=1))
-        else:
-            values = split_shares(key, needed, len(custodians))
+        values = _split(key, kind, needed, len(custodians))
         transcript.record(
             "key generated",
             operator,
@@ -411,15 +408,27 @@ def generate_parts(
             part_check_value(value, algorithm),
         )
         result.parts.append(part)
-        transcript.record(
-            f"{kind.value} issued",
-            custodian,
-            label=label,
-            index=index,
-            count=len(custodians),
-            check=part.check,
-        )
+        _record_issued(transcript, part)
     return result
+
+
+def _split(key: bytearray, kind: PartKind, needed: int, count: int) -> list[tuple[int, bytearray]]:
+    """The numbered parts of ``key``: XOR components (all needed) or M-of-N shares."""
+    if kind is PartKind.COMPONENT:
+        return list(enumerate(split_components(key, count), start=1))
+    return split_shares(key, needed, count)
+
+
+def _record_issued(transcript: Transcript, part: KeyPart) -> None:
+    """The transcript's line for a part handed to its custodian (its check, never its value)."""
+    transcript.record(
+        f"{part.kind.value} issued",
+        part.custodian,
+        label=part.key_label,
+        index=part.index,
+        count=part.count,
+        check=part.check,
+    )
 
 
 # -- re-forming ------------------------------------------------------------------------------
