@@ -412,7 +412,8 @@ class Psam:
         kid = cmd.p2
         cell = allocation_of(kid)
         record = None
-        if cell is not None and cell.holder is KeyHolder.PSAM and data[16:] in (b"", b"\x00"):
+        body = bodies.parse(bodies.EXTERNAL_AUTHENTICATE, data)
+        if cell is not None and cell.holder is KeyHolder.PSAM and body.version in (None, 0):
             record = self._record(tx, env, cell.authority, KeyType.MAINTENANCE, kid)
         if record is None:
             raise CardRefusal(SW.REF_NOT_FOUND)
@@ -421,8 +422,8 @@ class Psam:
         if left == 0:
             raise CardRefusal(SW.AUTH_BLOCKED)
         cipher = record.algorithm.cipher
-        expected = auth_data(session_key(record.key, challenge, cipher), data[8:16], cipher)
-        if compare_digest(expected, data[:8]):
+        expected = auth_data(session_key(record.key, challenge, cipher), body.original, cipher)
+        if compare_digest(expected, body.auth):
             if left != maximum:
                 tx.write(env.tries_key(kid), bytes((maximum, maximum)))
             self._authenticated.add(kid)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hmac
 
+from sbkcard.apdu import bodies
 from sbkcard.apdu.command import CommandAPDU
 from sbkcard.apdu.status import SW
 from sbkcard.applet_model.applet import CardRefusal
@@ -47,8 +48,8 @@ class AuthCommands(CardCore):
         if len(cmd.data) not in (16, 17):
             raise CardRefusal(SW.WRONG_LENGTH)
         kid = cmd.p2
-        version = cmd.data[16] if len(cmd.data) == 17 else None
-        record = self._key(s.df, kid, version)
+        data = bodies.parse(bodies.EXTERNAL_AUTHENTICATE, cmd.data)
+        record = self._key(s.df, kid, data.version)
         if record is None or record.role not in (Role.AUTH, Role.MASTER, Role.UNBLOCK):
             raise CardRefusal(SW.REF_NOT_FOUND)
         home = home_of(s.df, kid)
@@ -65,8 +66,8 @@ class AuthCommands(CardCore):
                 raise CardRefusal(SW.AUTH_BLOCKED)
             left = spent
         sk = session_key(record.key, challenge, record.algorithm)
-        expected = auth_data(sk, cmd.data[8:16], record.algorithm)
-        if not hmac.compare_digest(expected, cmd.data[:8]):
+        expected = auth_data(sk, data.original, record.algorithm)
+        if not hmac.compare_digest(expected, data.auth):
             s.revoke(home, kid)
             return sw_only(capped_tries(left) if record.tries else AUTH_FAILED)
         if record.tries:
@@ -80,9 +81,10 @@ class AuthCommands(CardCore):
             raise CardRefusal(SW.WRONG_P1P2)
         if len(cmd.data) not in (16, 17):
             raise CardRefusal(SW.WRONG_LENGTH)
-        version = cmd.data[16] if len(cmd.data) == 17 else None
-        record = self._key(self._session.df, cmd.p2, version)
+        data = bodies.parse(bodies.INTERNAL_AUTHENTICATE, cmd.data)
+        record = self._key(self._session.df, cmd.p2, data.version)
         if record is None or record.role is not Role.INTERNAL:
             raise CardRefusal(SW.REF_NOT_FOUND)
-        sk = session_key(record.key, cmd.data[:8], record.algorithm)
-        return auth_data(sk, cmd.data[8:16], record.algorithm), SW.OK
+        sk = session_key(record.key, data.factor, record.algorithm)
+        answer = auth_data(sk, data.original, record.algorithm)
+        return bodies.build(bodies.INTERNAL_AUTHENTICATE_ANSWER, auth=answer), SW.OK
