@@ -26,7 +26,7 @@ class BlockCommands(CardCore):
             raise CardRefusal(SW.CONDITIONS_NOT_SATISFIED)
         if not self._allowed(header.block, df):
             raise CardRefusal(SW.SECURITY_NOT_SATISFIED)
-        self._check_mac(cmd, self._mac_key(df), b"")
+        self._check_mac(cmd, self._mac_key(df))
         self._write({block_key(df): b"\x01"})
         self._blocked.add(df)
         return sw_only(SW.OK)
@@ -44,7 +44,7 @@ class BlockCommands(CardCore):
             raise CardRefusal(SW.CONDITIONS_NOT_SATISFIED)
         if not self._allowed(header.block, s.df):
             raise CardRefusal(SW.SECURITY_NOT_SATISFIED)
-        self._check_mac(cmd, self._mac_key(env), b"")
+        self._check_mac(cmd, self._mac_key(env))
         self._write({LIFE_KEY: LIFE_BLOCKED})
         self._card_blocked = True
         return sw_only(SW.OK)

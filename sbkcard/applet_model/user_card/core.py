@@ -9,12 +9,10 @@ secure-messaging command (Part 4 §8.2.4).  A command the card refuses raises
 from __future__ import annotations
 
 import bisect
-import hmac
 from collections.abc import Callable, Container
-from dataclasses import replace
 
 from sbkcard.apdu.command import CommandAPDU
-from sbkcard.apdu.secure_messaging import mac_input
+from sbkcard.apdu.secure_messaging import verify_mac
 from sbkcard.apdu.status import SW, tries_left
 from sbkcard.applet_model.applet import CardRefusal
 from sbkcard.applet_model.storage import Storage
@@ -34,7 +32,7 @@ from sbkcard.applet_model.user_card.fcp import (
     pin_key,
 )
 from sbkcard.applet_model.user_card.session import Session, home_of
-from sbkcard.keys import mac, session_key
+from sbkcard.keys import session_key
 
 __all__ = ["ATR_KEY", "LIFE_KEY", "CardCore", "Reply", "capped_tries", "sw_only"]
 
@@ -221,7 +219,7 @@ class CardCore:
             return None
         return record
 
-    def _check_mac(self, cmd: CommandAPDU, key: KeyRecord | None, body: bytes) -> None:
+    def _check_mac(self, cmd: CommandAPDU, key: KeyRecord | None) -> None:
         """Refuse a command whose MAC is wrong under the session key of ``key`` and the
         challenge (the MAC input starts with CLA INS P1 P2 Lc, Part 4 §8.2.4)."""
         if key is None:
@@ -230,8 +228,7 @@ class CardCore:
         if challenge is None or len(challenge) > key.algorithm.block_size:
             raise CardRefusal(SW.REF_DATA_INVALID)
         sk = session_key(key.key, challenge, key.algorithm)
-        expected = mac(sk, mac_input(replace(cmd, data=body)), key.algorithm)
-        if not hmac.compare_digest(expected, cmd.data[-4:]):
+        if not verify_mac(cmd, sk, key.algorithm):
             raise CardRefusal(SW.SM_INCORRECT)
 
     def _unwrap(self, cmd: CommandAPDU) -> bytes:
@@ -239,5 +236,5 @@ class CardCore:
         if len(cmd.data) < 5:
             raise CardRefusal(SW.SM_MISSING)
         body = cmd.data[:-4]
-        self._check_mac(cmd, self._mac_key(self._session.df), body)
+        self._check_mac(cmd, self._mac_key(self._session.df))
         return body

@@ -7,11 +7,9 @@ COS-specific (SPEC §3 last note); the host side is
 from __future__ import annotations
 
 import bisect
-import hmac
-from dataclasses import replace
 
 from sbkcard.apdu.command import CommandAPDU
-from sbkcard.apdu.secure_messaging import mac_input
+from sbkcard.apdu.secure_messaging import verify_mac
 from sbkcard.apdu.status import SW
 from sbkcard.applet_model.applet import CardRefusal
 from sbkcard.applet_model.user_card.core import CardCore, Reply, sw_only
@@ -31,7 +29,7 @@ from sbkcard.applet_model.user_card.fcp import (
 )
 from sbkcard.applet_model.user_card.pin_commands import pin_bytes
 from sbkcard.applet_model.user_card.session import home_of
-from sbkcard.keys import CryptoError, decrypt_data, mac
+from sbkcard.keys import CryptoError, decrypt_data
 
 __all__ = ["PersonalisationCommands"]
 
@@ -109,10 +107,7 @@ class PersonalisationCommands(CardCore):
         challenge = s.take_challenge()
         if challenge is None or len(challenge) > size:
             raise CardRefusal(SW.REF_DATA_INVALID)
-        expected = mac(
-            master.key, mac_input(replace(cmd, data=body)), master.algorithm, iv=challenge
-        )
-        if not hmac.compare_digest(expected, cmd.data[-4:]):
+        if not verify_mac(cmd, master.key, master.algorithm, iv=challenge):
             raise CardRefusal(SW.SM_INCORRECT)
         try:
             plain = decrypt_data(master.key, body, master.algorithm)

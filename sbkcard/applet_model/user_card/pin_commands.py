@@ -105,7 +105,7 @@ class PinCommands(CardCore):
         if not unblock:
             raise CardRefusal(SW.SECURITY_NOT_SATISFIED)
         challenge = s.challenge
-        self._check_mac(cmd, stk, body)
+        self._check_mac(cmd, stk)
         allowed, _ = self._pin_record(home)
         writes = {counter_key(home, None): bytes((allowed,))}
         if cmd.p2 == 0x01:
