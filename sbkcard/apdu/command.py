@@ -179,7 +179,8 @@ class CommandAPDU:
 
     @classmethod
     def _short(cls, cla: int, ins: int, p1: int, p2: int, data: bytes, le: int | None) -> Self:
-        """A short command from decoded bytes, valid by construction (a card's hot path)."""
+        """A command from parts known valid (decoded bytes, or a valid command's parts),
+        without the checks of ``__init__``: a card's hot path."""
         cmd = object.__new__(cls)
         put = object.__setattr__
         put(cmd, "cla", cla)
