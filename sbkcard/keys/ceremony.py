@@ -408,7 +408,7 @@ def generate_parts(
             part_check_value(value, algorithm),
         )
         result.parts.append(part)
-        _record_issued(transcript, part)
+        _record_part(transcript, part, "issued", count=part.count)
     return result
 
 
@@ -419,14 +419,14 @@ def _split(key: bytearray, kind: PartKind, needed: int, count: int) -> list[tupl
     return split_shares(key, needed, count)
 
 
-def _record_issued(transcript: Transcript, part: KeyPart) -> None:
-    """The transcript's line for a part handed to its custodian (its check, never its value)."""
+def _record_part(transcript: Transcript, part: KeyPart, event: str, **more: Any) -> None:
+    """The transcript's line for a part issued or accepted (its check, never its value)."""
     transcript.record(
-        f"{part.kind.value} issued",
+        f"{part.kind.value} {event}",
         part.custodian,
         label=part.key_label,
         index=part.index,
-        count=part.count,
+        **more,
         check=part.check,
     )
 
@@ -524,13 +524,7 @@ def reform_key(
                 where="re-forming",
                 expected=None if expected is None else expected.checks[part.index],
             )
-            transcript.record(
-                f"{part.kind.value} accepted",
-                part.custodian,
-                label=part.key_label,
-                index=part.index,
-                check=part.check,
-            )
+            _record_part(transcript, part, "accepted")
         if first.kind is PartKind.COMPONENT:
             missing = sorted(set(range(1, first.count + 1)) - {p.index for p in parts})
             if missing:
