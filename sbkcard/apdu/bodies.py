@@ -35,6 +35,8 @@ from construct import (
     Int32ub,
     Optional,
     Renamed,
+    Select,
+    SizeofError,
     Struct,
 )
 
@@ -322,8 +324,39 @@ ALL: dict[str, Construct] = {
 """Every declared body by name (the round-trip test walks them)."""
 
 
+_FAST: dict[int, tuple[frozenset[int], Construct] | None] = {}
+
+
+def _fast(body: Construct) -> tuple[frozenset[int], Construct] | None:
+    """The lengths ``body`` can have and its compiled form, or ``None`` if it has a greedy
+    row.  Compiled code skips construct's length checks, so it only reads data of a length
+    the declaration allows (then no row can come up short)."""
+    if id(body) not in _FAST:
+        sizes = {0}
+        for number, row in enumerate(body.subcons):
+            inner = row.subcon if isinstance(row, Renamed) else row
+            last = number == len(body.subcons) - 1
+            try:
+                if isinstance(inner, Select) and last:
+                    sizes |= {s + inner.subcons[0].sizeof() for s in sizes}
+                else:
+                    sizes = {s + inner.sizeof() for s in sizes}
+            except SizeofError:
+                _FAST[id(body)] = None
+                break
+        else:
+            _FAST[id(body)] = (frozenset(sizes), body.compile())
+    return _FAST[id(body)]
+
+
 def parse(body: Construct, data: bytes) -> Container:
     """``data`` read as ``body``, all of it; :class:`BodyError` if it does not fit."""
+    fast = _fast(body)
+    if fast is not None and len(data) in fast[0]:
+        try:
+            return fast[1].parse(data)
+        except ConstructError as exc:
+            raise BodyError(str(exc)) from exc
     stream = io.BytesIO(data)
     try:
         value = body.parse_stream(stream)

@@ -182,14 +182,14 @@ class CommandAPDU:
         """A command from parts known valid (decoded bytes, or a valid command's parts),
         without the checks of ``__init__``: a card's hot path."""
         cmd = object.__new__(cls)
-        put = object.__setattr__
-        put(cmd, "cla", cla)
-        put(cmd, "ins", ins)
-        put(cmd, "p1", p1)
-        put(cmd, "p2", p2)
-        put(cmd, "data", data)
-        put(cmd, "le", le)
-        put(cmd, "force_extended", False)
+        set_cla, set_ins, set_p1, set_p2, set_data, set_le, set_extended = _SLOT_SETTERS
+        set_cla(cmd, cla)
+        set_ins(cmd, ins)
+        set_p1(cmd, p1)
+        set_p2(cmd, p2)
+        set_data(cmd, data)
+        set_le(cmd, le)
+        set_extended(cmd, False)
         return cmd
 
     @classmethod
@@ -252,3 +252,10 @@ class CommandAPDU:
         raise ApduFormatError(
             f"{n - 9 - lc} trailing byte(s) after data (extended Lc {lc}) and Le", 9 + lc
         )
+
+
+_SLOT_SETTERS = tuple(
+    CommandAPDU.__dict__[name].__set__
+    for name in ("cla", "ins", "p1", "p2", "data", "le", "force_extended")
+)
+"""The slots' own setters (a frozen dataclass refuses ``setattr``): :meth:`CommandAPDU._short`."""
