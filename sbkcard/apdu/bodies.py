@@ -19,6 +19,8 @@ the purse file S2 §7; cryptogram inputs Part 7 §11–§12; PSAM Part 9 §9.3, 
 from __future__ import annotations
 
 import io
+import struct
+from dataclasses import dataclass
 from typing import Any
 
 from construct import (
@@ -324,15 +326,28 @@ ALL: dict[str, Construct] = {
 """Every declared body by name (the round-trip test walks them)."""
 
 
-_FAST: dict[int, tuple[frozenset[int], Construct] | None] = {}
+@dataclass(frozen=True)
+class _Fast:
+    """A body's compiled form and what makes it safe to use (compiled code skips
+    construct's length checks): the lengths the body can have, and the byte rows' lengths."""
+
+    sizes: frozenset[int]
+    byte_rows: tuple[tuple[str, int], ...]
+    compiled: Construct
 
 
-def _fast(body: Construct) -> tuple[frozenset[int], Construct] | None:
-    """The lengths ``body`` can have and its compiled form, or ``None`` if it has a greedy
-    row.  Compiled code skips construct's length checks, so it only reads data of a length
-    the declaration allows (then no row can come up short)."""
+_FAST: dict[int, _Fast | None] = {}
+
+
+def _fast(body: Construct) -> _Fast | None:
+    """The compiled form of ``body``, or ``None`` if it has a greedy row."""
     if id(body) not in _FAST:
         sizes = {0}
+        byte_rows = tuple(
+            (row.name, row.subcon.length)
+            for row in body.subcons
+            if isinstance(row.subcon, Bytes) and isinstance(row.subcon.length, int)
+        )
         for number, row in enumerate(body.subcons):
             inner = row.subcon if isinstance(row, Renamed) else row
             last = number == len(body.subcons) - 1
@@ -345,16 +360,16 @@ def _fast(body: Construct) -> tuple[frozenset[int], Construct] | None:
                 _FAST[id(body)] = None
                 break
         else:
-            _FAST[id(body)] = (frozenset(sizes), body.compile())
+            _FAST[id(body)] = _Fast(frozenset(sizes), byte_rows, body.compile())
     return _FAST[id(body)]
 
 
 def parse(body: Construct, data: bytes) -> Container:
     """``data`` read as ``body``, all of it; :class:`BodyError` if it does not fit."""
     fast = _fast(body)
-    if fast is not None and len(data) in fast[0]:
+    if fast is not None and len(data) in fast.sizes:  # no row can come up short
         try:
-            return fast[1].parse(data)
+            return fast.compiled.parse(data)
         except ConstructError as exc:
             raise BodyError(str(exc)) from exc
     stream = io.BytesIO(data)
@@ -369,6 +384,15 @@ def parse(body: Construct, data: bytes) -> Container:
 
 def build(body: Construct, **values: Any) -> bytes:
     """The bytes of ``body`` with ``values``; :class:`BodyError` naming what does not fit."""
+    fast = _fast(body)
+    if fast is not None and all(
+        isinstance(values.get(name), bytes) and len(values[name]) == length
+        for name, length in fast.byte_rows
+    ):  # every byte row has its length: compiled code builds what construct would
+        try:
+            return bytes(fast.compiled.build(values))
+        except (ConstructError, struct.error) as exc:
+            raise BodyError(str(exc)) from exc
     try:
         return bytes(body.build(values))
     except ConstructError as exc:
