@@ -627,32 +627,9 @@ def export_keys(
     if level not in (Level.PROVINCE, Level.CITY):
         raise CeremonyError(f"export: level 1 (city) or 2 (province), not {int(level)}")
     kek = store.info(kek_label)
-    try:
-        source = StoreKeySet.from_store(store, algorithm, region)
-        factors = source.level_factors(region, level)
-    except KeyStoreError as exc:
-        raise CeremonyError(f"export of {region}: {exc}") from exc
-    wanted = list(source.labels) if names is None else [card_key(n).name for n in names]
-    missing = sorted(set(wanted) - set(source.labels))
-    if missing:
-        raise CeremonyError(
-            f"{store.description}: no {algorithm.name} key at level {int(source.level)} "
-            f"for {missing}"
-        )
-    roots = {name: source.labels[name] for name in wanted}
-    entries: list[dict[str, Any]] = []
-    kcvs: dict[str, str] = {}
-    for name, label in roots.items():
-        wrapped = store.wrap(label, kek_label, factors)
-        kcvs[name] = wrapped.kcv
-        entries.append(
-            {
-                "name": name,
-                "length": wrapped.length,
-                "kcv": wrapped.kcv,
-                "wrapped": wrapped.data.hex(),
-            }
-        )
+    source, factors, roots = _export_source(store, algorithm, region, level, names)
+    entries = [_wrapped_entry(store, name, label, kek_label, factors) for name, label in roots]
+    kcvs = {entry["name"]: entry["kcv"] for entry in entries}
     package = {
         "format": EXPORT_FORMAT,
         "version": VERSION,
@@ -667,11 +644,7 @@ def export_keys(
     }
     data = (json.dumps(package, indent=2, ensure_ascii=False) + "\n").encode()
     target = Path(out)
-    try:
-        with open(target, "xb") as handle:
-            handle.write(data)
-    except FileExistsError:
-        raise CeremonyError(f"{target}: exists; an export package is never overwritten") from None
+    _write_new(target, data)
     transcript.record(
         "keys exported",
         operator,
@@ -687,6 +660,48 @@ def export_keys(
         kcvs=kcvs,
     )
     return kcvs
+
+
+def _export_source(
+    store: KeyStore, algorithm: Algorithm, region: str, level: Level, names: Sequence[str] | None
+) -> tuple[StoreKeySet, list[bytes], list[tuple[str, str]]]:
+    """The keys the store derives ``region``'s from, the factors down to ``level``, and
+    the (name, store label) of each key wanted (all when ``names`` is ``None``)."""
+    try:
+        source = StoreKeySet.from_store(store, algorithm, region)
+        factors = source.level_factors(region, level)
+    except KeyStoreError as exc:
+        raise CeremonyError(f"export of {region}: {exc}") from exc
+    wanted = list(source.labels) if names is None else [card_key(n).name for n in names]
+    missing = sorted(set(wanted) - set(source.labels))
+    if missing:
+        raise CeremonyError(
+            f"{store.description}: no {algorithm.name} key at level {int(source.level)} "
+            f"for {missing}"
+        )
+    return source, factors, [(name, source.labels[name]) for name in wanted]
+
+
+def _wrapped_entry(
+    store: KeyStore, name: str, label: str, kek_label: str, factors: Sequence[bytes]
+) -> dict[str, Any]:
+    """One key of an export package: derived and wrapped inside the store, KCV beside it."""
+    wrapped = store.wrap(label, kek_label, factors)
+    return {
+        "name": name,
+        "length": wrapped.length,
+        "kcv": wrapped.kcv,
+        "wrapped": wrapped.data.hex(),
+    }
+
+
+def _write_new(target: Path, data: bytes) -> None:
+    """Write a package that must not replace another."""
+    try:
+        with open(target, "xb") as handle:
+            handle.write(data)
+    except FileExistsError:
+        raise CeremonyError(f"{target}: exists; an export package is never overwritten") from None
 
 
 def _exported_entry(report: TranscriptReport, digest: str) -> Mapping[str, Any]:
