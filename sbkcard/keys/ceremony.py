@@ -704,6 +704,40 @@ def _write_new(target: Path, data: bytes) -> None:
         raise CeremonyError(f"{target}: exists; an export package is never overwritten") from None
 
 
+_PackageKey = tuple[str, int, str, bytes]
+"""A key of an export package: name, length, KCV, wrapped value."""
+
+
+def _package_contents(
+    source: Path, package: Mapping[str, Any]
+) -> tuple[Algorithm, str, Level, str, list[_PackageKey]]:
+    """An export package's algorithm, region, level, transport-key KCV and keys."""
+    try:
+        keys = [
+            (str(e["name"]), int(e["length"]), str(e["kcv"]), bytes.fromhex(e["wrapped"]))
+            for e in package["keys"]
+        ]
+        return (
+            Algorithm[package["algorithm"]],
+            str(package["region"]),
+            Level(int(package["level"])),
+            str(package["kek"]["kcv"]),
+            keys,
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CeremonyError(f"{source}: malformed export package ({exc})") from exc
+
+
+def _check_kek(store: KeyStore, kek_label: str, kcv: str) -> None:
+    """The transport key in the store is the one the package was wrapped under."""
+    kek = store.info(kek_label)
+    if kek.kcv != kcv:
+        raise CheckValueError(
+            f"transport key {kek_label!r} has KCV {kek.kcv}; the package was wrapped under "
+            f"a key with KCV {kcv}"
+        )
+
+
 def _exported_entry(report: TranscriptReport, digest: str) -> Mapping[str, Any]:
     for entry in report.entries:
         if entry.step == "keys exported" and entry.details.get("package_sm3") == digest:
@@ -732,26 +766,11 @@ def import_keys(
     """
     source = Path(package_path)
     data, package = _read_document(source, EXPORT_FORMAT, "export package")
-    try:
-        algorithm = Algorithm[package["algorithm"]]
-        region = str(package["region"])
-        level = Level(int(package["level"]))
-        kek_kcv = str(package["kek"]["kcv"])
-        keys = [
-            (str(e["name"]), int(e["length"]), str(e["kcv"]), bytes.fromhex(e["wrapped"]))
-            for e in package["keys"]
-        ]
-    except (KeyError, TypeError, ValueError) as exc:
-        raise CeremonyError(f"{source}: malformed export package ({exc})") from exc
+    algorithm, region, level, kek_kcv, keys = _package_contents(source, package)
     digest = sm3(data).hex()
     imported: list[KeyInfo] = []
     try:
-        kek = store.info(kek_label)
-        if kek.kcv != kek_kcv:
-            raise CheckValueError(
-                f"transport key {kek_label!r} has KCV {kek.kcv}; the package was wrapped under "
-                f"a key with KCV {kek_kcv}"
-            )
+        _check_kek(store, kek_label, kek_kcv)
         recorded: Mapping[str, Any] | None = None
         if exporter_transcript is not None:
             recorded = _exported_entry(verify_transcript(exporter_transcript), digest)
