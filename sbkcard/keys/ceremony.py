@@ -506,16 +506,8 @@ def reform_key(
     """
     try:
         first = _consistent(parts)
-        if expected is not None and (
-            expected.label != first.key_label
-            or expected.kind is not first.kind
-            or expected.kcv != first.key_kcv
-        ):
-            raise CeremonyError(
-                f"the parts are for {first.key_label} ({first.kind.value}s, KCV "
-                f"{first.key_kcv}), the transcript for {expected.label} ({expected.kind.value}s,"
-                f" KCV {expected.kcv})"
-            )
+        if expected is not None:
+            _check_expected(first, expected)
         for part in parts:
             if expected is not None and part.index not in expected.checks:
                 raise CeremonyError(f"{part.title}: the transcript records no such part issued")
@@ -525,19 +517,7 @@ def reform_key(
                 expected=None if expected is None else expected.checks[part.index],
             )
             _record_part(transcript, part, "accepted")
-        if first.kind is PartKind.COMPONENT:
-            missing = sorted(set(range(1, first.count + 1)) - {p.index for p in parts})
-            if missing:
-                raise CeremonyError(
-                    f"components {missing} of {first.count} are missing: all are needed"
-                )
-            key = combine_components([part.value for part in parts])
-        else:
-            if len(parts) < first.threshold:
-                raise CeremonyError(
-                    f"{len(parts)} shares given, {first.threshold} of {first.count} needed"
-                )
-            key = combine_shares([(part.index, part.value) for part in parts], first.key_length)
+        key = _combine(first, parts)
         kcv = check_value(bytes(key), first.algorithm)
         if kcv != first.key_kcv:
             zeroize(key)
@@ -555,6 +535,34 @@ def reform_key(
         parts=sorted(part.index for part in parts),
     )
     return key
+
+
+def _check_expected(first: KeyPart, expected: Expected) -> None:
+    """The parts are of the key the generation transcript recorded."""
+    if (
+        expected.label != first.key_label
+        or expected.kind is not first.kind
+        or expected.kcv != first.key_kcv
+    ):
+        raise CeremonyError(
+            f"the parts are for {first.key_label} ({first.kind.value}s, KCV "
+            f"{first.key_kcv}), the transcript for {expected.label} ({expected.kind.value}s,"
+            f" KCV {expected.kcv})"
+        )
+
+
+def _combine(first: KeyPart, parts: Sequence[KeyPart]) -> bytearray:
+    """The key from every component, or from at least the threshold of shares."""
+    if first.kind is PartKind.COMPONENT:
+        missing = sorted(set(range(1, first.count + 1)) - {p.index for p in parts})
+        if missing:
+            raise CeremonyError(
+                f"components {missing} of {first.count} are missing: all are needed"
+            )
+        return combine_components([part.value for part in parts])
+    if len(parts) < first.threshold:
+        raise CeremonyError(f"{len(parts)} shares given, {first.threshold} of {first.count} needed")
+    return combine_shares([(part.index, part.value) for part in parts], first.key_length)
 
 
 def reform_into_store(
