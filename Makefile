@@ -5,13 +5,13 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 APT_PACKAGES := pcscd vsmartcard-vpcd libpcsclite-dev swig opensc pcsc-tools softhsm2 \
-                python3-virtualsmartcard iproute2
+                python3-virtualsmartcard iproute2 chromium chromium-driver postgresql
 
 .PHONY: all apt venv demo test lint docs bench clean
 
 all: test
 
-# System packages the tests need (PC/SC stack, external tools, SoftHSM2, vicc).
+# System packages the tests need (PC/SC stack, external tools, SoftHSM2, vicc, PostgreSQL).
 apt:
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	  missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \

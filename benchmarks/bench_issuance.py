@@ -127,6 +127,7 @@ def _rows(generation: int) -> list[Row]:
 
 TOKEN = "sbkcard-bench"
 PIN = "112233"
+STORE_PASSPHRASE = "benchmark key store passphrase"
 
 
 def _fill(store: KeyStore, *, extractable: bool) -> None:
@@ -143,7 +144,7 @@ def _stores(directory: Path) -> Iterator[tuple[str, str]]:
     from sbkcard.keys.pkcs11_store import SOFTHSM2_MODULE, Pkcs11Store
 
     soft = directory / "keys.json"
-    with SoftKeyStore.create(soft, PIN, scrypt_n=1024) as store:
+    with SoftKeyStore.create(soft, STORE_PASSPHRASE) as store:
         _fill(store, extractable=True)
     (directory / "tokens").mkdir()
     conf = directory / "softhsm2.conf"
@@ -189,7 +190,7 @@ def _token_row() -> Row:
     with (
         tempfile.TemporaryDirectory() as tmp,
         _stores(Path(tmp)) as (soft, token),
-        issuer_keys(soft, PIN, algorithm=Algorithm.DES) as (in_clear, _),
+        issuer_keys(soft, STORE_PASSPHRASE, algorithm=Algorithm.DES) as (in_clear, _),
         issuer_keys(token, PIN, algorithm=Algorithm.DES) as (in_token, _),
     ):
         if derive_keys(in_clear, orders) != derive_keys(in_token, orders):

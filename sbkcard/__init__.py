@@ -9,6 +9,7 @@ Subpackages, from the bottom of the import graph up:
 * :mod:`sbkcard.simulator`: the runtime hosting applets (NVM journal, power loss, images, vpcd).
 * :mod:`sbkcard.terminal`: transports, terminal operations, the national reader interface.
 * :mod:`sbkcard.issuance`: applicant records, the one-person-one-card registry, personalisation.
+* :mod:`sbkcard.service`: the counter service (``sbkcard serve``) and the HSM service.
 """
 
 __version__ = "0.1.0"

@@ -297,7 +297,6 @@ def test_verify_counts_down_blocks_and_tells_tries_left(driver: Driver) -> None:
         ("0020000001 12", 0x6700),
         ("0020000009 123456789012345678", 0x6700),
         ("00200000 03 12345A", 0x6A80),
-        ("00200000 02 123F", 0x6A80),
         ("00200100 03 123456", 0x6A86),
         ("00200001 03 123456", 0x6A86),
     ],
@@ -306,6 +305,16 @@ def test_verify_errors_do_not_cost_a_try(driver: Driver, apdu: str, sw: int) -> 
     driver.select_ssse()
     assert driver.sw(apdu) == sw
     assert driver.sw("0020000000") == 0x63C3
+
+
+@pytest.mark.parametrize("apdu", ["00200000 02 123F", "00200000 02 987F"])
+def test_verify_of_a_short_pin_is_a_wrong_pin(driver: Driver, apdu: str) -> None:
+    """Part 5 §6.14.5: a well-formed PIN that does not match answers 63Cx (table 48 has
+    no 6A80), even when shorter than the 4 digits CHANGE PIN asks for (§6.3.1)."""
+    driver.select_ssse()
+    assert driver.sw(apdu) == 0x63C2
+    assert driver.sw("0020000000") == 0x63C2
+    assert driver.verify() == 0x9000
 
 
 def test_change_pin(driver: Driver) -> None:
@@ -422,6 +431,14 @@ def test_application_block(driver: Driver) -> None:
     assert driver.sw(driver.secured(b"\x84\x1e\x00\x01", b"", "STKDF04")) == 0x9000
     assert driver.sw("00B2010400") == 0x9303
     assert driver.sw("00FF000000") == 0x9303
+    # Part 7 §13.2: every command but the SELECT of another application answers 9303
+    assert driver.sw("00A4020002EF05") == 0x9303  # an EF inside the blocked application
+    assert driver.sw("00A4000002EF05") == 0x9303
+    assert driver.sw("00A4000002EF99") == 0x9303  # not found: still 9303
+    assert driver.sw("00A4010002EF05") == 0x9303  # wrong P1: still 9303
+    assert driver.sw("841E000104 00000000") == 0x9303  # APPLICATION BLOCK again too
+    assert driver.sw("00C0000010") == 0x9303
+    assert driver.sw("00B2010400") == 0x9303  # the EF was not selected
     assert driver.select_df("DF04") == 0x9303
     assert driver.select_df("DF01") == 0x9000
     assert driver.select_df("DF04") == 0x9303

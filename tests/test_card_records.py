@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sbkcard.applet_model.data_items import FILE_ITEMS, DataItem, Kind
+from sbkcard.applet_model.data_items import FILE_ITEMS, DataItem, Kind, file_items
 from sbkcard.applet_model.records import (
     _GROUPS,
     CONTENT_TYPES,
@@ -238,3 +238,31 @@ def test_layout_of_version_strings() -> None:
     assert Layout.of("1.01") is Layout.V1
     with pytest.raises(ValueError, match=r"1\.0x, 2\.0x or 3\.0x"):
         Layout.of("4.00")
+
+
+# S2 table 9, the medical-insurance area (DF04) as printed: every item's name and whether
+# it carries the ★ of the V2.0 additions to LB002-2000.
+TABLE_9_DF04: dict[str, tuple[tuple[str, bool], ...]] = {
+    "SSSE/DF04/EF15": (("交易序号", True), ("结算类别", True)),
+    "SSSE/DF04/EF08": (
+        ("交易序号", False),
+        ("交易类型", False),
+        ("终端机编号", False),
+        ("交易时间", False),
+        ("个人账户交易金额", False),
+        ("个人自付金额", False),
+        ("统筹基金支付金额", False),
+    ),
+    "SSSE/DF04/EF06": (
+        ("准许脱网医保结算标识", True),
+        ("脱网医保结算累计金额", True),
+        ("脱网医保结算累计次数", True),
+    ),
+}
+
+
+@pytest.mark.parametrize("path", sorted(TABLE_9_DF04))
+def test_v2_additions_follow_the_stars_of_table_9(path: str) -> None:
+    """S2 table 9 marks DF04 EF15 (特殊医疗结算记录★) and its fields as V2.0 additions."""
+    declared = tuple((it.zh, it.added) for it in file_items(path))
+    assert declared == TABLE_9_DF04[path]

@@ -3,10 +3,12 @@
 import json
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from transcript_support import rechain
 
 from sbkcard.keys.ceremony import (
     CeremonyError,
@@ -24,10 +26,18 @@ from sbkcard.keys.ceremony import (
     write_part,
 )
 from sbkcard.keys.soft_store import SoftKeyStore
-from sbkcard.keys.store import KeyAlgorithm, TamperedError, WrongPassphraseError, check_value
+from sbkcard.keys.store import (
+    KeyAlgorithm,
+    TamperedError,
+    WeakPassphraseError,
+    WrongPassphraseError,
+    check_value,
+)
 from sbkcard.keys.transcript import Transcript, verify_transcript
 
-N = 2**10
+SITE = "second site key store passphrase"
+ONE = "zhang wei's own passphrase"
+TWO = "wang fang's own passphrase"
 CUSTODIANS = ["张伟", "王芳", "李娜"]
 SHAPES = [
     (KeyAlgorithm.DES, 16),
@@ -72,7 +82,7 @@ def test_components_reform_the_key(
     tmp_path: Path, algorithm: KeyAlgorithm, length: int, count: int
 ) -> None:
     transcript = _transcript(tmp_path)
-    with SoftKeyStore.create(tmp_path / "s.json", "pw", scrypt_n=N) as store:
+    with SoftKeyStore.create(tmp_path / "s.json", SITE) as store:
         generated = generate_parts(
             "ROOT",
             algorithm,
@@ -136,7 +146,7 @@ def test_substituted_component_is_caught_by_the_key_kcv_and_the_transcript(
     forged[1] = _clone(parts[1], forged_value, part_check_value(forged_value, KeyAlgorithm.DES))
     with pytest.raises(CheckValueError, match="re-formed DES:IRK has KCV"):
         reform_key(forged, transcript=_transcript(tmp_path), operator="operator")
-    expected = expected_from_transcript(transcript_then.path, "DES:IRK")
+    expected = expected_from_transcript(transcript_then.path, "DES:IRK", head=transcript_then.head)
     assert expected.checks == {p.index: p.check for p in parts}
     assert expected.custodians == {p.index: p.custodian for p in parts}
     with pytest.raises(CheckValueError, match="not the part that was issued"):
@@ -187,7 +197,7 @@ def test_part_file_is_sealed_for_its_custodian(
 ) -> None:
     _, parts, kcv = generated
     path = tmp_path / "part1.json"
-    write_part(path, parts[0], "pw-1", scrypt_n=N)
+    write_part(path, parts[0], ONE)
     text = path.read_text()
     assert (
         parts[0].value.hex() not in text.lower() and bytes(parts[0].value) not in path.read_bytes()
@@ -195,16 +205,16 @@ def test_part_file_is_sealed_for_its_custodian(
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     document = json.loads(text)
     assert document["custodian"] == CUSTODIANS[0] and document["key_kcv"] == kcv
-    back = read_part(path, lambda custodian: {"张伟": "pw-1"}[custodian])
+    back = read_part(path, lambda custodian: {"张伟": ONE}[custodian])
     assert back.value == parts[0].value and back.check == parts[0].check
     with pytest.raises(WrongPassphraseError):
-        read_part(path, "pw-2")
+        read_part(path, TWO)
     with pytest.raises(CeremonyError, match="never overwritten"):
-        write_part(path, parts[0], "pw-1", scrypt_n=N)
+        write_part(path, parts[0], ONE)
     document["custodian"] = "王芳"
     path.write_text(json.dumps(document))
     with pytest.raises(TamperedError):
-        read_part(path, "pw-1")
+        read_part(path, ONE)
 
 
 def test_mistyped_part_file_fails_its_own_check(
@@ -213,9 +223,9 @@ def test_mistyped_part_file_fails_its_own_check(
     _, parts, _ = generated
     typo = bytearray(parts[2].value)
     typo[3] ^= 0x10
-    write_part(tmp_path / "p3.json", _clone(parts[2], typo), "pw", scrypt_n=N)
+    write_part(tmp_path / "p3.json", _clone(parts[2], typo), ONE)
     with pytest.raises(CheckValueError, match=r"component 3 of 3 \(李娜\) has check value"):
-        read_part(tmp_path / "p3.json", "pw")
+        read_part(tmp_path / "p3.json", ONE)
 
 
 def test_reform_into_a_store_records_every_step(
@@ -223,13 +233,15 @@ def test_reform_into_a_store_records_every_step(
 ) -> None:
     transcript_then, parts, kcv = generated
     transcript = _transcript(tmp_path)
-    with SoftKeyStore.create(tmp_path / "site2.json", "pw", scrypt_n=N) as store:
+    with SoftKeyStore.create(tmp_path / "site2.json", SITE) as store:
         info = reform_into_store(
             parts,
             store,
             transcript=transcript,
             operator="operator",
-            expected=expected_from_transcript(transcript_then.path, "DES:IRK"),
+            expected=expected_from_transcript(
+                transcript_then.path, "DES:IRK", head=transcript_then.head
+            ),
         )
         assert info.kcv == kcv and info.label == "DES:IRK" and not info.extractable
     head = transcript.close("operator")
@@ -246,3 +258,54 @@ def test_a_des_parity_bit_typo_gives_an_equivalent_key(
     typo[0].value[0] ^= 0x01  # the parity bit: DES never reads it
     key = reform_key(typo, transcript=_transcript(tmp_path), operator="o")
     assert check_value(bytes(key), KeyAlgorithm.DES) == kcv
+
+
+def test_a_rechained_generation_transcript_is_refused_by_its_head(
+    tmp_path: Path, generated: tuple[Transcript, list[KeyPart], str]
+) -> None:
+    transcript_then, parts, _ = generated
+    head = transcript_then.head
+    forged_value = bytearray(range(16))
+    forged_check = part_check_value(forged_value, KeyAlgorithm.DES)
+
+    def substitute(raw: dict[str, Any]) -> None:
+        if raw["step"] == "component issued" and raw["details"]["index"] == 2:
+            raw["details"]["check"] = forged_check
+
+    rechain(transcript_then.path, substitute)
+    verify_transcript(transcript_then.path)  # the chain alone is intact
+    with pytest.raises(CeremonyError, match="not the recorded head"):
+        expected_from_transcript(transcript_then.path, "DES:IRK", head=head)
+    with pytest.raises(CeremonyError, match="give that head"):
+        expected_from_transcript(transcript_then.path, "DES:IRK", head=None)
+    forged = expected_from_transcript(transcript_then.path, "DES:IRK", head=_last(transcript_then))
+    assert forged.checks[2] == forged_check != parts[1].check
+
+
+def _last(transcript: Transcript) -> str:
+    return verify_transcript(transcript.path).head
+
+
+def test_a_weak_custodian_passphrase_is_refused(
+    tmp_path: Path, generated: tuple[Transcript, list[KeyPart], str]
+) -> None:
+    _, parts, _ = generated
+    for weak in (" ", "a", "1", "1111111111111111"):
+        with pytest.raises(WeakPassphraseError, match="at least 12 characters"):
+            write_part(tmp_path / "p.json", parts[0], weak)
+    with pytest.raises(WeakPassphraseError, match="below the floor"):
+        write_part(tmp_path / "p.json", parts[0], ONE, scrypt_n=2)
+    assert not (tmp_path / "p.json").exists()
+
+
+def test_an_altered_salt_of_a_part_file_is_tampering(
+    tmp_path: Path, generated: tuple[Transcript, list[KeyPart], str]
+) -> None:
+    _, parts, _ = generated
+    path = tmp_path / "part1.json"
+    write_part(path, parts[0], ONE)
+    document = json.loads(path.read_text())
+    document["kdf"]["salt"] = "11" * 16
+    path.write_text(json.dumps(document))
+    with pytest.raises(TamperedError, match="tampering, not a wrong passphrase"):
+        read_part(path, ONE)

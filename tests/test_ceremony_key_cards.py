@@ -64,7 +64,7 @@ def test_key_card_loaded_by_apdus_equals_direct_personalisation(
 
 def test_key_card_from_a_store_equals_the_one_from_the_key_set(tmp_path: Path) -> None:
     demo = demo_keyset(Algorithm.DES)
-    with SoftKeyStore.create(tmp_path / "s.json", "pw", scrypt_n=2**10) as store:
+    with SoftKeyStore.create(tmp_path / "s.json", "key card store passphrase") as store:
         for name, key in demo.roots.items():
             # national roots stay non-extractable: the level-1 keys are derived in the store
             store.put(root_label(Algorithm.DES, name), bytearray(key), KeyAlgorithm.DES)
@@ -92,7 +92,7 @@ def test_key_card_from_a_store_equals_the_one_from_the_key_set(tmp_path: Path) -
 
 def test_city_keys_held_at_their_own_level_must_be_extractable(tmp_path: Path) -> None:
     demo = demo_keyset(Algorithm.DES)
-    with SoftKeyStore.create(tmp_path / "s.json", "pw", scrypt_n=2**10) as store:
+    with SoftKeyStore.create(tmp_path / "s.json", "key card store passphrase") as store:
         for name in ("IRK", "RKSSSE"):
             key = bytearray(level_key(demo, name, TERMINAL[:6], Level.CITY))
             store.put(level_label(Algorithm.DES, name, TERMINAL[:6], 1), key, KeyAlgorithm.DES)

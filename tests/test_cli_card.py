@@ -47,7 +47,7 @@ def test_new_makes_a_demo_card_of_the_profile(
     assert code == 0
     assert "TEST KEYS" in out and "never for real cards" in out
     card = load_image(image)
-    assert card.kind == "user-card"
+    assert card.kind == ("user-card-3" if profile == "3" else "user-card")
     assert card.profile == int(profile)
     # The FCI of SPEC §1.1 with the profile's algorithm in tag 86.
     lines = send(capsys, image, SELECT_SSSE, GET_FCI)
@@ -205,7 +205,7 @@ def test_send_reports_a_bad_image(capsys: pytest.CaptureFixture[str], tmp_path: 
     bad = tmp_path / "bad.json"
     bad.write_text("{}")
     code, _, err = run(capsys, "card", "send", str(bad), SELECT_SSSE)
-    assert code == 2 and "bad.json" in err and "format" in err
+    assert code == 1 and "bad.json" in err and "format" in err
 
 
 def test_send_answers_any_bytes(capsys: pytest.CaptureFixture[str], card_image: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -19,7 +20,7 @@ def test_demo_runs_from_an_empty_directory(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    assert main(["demo", "--generation", generation]) == 0
+    assert main(["demo", "--profile", generation]) == 0
     out = capsys.readouterr().out
     assert list(tmp_path.iterdir()) == []  # no state left where it ran
     assert "published TEST KEY" in out
@@ -57,3 +58,19 @@ def test_demo_keeps_its_files_when_asked(
     names = sorted(os.listdir(workdir))
     assert names == ["card.json", "hotlist.db", "psam.json", "replacement.json"]
     assert ">> 00 A4" not in capsys.readouterr().out
+
+
+def test_workdir_keeps_the_images_as_the_story_left_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["demo", "--workdir", str(tmp_path), "--no-trace"]) == 0
+    capsys.readouterr()
+    card, psam = str(tmp_path / "card.json"), str(tmp_path / "psam.json")
+    # the story blocked the lost card's application: every reader now sees it blocked
+    assert main(["read", "--card", card, "--psam", psam]) == 1
+    assert "blocked" in capsys.readouterr().err.lower()
+    assert main(["card", "show", card, "--json"]) == 0
+    sections = {s["title"]: s["rows"] for s in json.loads(capsys.readouterr().out)["sections"]}
+    (rows,) = [rows for title, rows in sections.items() if title.startswith("SSSE/DF04/PURSE")]
+    purse = {row["field"]: row["value"] for row in rows}
+    assert int(purse["balance"]) > 0 and int(purse["purchase_seq"]) > 0

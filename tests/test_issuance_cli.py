@@ -69,8 +69,6 @@ def test_issue_from_a_key_store(tmp_path: Path, capsys: pytest.CaptureFixture[st
                 str(store),
                 "--algorithm",
                 "sm4",
-                "--scrypt-n",
-                "1024",
                 *common,
             ]
         )

@@ -139,7 +139,7 @@ def test_issue_a_batch_from_the_token(
 
 def test_token_refusals(tmp_path: Path, token: Path, capsys: pytest.CaptureFixture[str]) -> None:
     argv = _argv(tmp_path, token)
-    assert main([*argv, "--profile", "3"]) == 2
+    assert main([*argv, "--profile", "3"]) == 1
     error = capsys.readouterr().err
     assert "SM4" in error and "PKCS#11" in error and "profile 3" in error
     without_psam = [a for a in argv if a != "--psam" and not a.endswith("psam.json")]

@@ -133,7 +133,7 @@ def test_wrap_out_of_the_token_and_back(hsm: Pkcs11Store, tmp_path: Path) -> Non
     hsm.put("DES:STKSSSE", bytearray(K8), KeyAlgorithm.DES)
     with pytest.raises(KeyStoreError, match="not extractable"):
         hsm.wrap("DES:IRK", "KEK-330100")
-    with SoftKeyStore.create(tmp_path / "city.json", "pw", scrypt_n=2**10) as city:
+    with SoftKeyStore.create(tmp_path / "city.json", "city key store passphrase") as city:
         city.put("KEK-330100", bytearray(kek), KeyAlgorithm.AES)
         for label, key in (("DES:IRK", K16), ("DES:STKSSSE", K8)):
             wrapped = hsm.wrap(label, "KEK-330100", F[:2])

@@ -61,10 +61,13 @@ class FakeVpcd:
         self.port = self.server.getsockname()[1]
         self.conn: socket.socket | None = None
 
-    def accept(self) -> socket.socket:
+    def accept(self, *, greet: bool = True) -> socket.socket:
+        """Take the card; greet it with a presence poll (get-ATR) first, as vpcd does."""
         conn, _ = self.server.accept()
         conn.settimeout(5)
         self.conn = conn
+        if greet:
+            self.exchange(bytes([Control.GET_ATR]))
         return conn
 
     def send(self, payload: bytes, *, chunk: int | None = None) -> None:
@@ -150,8 +153,33 @@ def test_command_goes_to_the_card() -> None:
     assert answer(card, bytes.fromhex("00A4040000")) == bytes.fromhex("059000")
 
 
-def test_command_to_an_unpowered_card_gets_an_empty_frame() -> None:
-    assert answer(RecordingCard(), bytes.fromhex("00B0000000")) == b""
+def test_command_to_an_unpowered_card_powers_it_up_first() -> None:
+    card = RecordingCard()
+    assert answer(card, bytes.fromhex("00B0000000")) == bytes.fromhex("059000")
+    assert card.calls == ["transmit 00b0000000", "power_on", "transmit 00b0000000"]
+
+
+class CardOutOfReader(RecordingCard):
+    def power_on(self) -> bytes:
+        raise NoCardError("no card in the reader")
+
+
+def test_command_to_a_card_out_of_its_reader_answers_6f00() -> None:
+    assert answer(CardOutOfReader(), bytes.fromhex("00B0000000")) == b"\x6f\x00"
+
+
+class TruncatingCard(EchoCard):
+    def __init__(self, reply: bytes) -> None:
+        self.reply = reply
+
+    def transmit(self, apdu: bytes) -> bytes:
+        return self.reply
+
+
+@pytest.mark.parametrize("reply", [b"", b"\x90"])
+def test_a_command_never_gets_a_reply_without_status_word(reply: bytes) -> None:
+    # vpcd waits for a reply's bytes without a timeout: an empty one hangs the reader.
+    assert answer(TruncatingCard(reply), bytes.fromhex("00B0000000")) == b"\x6f\x00"
 
 
 def test_echo_card_answers_the_command_itself() -> None:
@@ -277,6 +305,39 @@ def test_a_card_that_raises_answers_6f00(vpcd: FakeVpcd) -> None:
         assert vpcd.exchange(bytes.fromhex("00B0000000")) == bytes.fromhex("059000")
 
 
+def test_the_card_counts_as_accepted_at_vpcd_first_control_frame(vpcd: FakeVpcd) -> None:
+    with serve(EchoCard(), vpcd) as slot:
+        vpcd.accept(greet=False)
+        assert slot.wait_connected(5)
+        time.sleep(0.05)
+        assert not slot.accepted.is_set()  # connected, but vpcd has not taken it yet
+        assert vpcd.exchange(bytes([Control.GET_ATR])) == EchoCard.atr
+        assert slot.wait_accepted(5)
+        assert slot.failure is None
+
+
+@pytest.mark.parametrize(
+    "greeting", [b"SSH-2.0-OpenSSH_9.2\r\n", b"\x00\x01\x7f", b"\x00\x05hello"]
+)
+def test_a_server_that_is_not_vpcd_is_given_up(vpcd: FakeVpcd, greeting: bytes) -> None:
+    slot = serve(EchoCard(), vpcd)
+    conn = vpcd.accept(greet=False)
+    conn.sendall(greeting)
+    assert not slot.wait_accepted(5)
+    vpcd.expect_closed()
+    slot.stop()
+    assert slot.failure is not None
+    assert f"what listens on 127.0.0.1:{vpcd.port} is not vpcd" in slot.failure
+    assert not slot.accepted.is_set()
+
+
+def test_an_unknown_host_is_given_up() -> None:
+    slot = VpcdSlot(EchoCard(), host="no-such-host.invalid", port=35963).start()
+    assert not slot.wait_accepted(30)
+    slot.stop()
+    assert slot.failure is not None and "unknown host 'no-such-host.invalid'" in slot.failure
+
+
 def test_stop_ends_the_thread(vpcd: FakeVpcd) -> None:
     slot = serve(EchoCard(), vpcd)
     vpcd.accept()
@@ -289,7 +350,7 @@ def test_stop_ends_the_thread(vpcd: FakeVpcd) -> None:
 
 
 def test_sim_needs_a_readable_image(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["sim", "--vpcd", "--card", "/nonexistent/card.json"]) == 2
+    assert main(["sim", "--vpcd", "--card", "/nonexistent/card.json"]) == 1
     assert "card image /nonexistent/card.json: cannot read" in capsys.readouterr().err
 
 

@@ -22,7 +22,7 @@ def images(tmp_path: Path) -> dict[str, Path]:
 
 
 def test_read_table(images: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["read", "--sim", str(images["card3"]), "--psam", str(images["psam"])]) == 0
+    assert main(["read", "--card", str(images["card3"]), "--psam", str(images["psam"])]) == 0
     out = capsys.readouterr().out
     for text in ("张三", "410102199003071230", CARD_NUMBER, CARD_ID, "3.00", "genuine"):
         assert text in out
@@ -30,7 +30,7 @@ def test_read_table(images: dict[str, Path], capsys: pytest.CaptureFixture[str])
 
 
 def test_read_national_string(images: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
-    args = ["read", "--sim", str(images["card2"]), "--psam", str(images["psam"]), "--national"]
+    args = ["read", "--card", str(images["card2"]), "--psam", str(images["psam"]), "--national"]
     assert main(args) == 0
     out = capsys.readouterr().out
     assert out == (
@@ -42,9 +42,10 @@ def test_read_national_string(images: dict[str, Path], capsys: pytest.CaptureFix
 def test_read_national_falls_back_to_the_hsm(
     images: dict[str, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["read", "--sim", str(images["card3"]), "--national"]) == 1
-    assert capsys.readouterr().out == "-2201 无PSAM卡\n"
-    args = ["read", "--sim", str(images["card3"]), "--national", "--hsm-keys", "demo"]
+    assert main(["read", "--card", str(images["card3"]), "--national"]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and err == "sbkcard: error: iReadCardBas returned -2201 无PSAM卡\n"
+    args = ["read", "--card", str(images["card3"]), "--national", "--hsm-keys", "demo"]
     assert main(args) == 0
     assert capsys.readouterr().out.endswith("|3.00|20240101|20340101|000000000000||\n")
 
@@ -52,7 +53,7 @@ def test_read_national_falls_back_to_the_hsm(
 def test_read_trace_masks_nothing_it_should_not_show(
     images: dict[str, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    args = ["read", "--sim", str(images["card3"]), "--hsm-keys", "demo", "--trace"]
+    args = ["read", "--card", str(images["card3"]), "--hsm-keys", "demo", "--trace"]
     assert main(args) == 0
     out = capsys.readouterr().out
     assert ">> 00 A4 04 00 Lc=0F 7378312E73682EC9E7BBE1B1A3D5CF" in out
@@ -62,9 +63,9 @@ def test_read_trace_masks_nothing_it_should_not_show(
 def test_read_without_security_module(
     images: dict[str, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["read", "--sim", str(images["card2"])]) == 0
+    assert main(["read", "--card", str(images["card2"])]) == 0
     assert "not checked" in capsys.readouterr().out
-    assert main(["read", "--sim", str(images["card3"])]) == 2
+    assert main(["read", "--card", str(images["card3"])]) == 2
     assert "needs RKSSSE" in capsys.readouterr().err
 
 
@@ -73,14 +74,19 @@ def test_read_refuses_a_hotlisted_card(
 ) -> None:
     with Hotlist(tmp_path / "h.db") as hotlist:
         hotlist.report(CARD_NUMBER, CARD_ID, "lost on the bus")
-    args = ["read", "--sim", str(images["card2"]), "--hotlist", str(tmp_path / "h.db")]
-    assert main(args) == 2
-    assert "lost on the bus" in capsys.readouterr().err
+    args = ["read", "--card", str(images["card2"]), "--hotlist", str(tmp_path / "h.db")]
+    # refused the same way in both modes: one line on standard error, exit 1
+    assert main(args) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and "lost on the bus" in err and err.count("\n") == 1
     assert main([*args, "--psam", str(images["psam"]), "--national"]) == 1
-    assert capsys.readouterr().out.startswith("-21 卡片已列入黑名单")
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith(
+        "sbkcard: error: iReadCardBas returned -21 卡片已列入黑名单"
+    )
 
 
 def test_the_image_is_not_modified(images: dict[str, Path]) -> None:
     before = images["card3"].read_bytes()
-    assert main(["read", "--sim", str(images["card3"]), "--psam", str(images["psam"])]) == 0
+    assert main(["read", "--card", str(images["card3"]), "--psam", str(images["psam"])]) == 0
     assert images["card3"].read_bytes() == before

@@ -1,15 +1,24 @@
-"""The hotlist: report, lift, replace, ranges, history; a broken database is an error."""
+"""The hotlist: report, lift, replace, ranges, history; a broken database is an error.
+
+The hotlist's behaviour is tested on SQLite and on PostgreSQL (the ``database``
+fixture); what can go wrong with a file (not a database, locked, corrupt) on SQLite.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import multiprocessing
+import os
 import sqlite3
+import stat
+from collections.abc import Callable, Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from sbkcard.database import MIGRATIONS_TABLE, Database
 from sbkcard.terminal.errors import HotlistedCardError, HotlistError, InvalidInputError
 from sbkcard.terminal.hotlist import SCHEMA_VERSION, Hotlist, Kind
 
@@ -30,8 +39,9 @@ class Clock:
 
 
 @pytest.fixture
-def hotlist() -> Hotlist:
-    return Hotlist(clock=Clock())
+def hotlist(database: Callable[[str], str]) -> Iterator[Hotlist]:
+    with Hotlist(database("hotlist"), clock=Clock()) as opened:
+        yield opened
 
 
 def test_a_clean_card_passes(hotlist: Hotlist) -> None:
@@ -112,8 +122,8 @@ def test_bad_input_is_refused(hotlist: Hotlist, number: str, card_id: str, reaso
         hotlist.report(number, card_id, reason)
 
 
-def test_persists_across_opens(tmp_path: Path) -> None:
-    path = tmp_path / "hotlist.db"
+def test_persists_across_opens(database: Callable[[str], str]) -> None:
+    path = database("hotlist")
     with Hotlist(path) as first:
         first.report("X00000019", CARD_ID, "lost")
     with Hotlist(path) as second:
@@ -180,15 +190,17 @@ def _open_and_report(path: str, number: int, start: Any, results: Any) -> None:
         results.put((number, f"{type(exc).__name__}: {exc}"))
 
 
-@pytest.mark.parametrize("round_", range(3))
-def test_processes_creating_one_new_hotlist_at_once(tmp_path: Path, round_: int) -> None:
+@pytest.mark.parametrize("round_", range(2))
+def test_processes_creating_one_new_hotlist_at_once(
+    database: Callable[[str], str], round_: int
+) -> None:
     """Every process opens the new database at the same instant: all succeed, one schema.
 
     Before schema and version went into one transaction, a process could find the tables
     of another's half-made schema with user_version still 0, and refuse the file.
     """
     processes = 6
-    path = str(tmp_path / "hotlist.db")
+    path = database("hotlist")
     context = multiprocessing.get_context("spawn")
     start = context.Barrier(processes)
     results = context.Queue()
@@ -203,15 +215,34 @@ def test_processes_creating_one_new_hotlist_at_once(tmp_path: Path, round_: int)
         worker.join(timeout=30)
         assert worker.exitcode == 0
     assert outcomes == dict.fromkeys(range(processes), "ok")
-    db = sqlite3.connect(path)
+    db = Database(path, name="test", error=HotlistError, timeout=5)
     try:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
-        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        assert tables == {"hotlist", "hotlist_range", "hotlist_event", "sqlite_sequence"}
-        indexes = db.execute("SELECT name FROM sqlite_master WHERE name = 'hotlist_by_id'")
-        assert indexes.fetchall() == [("hotlist_by_id",)]
+        assert db.version("hotlist") == SCHEMA_VERSION
+        assert db.tables() - {"sqlite_sequence"} == {
+            "hotlist",
+            "hotlist_range",
+            "hotlist_event",
+            MIGRATIONS_TABLE,
+        }
+        applied = db.execute(f"SELECT component, version FROM {MIGRATIONS_TABLE}")
+        assert applied == [("hotlist", SCHEMA_VERSION)]
     finally:
         db.close()
     with Hotlist(path) as hotlist:
         assert {e.card_number for e in hotlist.entries()} == {f"X{n:08d}" for n in range(processes)}
         assert [e.action for e in hotlist.history()] == ["report"] * processes
+
+
+def test_a_hotlist_file_is_owner_only(tmp_path: Path) -> None:
+    previous = os.umask(0o022)
+    try:
+        with Hotlist(tmp_path / "hotlist.db", clock=Clock()) as listed:
+            listed.report("X00000019", CARD_ID, "lost")
+            with closing(sqlite3.connect(tmp_path / "hotlist.db")) as db:
+                db.execute("BEGIN IMMEDIATE")
+                db.execute("CREATE TABLE probe (x)")
+                journal = tmp_path / "hotlist.db-journal"
+                assert stat.S_IMODE(journal.stat().st_mode) == 0o600
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "hotlist.db").stat().st_mode) == 0o600

@@ -72,6 +72,8 @@ MASK_RULES: tuple[MaskRule, ...] = (
     MaskRule(0x2C, "ISO RESET RETRY COUNTER: unblock code and PIN", cla_high=frozenset({0x0})),
     MaskRule(0xD4, "CREATE/CHANGE KEY, key loading: key material"),
     MaskRule(0xFA, "CIPHER DATA encryption: clear data (a PIN block)", p1=frozenset({0x00, 0x02})),
+    MaskRule(0xC4, "certificate application PIN HASH: the PIN", cla_high=frozenset({0x8})),
+    MaskRule(0xC2, "certificate application key import: a private key", p1=frozenset({0xC0})),
 )
 """The commands whose data is masked by default (PIN and key material)."""
 

@@ -114,8 +114,10 @@ def _date(tag: int | None, field: str, zh: str, en: str, *, added: bool = False)
     return DataItem(tag, field, zh, en, Format.CN, 4, Kind.DATE, added=added)
 
 
-def _amount(tag: int | None, field: str, zh: str, en: str, length: int) -> DataItem:
-    return DataItem(tag, field, zh, en, Format.B, length, Kind.AMOUNT)
+def _amount(
+    tag: int | None, field: str, zh: str, en: str, length: int, *, added: bool = False
+) -> DataItem:
+    return DataItem(tag, field, zh, en, Format.B, length, Kind.AMOUNT, added=added)
 
 
 def _bytes(field: str, zh: str, en: str, length: int, *, added: bool = False) -> DataItem:
@@ -661,9 +663,9 @@ _FILES: dict[str, tuple[DataItem, ...]] = {
         _amount(None, "self_paid", "个人自付金额", "self-paid amount", 0x04),
         _amount(None, "pooled", "统筹基金支付金额", "pooled fund amount", 0x04),
     ),
-    "SSSE/DF04/EF15": (
-        _amount(None, "seq", "交易序号", "transaction sequence number", 0x02),
-        _an(None, "settlement", "结算类别", "settlement type", 0x01),
+    "SSSE/DF04/EF15": (  # 特殊医疗结算记录★: both fields ★ in table 9
+        _amount(None, "seq", "交易序号", "transaction sequence number", 0x02, added=True),
+        _an(None, "settlement", "结算类别", "settlement type", 0x01, added=True),
     ),
     # -- 人事与人才应用数据区 (DF07, S2 table 8) ----------------------------------------
     "SSSE/DF07/EF05": (

@@ -4,9 +4,10 @@
 
     sbkcard card new --profile {2,3} --out IMAGE [--applicant FILE.json] [--card-id HEX32]
                      [--card-number X] [--atr HEX] [--issue-date YYYYMMDD]
-                     [--expiry YYYYMMDD] [--keys KEYSET] [--force]
+                     [--expiry YYYYMMDD] [--keys KEYSTORE [--passphrase-file FILE]]
+                     [--force]
     sbkcard card send IMAGE APDU... [--dry-run] [--trace]
-    sbkcard card show IMAGE
+    sbkcard card show IMAGE [--json]
 
 ``new`` personalises a user card and writes its image.  Without ``--applicant`` the
 cardholder is the documented demo cardholder (张三, ``DEMO_CARDHOLDER`` of
@@ -36,6 +37,7 @@ from rich.table import Table
 
 from sbkcard.apdu.tlv import parse_ber_tlv
 from sbkcard.apdu.trace import Tracer
+from sbkcard.applet_model.cert_app.content import is_secret
 from sbkcard.applet_model.data_items import FILE_ITEMS, DataItem
 from sbkcard.applet_model.psam import ApplicationInfo, PublicInfo, TerminalInfo
 from sbkcard.applet_model.psam import KeyRecord as PsamKeyRecord
@@ -71,37 +73,61 @@ from sbkcard.applet_model.user_card.personalise import (
     user_card_content,
 )
 from sbkcard.applet_model.user_card.purse import PurseData
+from sbkcard.cli._card_pki import cert_app_rows
+from sbkcard.cli._common import (
+    UsageError,
+    add_json_argument,
+    command_parser,
+    emit_json,
+    plain_doc,
+)
+from sbkcard.cli._terminal import store_secret
+from sbkcard.cli.keys import add_keys_arguments
 from sbkcard.errors import SbkcardError
 from sbkcard.identifiers import CardId, validate_card_number
 from sbkcard.issuance.applicants import Applicant, ApplicantError, validate_applicant
+from sbkcard.issuance.certificates import DEMO_CA_NAME, ca_from_store, third_generation_card
 from sbkcard.keys import kcv
 from sbkcard.keys.hierarchy import CARD_KEYS, DEMO_LABEL
 from sbkcard.keys.store_keyset import DEMO, card_keys_of, issuer_keys
 from sbkcard.simulator import SimulatedCard, load_image, save_image
 from sbkcard.simulator.image import IMAGE_FORMAT, MAX_ATR, secret_keys
+from sbkcard.simulator.locks import image_lock
 
 MASK = "••••••"
 """What ``show`` prints in place of a key or a PIN."""
 
 
-class CardCommandError(SbkcardError):
+class CardCommandError(UsageError):
     """A ``sbkcard card`` argument that cannot be used (names the option and why)."""
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``sbkcard card``."""
-    parser = subparsers.add_parser(
+    parser = command_parser(
+        subparsers,
         "card",
         help="simulated user cards in image files: new, send, show",
-        description=__doc__.split("::")[0].strip() if __doc__ else None,
+        description=plain_doc(__doc__),
+        example=(
+            "sbkcard card new --profile 3 --out card.json",
+            "sbkcard card send card.json 00A404000F7378312E73682EC9E7BBE1B1A3D5CF",
+            "sbkcard card show card.json --json",
+        ),
     )
     sub = parser.add_subparsers(dest="card_command", metavar="COMMAND", required=True)
 
-    new = sub.add_parser(
+    new = command_parser(
+        sub,
         "new",
         help="personalise a user card and write its image",
         description="Personalise a simulated user card. Without --applicant and --keys it "
         "holds the demo cardholder and the demo key set: TEST keys, never for real cards.",
+        example=(
+            "sbkcard card new --profile 3 --out card.json",
+            "sbkcard card new --profile 2 --out card.json --applicant person.json "
+            "--keys store.keys --passphrase-file pass.txt",
+        ),
     )
     new.add_argument(
         "--profile",
@@ -120,26 +146,31 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     new.add_argument("--card-id", metavar="HEX32", help="card identification code (32 hex)")
     new.add_argument("--card-number", metavar="X", help="card number, 9 characters")
-    new.add_argument("--atr", metavar="HEX", help="the ATR (default: from the card ID, SPEC §7)")
+    new.add_argument("--atr", metavar="HEX", help="the ATR (default: from the card ID)")
     new.add_argument("--issue-date", metavar="YYYYMMDD", help="issue date (default 20240101)")
     new.add_argument(
         "--expiry", metavar="YYYYMMDD", help="expiry date (default: 10 years after the issue date)"
     )
+    add_keys_arguments(new)
     new.add_argument(
-        "--keys",
-        default=DEMO,
-        metavar="KEYSET",
-        help="issuer key set: 'demo' (published TEST keys), a key store path or "
-        "pkcs11:token=LABEL (passphrase or PIN from $SBKCARD_PASSPHRASE)",
+        "--ca",
+        metavar="LABEL",
+        help="profile 3: the SM2 key LABEL in the --keys store issues the certificates "
+        "(default: the demo CA, TEST only)",
     )
     new.add_argument("--force", action="store_true", help="overwrite an existing image")
     new.set_defaults(func=_new)
 
-    send = sub.add_parser(
+    send = command_parser(
+        sub,
         "send",
         help="send APDUs to the card in an image and save its new state",
         description="Power the card on, send each APDU (hex) in turn in one session, print "
         "each response (data ‖ SW, hex) on its own line, save the card's state back.",
+        example=(
+            "sbkcard card send card.json 00A404000F7378312E73682EC9E7BBE1B1A3D5CF 00C000001E",
+            "sbkcard card send --dry-run --trace card.json 0084000008",
+        ),
     )
     send.add_argument("image", type=Path, metavar="IMAGE", help="card image (user card or PSAM)")
     send.add_argument("apdus", nargs="+", metavar="APDU", help="command APDU in hex")
@@ -151,12 +182,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     send.set_defaults(func=_send)
 
-    show = sub.add_parser(
+    show = command_parser(
+        sub,
         "show",
         help="decode a card image, one section per file, secrets masked",
         description="Decode the content of a card image. Keys and PINs are never shown.",
+        example=("sbkcard card show card.json", "sbkcard card show psam.json --json"),
     )
     show.add_argument("image", type=Path, metavar="IMAGE", help="card image")
+    add_json_argument(show)
     show.set_defaults(func=_show)
 
 
@@ -174,8 +208,14 @@ def _date(text: str | None, option: str) -> datetime.date | None:
 
 def _hex(text: str, option: str) -> bytes:
     cleaned = "".join(text.split())
-    if not cleaned or len(cleaned) % 2 or set(cleaned) - set(string.hexdigits):
-        raise CardCommandError(f"{option} {text!r}: not an even number of hex digits")
+    wrong = [c for c in cleaned if c not in string.hexdigits]
+    if wrong:
+        where = cleaned.index(wrong[0]) + 1
+        raise CardCommandError(f"{option} {text!r}: {wrong[0]!r} (character {where}) is not hex")
+    if not cleaned or len(cleaned) % 2:
+        raise CardCommandError(
+            f"{option} {text!r}: {len(cleaned)} hex digits; bytes need an even number"
+        )
     return bytes.fromhex(cleaned)
 
 
@@ -200,14 +240,20 @@ def _new(args: argparse.Namespace) -> int:
     if out.exists() and not args.force:
         raise CardCommandError(f"{out} exists (use --force to overwrite it)")
     profile: Profile = PROFILES[args.profile]
-    card_id = CardId.from_hex(args.card_id) if args.card_id else None
+    try:
+        card_id = CardId.from_hex(args.card_id) if args.card_id else None
+    except SbkcardError as exc:
+        raise CardCommandError(f"--card-id {args.card_id}: {exc}") from None
+    try:
+        number = validate_card_number(args.card_number) if args.card_number else DEMO_CARD_NUMBER
+    except SbkcardError as exc:
+        raise CardCommandError(f"--card-number {args.card_number}: {exc}") from None
     applicant = None
     if args.applicant is not None:
         applicant = _applicant(args.applicant, (card_id or DEMO_CARD_ID).region)
         if card_id is None:
             card_id = dataclasses.replace(DEMO_CARD_ID, region=applicant.region)
     card_id = card_id or DEMO_CARD_ID
-    number = validate_card_number(args.card_number) if args.card_number else DEMO_CARD_NUMBER
     atr = _hex(args.atr, "--atr") if args.atr else card_atr(profile, card_id)
     if not 2 <= len(atr) <= MAX_ATR:
         raise CardCommandError(f"--atr: an ATR is 2 to {MAX_ATR} bytes, not {len(atr)}")
@@ -215,6 +261,10 @@ def _new(args: argparse.Namespace) -> int:
     expiry = _date(args.expiry, "--expiry")
     if expiry is None:
         expiry = DEMO_EXPIRY if args.issue_date is None else issued.replace(year=issued.year + 10)
+    if expiry <= issued:
+        raise CardCommandError(
+            f"--expiry {expiry:%Y%m%d}: not after the issue date {issued:%Y%m%d}"
+        )
 
     files: dict[str, FileContent]
     if applicant is None:
@@ -237,13 +287,19 @@ def _new(args: argparse.Namespace) -> int:
                 region=medical.insured_region,
                 category=medical.personnel_category,
             )
-    with issuer_keys(args.keys, algorithm=profile.algorithm) as (keyset, _store):
+    if args.ca is not None and (profile.generation != 3 or args.keys == DEMO):
+        raise CardCommandError("--ca: needs --profile 3 and a key store in --keys")
+    ca = None
+    secret = store_secret(args.keys, args.passphrase_file, "--keys")
+    with issuer_keys(args.keys, secret, algorithm=profile.algorithm) as (keyset, store):
         if keyset.algorithm is not profile.algorithm:
             raise CardCommandError(
                 f"--keys {args.keys}: a {keyset.algorithm.label} key set; profile "
                 f"{profile.generation} cards use {profile.algorithm.label}"
             )
         keys = card_keys_of(keyset, card_id.region, atr)
+        if args.ca is not None and store is not None:
+            ca = ca_from_store(store, args.ca, f"CA {args.ca}")
     content = user_card_content(
         profile,
         cardholder,
@@ -255,7 +311,11 @@ def _new(args: argparse.Namespace) -> int:
         atr=atr,
         files=files,
     )
-    card = SimulatedCard.create("user-card", content, atr, profile=profile.generation)
+    if profile.generation == 3:
+        subject = f"{cardholder.name} {number}"
+        card, certificates = third_generation_card(content, atr, subject, ca=ca)
+    else:
+        card, certificates = SimulatedCard.create("user-card", content, atr, profile=2), None
     save_image(card, out)
     demo_keys = args.keys == DEMO or args.keys.startswith(DEMO + ":")
     print(f"card image written to {out}")
@@ -270,6 +330,9 @@ def _new(args: argparse.Namespace) -> int:
     if demo_keys:
         print(f"  TEST KEYS    {DEMO_LABEL}")
     print("  PIN          the documented demo PIN (TEST only; change it with CHANGE PIN)")
+    if certificates is not None:
+        issuer = DEMO_CA_NAME if ca is None else ca.name
+        print(f"  certificates signing and encryption, issued by {issuer}")
     return 0
 
 
@@ -278,6 +341,13 @@ def _new(args: argparse.Namespace) -> int:
 
 def _send(args: argparse.Namespace) -> int:
     apdus = [_hex(text, "APDU") for text in args.apdus]
+    if args.dry_run:
+        return _send_to(args, apdus)
+    with image_lock(args.image, "sbkcard card send"):  # refused while a sim serves it
+        return _send_to(args, apdus)
+
+
+def _send_to(args: argparse.Namespace, apdus: list[bytes]) -> int:
     card = load_image(args.image)
     card.power_on()
     tracer = Tracer(card.transmit, sink=print) if args.trace else None
@@ -315,7 +385,7 @@ def describe_card(card: SimulatedCard) -> list[Section]:
         ("ATR", card.atr.hex().upper()),
         ("storage cells", f"{len(storage)} ({len(secrets)} secret, masked)"),
     ]
-    if card.kind == "user-card":
+    if card.kind in ("user-card", "user-card-3"):
         sections = _user_card(storage, card.profile, summary)
     elif card.kind == "psam":
         sections = _psam(storage, secrets, summary)
@@ -432,7 +502,11 @@ def _user_card(
         sections.append(Section("Files without data", ("files",), [(", ".join(empty),)]))
     sections.append(_user_security(storage, tree.ssse.dedicated(), used))
     sections.append(_user_keys(storage, used))
-    secrets = frozenset(k for k in storage if k.startswith(("key:", "pin:")))
+    pki_rows, pki_used = cert_app_rows(storage)
+    if pki_rows:
+        used |= pki_used
+        sections.append(Section("Certificate application", ("file", "what", "value"), pki_rows))
+    secrets = frozenset(k for k in storage if is_secret(k))
     return sections + _other(storage, secrets, used)
 
 
@@ -457,7 +531,7 @@ def _user_security(storage: Mapping[str, bytes], dfs: Mapping[str, Any], used: s
             left = storage.get(counter_key(df, None), b"")
             used.update({pin_key(df), counter_key(df, None)})
             state = f"set, {MASK}" if len(pin) > 1 else "none"
-            tries = f"{left[0] if left else '?'} of {pin[0]} tries left"
+            tries = f"{left[0] if left else '?'} of {pin[0] if pin else '?'} tries left"
             rows.append((df, "PIN", f"{state}; {tries}"))
         if block_key(df) in storage:
             used.add(block_key(df))
@@ -476,12 +550,16 @@ def _user_keys(storage: Mapping[str, bytes], used: set[str]) -> Section:
         used.add(key)
         home, _, ident = key[len("key:") :].rpartition("/")
         kid_text, _, version = ident.partition(".")
-        kid = int(kid_text, 16)
+        try:
+            kid = int(kid_text, 16)
+        except ValueError:
+            rows.append((home, kid_text, "?", version, "bad: not DF/KID.version", "", "", "", MASK))
+            continue
         left = storage.get(counter_key(home, kid))
         used.add(counter_key(home, kid))
         try:
             record = KeyRecord.from_bytes(storage[key])
-        except ValueError as exc:
+        except (ValueError, SbkcardError) as exc:
             name = names.get((home, kid), "?")
             rows.append((home, kid_text, name, version, f"bad: {exc}", "", "", "", MASK))
             continue
@@ -553,9 +631,26 @@ def _other(storage: Mapping[str, bytes], secrets: frozenset[str], used: set[str]
 
 def _show(args: argparse.Namespace) -> int:
     card = load_image(args.image)
+    sections = describe_card(card)
+    if args.json:
+        emit_json(
+            {
+                "image": str(args.image),
+                "sections": [
+                    {
+                        "title": s.title,
+                        "rows": [dict(zip(s.columns or ("",), row, strict=False)) for row in s.rows]
+                        if any(s.columns)
+                        else [list(row) for row in s.rows],
+                    }
+                    for s in sections
+                ],
+            }
+        )
+        return 0
     console = Console()
     console.print(f"[bold]{args.image}[/bold]")
-    for section in describe_card(card):
+    for section in sections:
         table = Table(title=section.title, title_justify="left", show_header=any(section.columns))
         for column in section.columns:
             table.add_column(column, overflow="fold")

@@ -7,23 +7,29 @@
             (--out-dir DIR | --show) [--store STORE [--extractable]]
             --operator NAME --transcript FILE
     sbkcard ceremony reform (PART... | --enter) --store STORE [--label L]
-            [--generation-transcript FILE] --operator NAME --transcript FILE
+            [--generation-transcript FILE --generation-head DIGEST]
+            --operator NAME --transcript FILE
     sbkcard ceremony export --store STORE --algorithm DES --region 330100 --kek LABEL
             --out PACKAGE [--level {1,2}] --operator NAME --transcript FILE
     sbkcard ceremony import PACKAGE --store STORE --kek LABEL
-            [--exporter-transcript FILE] --operator NAME --transcript FILE
+            [--exporter-transcript FILE --exporter-head DIGEST]
+            --operator NAME --transcript FILE
     sbkcard ceremony key-card --keys KEYSTORE --algorithm DES --terminal-number N
             --out IMAGE [--level {1,2,3}] --operator NAME --transcript FILE
     sbkcard ceremony load-psam (IMAGE | --reader NAME) --keys KEYSTORE ... (as key-card,
             into an existing PSAM: a simulated one, or one in a PC/SC reader)
-    sbkcard ceremony verify TRANSCRIPT [--head DIGEST] [--allow-open]
+    sbkcard ceremony verify TRANSCRIPT [--head DIGEST] [--allow-open] [--json]
 
 Every ceremony writes its steps to ``--transcript`` (created, or continued if it is
-still open) and closes it at the end unless ``--keep-open``; the closing digest is
-printed for the minutes. Only labels, names and KCVs are ever printed; the one
+still open) and closes it at the end unless ``--keep-open``; a step that fails closes
+it too, recording the failure; either way the closing digest is printed for the
+minutes. A transcript another ceremony relies on (``--generation-transcript``,
+``--exporter-transcript``) is checked against the head in its minutes (``--…-head``).
+Only labels, names and KCVs are ever printed; the one
 exception is ``generate --show``, which shows each component once, on a terminal, to
 its custodian alone. Custodians' part files are sealed under their own passphrases:
-asked at the terminal, or read from ``--custodian-passphrases DIR/<name>`` (rehearsals).
+asked at the terminal, or read from ``--custodian-passphrases DIR/<name>`` (rehearsals);
+each must meet the passphrase policy, checked before the key is generated.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from sbkcard.applet_model.psam import AdminKeys, KeyRecord, demo_admin_keys
+from sbkcard.cli._common import add_json_argument, command_parser, emit_json, plain_doc
 from sbkcard.cli.keys import add_passphrase_argument, open_store_from_args
 from sbkcard.errors import SbkcardError
 from sbkcard.issuance.key_cards import (
@@ -62,7 +69,7 @@ from sbkcard.keys.ceremony import (
 )
 from sbkcard.keys.hierarchy import KeySet, Level, demo_keyset
 from sbkcard.keys.passphrase import resolve_passphrase
-from sbkcard.keys.sealing import SCRYPT_N
+from sbkcard.keys.sealing import SCRYPT_N, check_new_passphrase, check_scrypt_n
 from sbkcard.keys.store import KeyAlgorithm, KeyStore
 from sbkcard.keys.store_keyset import DEMO, StoreKeySet
 from sbkcard.keys.transcript import Transcript, TranscriptError, verify_transcript
@@ -70,7 +77,9 @@ from sbkcard.simulator import load_image, save_image
 
 __all__ = ["register"]
 
-_CLEAR = "\033[2J\033[H"
+_CLEAR = "\033[H\033[2J\033[3J"
+"""Cursor home, clear the screen, clear the scrollback (xterm ``ED 3``): a part shown
+on screen is not left in the terminal's history."""
 
 
 def _common(parser: argparse.ArgumentParser, ceremony: str) -> None:
@@ -89,16 +98,25 @@ def _common(parser: argparse.ArgumentParser, ceremony: str) -> None:
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``sbkcard ceremony``."""
-    parser = subparsers.add_parser(
+    parser = command_parser(
+        subparsers,
         "ceremony",
         help="key ceremonies: components, shares, export/import, key cards, transcripts",
-        description=__doc__.split("::")[0].strip() if __doc__ else None,
+        description=plain_doc(__doc__),
+        example=(
+            "sbkcard ceremony generate --label DES:IRK --algorithm DES --length 16 "
+            "--custodian A --custodian B --custodian C --threshold 2 --out-dir parts/ "
+            "--store centre.json --operator O --transcript irk.jsonl",
+            "sbkcard ceremony verify irk.jsonl --head DIGEST --json",
+        ),
     )
     sub = parser.add_subparsers(dest="ceremony_command", metavar="COMMAND", required=True)
 
     gen = sub.add_parser("generate", help="generate a key as components or M-of-N shares")
     gen.add_argument("--label", required=True, help="key label, e.g. DES:IRK or KEK-330100")
-    gen.add_argument("--algorithm", required=True, choices=[a.value for a in KeyAlgorithm])
+    gen.add_argument(
+        "--algorithm", type=str.upper, required=True, choices=[a.value for a in KeyAlgorithm]
+    )
     gen.add_argument("--length", type=int, required=True, help="bytes (DES 8/16, SM4 16)")
     gen.add_argument("--custodian", action="append", required=True, metavar="NAME")
     gen.add_argument("--threshold", type=int, metavar="M", help="M-of-N Shamir shares")
@@ -119,6 +137,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     ref.add_argument("--store", required=True, metavar="STORE")
     ref.add_argument("--label", help="store under this label (default: the key's own)")
     ref.add_argument("--generation-transcript", type=Path, metavar="FILE")
+    ref.add_argument(
+        "--generation-head", metavar="DIGEST", help="the generation minutes' head digest"
+    )
     ref.add_argument("--extractable", action="store_true")
     ref.add_argument("--custodian-passphrases", type=Path, metavar="DIR")
     add_passphrase_argument(ref)
@@ -127,7 +148,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
     exp = sub.add_parser("export", help="derive a city's keys and wrap them under a KEK")
     exp.add_argument("--store", required=True, metavar="STORE")
-    exp.add_argument("--algorithm", required=True, choices=("DES", "SM4"))
+    exp.add_argument("--algorithm", type=str.upper, required=True, choices=("DES", "SM4"))
     exp.add_argument("--region", required=True, help="6-digit region code of the city")
     exp.add_argument("--level", type=int, choices=(1, 2), default=1, help="1 city, 2 province")
     exp.add_argument("--kek", required=True, metavar="LABEL", help="transport key (AES or SM4)")
@@ -142,6 +163,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     imp.add_argument("--store", required=True, metavar="STORE")
     imp.add_argument("--kek", required=True, metavar="LABEL")
     imp.add_argument("--exporter-transcript", type=Path, metavar="FILE")
+    imp.add_argument("--exporter-head", metavar="DIGEST", help="the export minutes' head digest")
     imp.add_argument("--extractable", action="store_true")
     add_passphrase_argument(imp)
     _common(imp, "key import")
@@ -160,7 +182,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             psam.add_argument("--out", required=True, type=Path, metavar="IMAGE")
             psam.add_argument("--serial", default="41010020240101000001", metavar="DIGITS")
         psam.add_argument("--keys", required=True, metavar="KEYSTORE", help="'demo' or a store")
-        psam.add_argument("--algorithm", required=True, choices=("DES", "SM4"))
+        psam.add_argument("--algorithm", type=str.upper, required=True, choices=("DES", "SM4"))
         psam.add_argument("--level", type=int, choices=(1, 2, 3), default=1)
         psam.add_argument("--terminal-number", required=True, metavar="N")
         psam.add_argument(
@@ -178,6 +200,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     ver.add_argument("transcript_path", type=Path, metavar="TRANSCRIPT")
     ver.add_argument("--head", metavar="DIGEST", help="the closing digest from the minutes")
     ver.add_argument("--allow-open", action="store_true", help="accept an unclosed transcript")
+    add_json_argument(ver)
     ver.set_defaults(func=_verify)
 
 
@@ -193,11 +216,35 @@ def _transcript(args: argparse.Namespace) -> Iterator[Transcript]:
         transcript = Transcript.create(
             path, ceremony=args.ceremony, actor=args.operator, hash_name=args.hash
         )
-    yield transcript
+    try:
+        yield transcript
+    except BaseException as exc:
+        _close_failed(transcript, args.operator, exc)
+        raise
     if not args.keep_open:
-        head = transcript.close(args.operator)
+        head = transcript.close(args.operator, outcome="completed")
         print(f"transcript {path} closed; head digest (write it in the minutes):")
         print(f"  {head}")
+
+
+def _close_failed(transcript: Transcript, operator: str, exc: BaseException) -> None:
+    """Close ``transcript`` on a failed step, so its end is in the minutes (Part 10 §6.6).
+
+    An open transcript could be cut back to before the failure and resumed as if the
+    step had never failed; its head, printed for the minutes, prevents that.
+    """
+    if transcript.closed:
+        return
+    reason = str(exc) if isinstance(exc, SbkcardError) else type(exc).__name__
+    try:
+        head = transcript.close(operator, outcome="failed", reason=reason)
+    except (SbkcardError, OSError):
+        return  # the transcript itself failed: the original error says why
+    print(
+        f"transcript {transcript.path} closed after the failure; "
+        "head digest (write it in the minutes):"
+    )
+    print(f"  {head}")
 
 
 @contextmanager
@@ -240,6 +287,13 @@ def _generate(args: argparse.Namespace) -> int:
     if args.show:
         _interactive("--show")
     algorithm = KeyAlgorithm(args.algorithm)
+    passphrases: dict[str, str] = {}
+    if not args.show:
+        check_scrypt_n(args.scrypt_n)
+        for custodian in args.custodian:
+            secret = _custodian_passphrase(args, custodian, confirm=True)
+            check_new_passphrase(secret, where=f"custodian {custodian}")
+            passphrases[custodian] = secret
     with _transcript(args) as transcript:
         store = open_store_from_args(args, args.store) if args.store else None
         try:
@@ -262,7 +316,7 @@ def _generate(args: argparse.Namespace) -> int:
                 if args.show:
                     _show_part(part)
                 else:
-                    _write_part_file(args, part)
+                    _write_part_file(args, part, passphrases[part.custodian])
                 transcript.record(
                     f"{part.kind.value} handed over",
                     part.custodian,
@@ -278,17 +332,12 @@ def _generate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _write_part_file(args: argparse.Namespace, part: KeyPart) -> None:
+def _write_part_file(args: argparse.Namespace, part: KeyPart, passphrase: str) -> None:
     directory: Path = args.out_dir
     directory.mkdir(parents=True, exist_ok=True)
     safe = part.key_label.replace(":", "_").replace("@", "_").replace("/", "_")
     path = directory / f"{safe}.{part.kind.value}{part.index}.{part.custodian}.json"
-    write_part(
-        path,
-        part,
-        _custodian_passphrase(args, part.custodian, confirm=True),
-        scrypt_n=args.scrypt_n,
-    )
+    write_part(path, part, passphrase, scrypt_n=args.scrypt_n)
     print(f"  {part.title}: sealed file {path}")
 
 
@@ -343,7 +392,9 @@ def _reform(args: argparse.Namespace) -> int:
             _interactive("--enter")
             if args.generation_transcript is None or args.label is None:
                 raise SbkcardError("--enter needs --generation-transcript and --label")
-            expected = expected_from_transcript(args.generation_transcript, args.label)
+            expected = expected_from_transcript(
+                args.generation_transcript, args.label, head=_head(args, "generation")
+            )
             length, algorithm = _generated_shape(args.generation_transcript, args.label)
             parts = _typed_parts(expected, algorithm, length)
         else:
@@ -357,7 +408,11 @@ def _reform(args: argparse.Namespace) -> int:
                     )
                 )
             if args.generation_transcript:
-                expected = expected_from_transcript(args.generation_transcript, parts[0].key_label)
+                expected = expected_from_transcript(
+                    args.generation_transcript,
+                    parts[0].key_label,
+                    head=_head(args, "generation"),
+                )
         with _transcript(args) as transcript, _store(args, args.store) as store:
             info = reform_into_store(
                 parts,
@@ -373,6 +428,17 @@ def _reform(args: argparse.Namespace) -> int:
         for part in parts:
             part.wipe()
     return 0
+
+
+def _head(args: argparse.Namespace, which: str) -> str:
+    """``--generation-head`` / ``--exporter-head``: required with its transcript."""
+    head: str | None = getattr(args, f"{which}_head")
+    if not head:
+        raise SbkcardError(
+            f"--{which}-transcript needs --{which}-head DIGEST, the head digest written in "
+            f"the {which} ceremony's minutes (a transcript alone can be re-chained by a forger)"
+        )
+    return head
 
 
 def _generated_shape(path: Path, label: str) -> tuple[int, KeyAlgorithm]:
@@ -405,6 +471,7 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _import(args: argparse.Namespace) -> int:
+    head = _head(args, "exporter") if args.exporter_transcript else None
     with _transcript(args) as transcript, _store(args, args.store) as store:
         imported = import_keys(
             args.package,
@@ -413,6 +480,7 @@ def _import(args: argparse.Namespace) -> int:
             transcript=transcript,
             operator=args.operator,
             exporter_transcript=args.exporter_transcript,
+            exporter_head=head,
             extractable=args.extractable,
         )
         print(f"{len(imported)} keys imported into {store.description}")
@@ -535,9 +603,23 @@ def _verify(args: argparse.Namespace) -> int:
             args.transcript_path, head=args.head, require_closed=not args.allow_open
         )
     except TranscriptError as exc:
-        print(f"FAILED: {exc}", file=sys.stderr)
-        return 1
+        raise SbkcardError(f"transcript FAILED: {exc}") from exc
     state = "closed" if report.closed else "open"
+    if args.json:
+        emit_json(
+            {
+                "path": report.path,
+                "ceremony": report.ceremony,
+                "hash": report.hash_name,
+                "state": state,
+                "head": report.head,
+                "entries": [
+                    {"seq": e.seq, "time": e.time, "actor": e.actor, "step": e.step}
+                    for e in report.entries
+                ],
+            }
+        )
+        return 0
     print(
         f"{args.transcript_path}: {len(report.entries)} entries, chain intact ({report.hash_name})"
     )

@@ -2,7 +2,7 @@
 
 ::
 
-    sbkcard demo [--generation {2,3}] [--workdir DIR] [--no-trace]
+    sbkcard demo [--profile {2,3}] [--workdir DIR] [--no-trace]
 
 With the demo key set (published TEST keys, never for real cards) it issues a card for
 the demo cardholder 张三 and a PSAM, loads the medical account, then plays
@@ -46,6 +46,7 @@ from sbkcard.applet_model.user_card.personalise import (
     card_atr,
     demo_card_content,
 )
+from sbkcard.cli._common import HelpFormatter, examples, plain_doc
 from sbkcard.cli.read import basic_table
 from sbkcard.identifiers import CardId
 from sbkcard.identifiers.card_number import make_card_number
@@ -73,16 +74,23 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser = subparsers.add_parser(
         "demo",
         help="the end-to-end demo: issue a card, a hospital visit, a pharmacy, loss",
-        description=__doc__.split("::")[0].strip() if __doc__ else None,
+        description=plain_doc(__doc__),
+        epilog=examples("sbkcard demo", "sbkcard demo --profile 2 --workdir demo/ --no-trace"),
+        formatter_class=HelpFormatter,
     )
     parser.add_argument(
-        "--generation",
+        "--profile",
+        dest="generation",
         type=int,
         choices=(2, 3),
         default=3,
-        help="card generation: 2 (DES, 2.00) or 3 (SM4, 3.00; default)",
+        help="card profile: 2 (DES, 2.00) or 3 (SM4, 3.00; default)",
     )
-    parser.add_argument("--workdir", type=Path, help="keep the images and hotlist here")
+    # the former name, kept for scripts
+    parser.add_argument("--generation", type=int, choices=(2, 3), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--workdir", type=Path, metavar="DIR", help="keep the images and hotlist here"
+    )
     parser.add_argument("--no-trace", action="store_true", help="do not print the APDU trace")
     parser.set_defaults(func=_demo)
 
@@ -147,6 +155,9 @@ def run_demo(console: Console, workdir: Path, *, generation: int = 3, trace: boo
     facts = _pharmacy_purchase(scene)
     _loss_and_replacement(scene, hospital, facts, trace=trace)
     scene.hotlist.close()
+    # the images as the story left them: the purse paid from, the application blocked
+    save_image(scene.card, workdir / "card.json")
+    save_image(scene.psam, workdir / "psam.json")
 
 
 @dataclass(frozen=True)
@@ -171,8 +182,6 @@ def _issue(console: Console, workdir: Path, generation: int) -> _Scene:
     console.print("[bold]Issuing[/bold] (the provincial card centre)")
     card = _issue_card(DEMO_CARD_ID, DEMO_CARD_NUMBER, generation)
     psam = demo_psam(level=2, terminal_number=HOSPITAL_PSAM)
-    save_image(card, workdir / "card.json")
-    save_image(psam, workdir / "psam.json")
     when = dt.datetime.now().replace(microsecond=0)
     scene = _Scene(
         console,

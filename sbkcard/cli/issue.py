@@ -2,14 +2,16 @@
 
 ::
 
-    sbkcard issue APPLICANTS --keys KEYSTORE --out DIR [--registry DB] [--profile {2,3}]
-                  [--owner NAME] [--hotlist DB] [--psam IMAGE] [--transport-key LABEL]
+    sbkcard issue APPLICANTS --keys KEYSTORE --out DIR [--registry DB|URL] [--profile {2,3}]
+                  [--owner NAME] [--hotlist DB|URL] [--psam IMAGE] [--transport-key LABEL]
                   [--issue-date YYYYMMDD] [--number-prefix XX] [--passphrase-file FILE]
 
 APPLICANTS is a CSV (UTF-8 or GBK) or JSON file of applicant records. Each valid record
 gets a card personalised by APDUs, read back and authenticated by a terminal, saved as
 ``DIR/<card number>.json`` and marked issued in the registry; replacements (补卡) put the
 old card on the hotlist. Running the same command again resumes an interrupted batch.
+The registry is an SQLite file or a ``postgresql://`` URL shared by several issuing
+lines (each with its own DIR); the database keeps one live card per person.
 ``--keys demo`` uses the published TEST keys and the demo transport key; a key store
 (software file or ``pkcs11:token=LABEL``) needs ``--transport-key`` naming the batch's
 transport key in it, and is opened once. A token's roots never leave it: each card's
@@ -22,7 +24,9 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import signal
 import socket
+import sys
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -32,12 +36,22 @@ from rich.table import Table
 
 from sbkcard.applet_model.user_card import PROFILES
 from sbkcard.applet_model.user_card.personalise import demo_transport_key
+from sbkcard.cli._common import (
+    HelpFormatter,
+    Interrupted,
+    UsageError,
+    add_json_argument,
+    emit_json,
+    examples,
+    plain_doc,
+)
+from sbkcard.cli._terminal import existing_hotlist
 from sbkcard.cli.keys import add_passphrase_argument
-from sbkcard.errors import SbkcardError
-from sbkcard.issuance.applicants import read_applicants
-from sbkcard.issuance.batch import BatchSummary, CardResult, IssuingLine, Outcome
+from sbkcard.database import is_url, shown
+from sbkcard.issuance.applicants import Applicant, ApplicantRejection, read_applicants
+from sbkcard.issuance.batch import SUMMARY_NAME, BatchSummary, CardResult, IssuingLine, Outcome
 from sbkcard.issuance.personalise import Verifier
-from sbkcard.issuance.registry import SqliteRegistry
+from sbkcard.issuance.registry import SqlRegistry
 from sbkcard.keys import Algorithm, kcv
 from sbkcard.keys.hierarchy import DEMO_LABEL, KeySet
 from sbkcard.keys.passphrase import resolve_passphrase
@@ -53,7 +67,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser = subparsers.add_parser(
         "issue",
         help="personalise cards for a file of applicants (resumable batch)",
-        description=__doc__.split("::")[0].strip() if __doc__ else None,
+        description=plain_doc(__doc__),
+        epilog=examples(
+            "sbkcard issue applicants.csv --keys demo --out cards/",
+            "sbkcard issue applicants.csv --keys store.keys --transport-key TK --out cards/ --json",
+        ),
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("applicants", type=Path, metavar="APPLICANTS", help="CSV or JSON file")
     parser.add_argument(
@@ -65,7 +84,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="card images")
     parser.add_argument(
-        "--registry", type=Path, metavar="DB", help="registry database (default DIR/registry.db)"
+        "--registry",
+        metavar="DB",
+        help="registry: an SQLite file (default DIR/registry.db) or a postgresql:// URL",
     )
     parser.add_argument(
         "--profile",
@@ -80,7 +101,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="this batch's name in the registry (default HOST:DIR; the same owner resumes)",
     )
     parser.add_argument(
-        "--hotlist", type=Path, metavar="DB", help="hotlist database (default beside the registry)"
+        "--hotlist",
+        metavar="DB|URL",
+        help="an existing hotlist: an SQLite file or a postgresql:// URL (default: hotlist.db "
+        "beside the registry, created, or the registry's own PostgreSQL database)",
     )
     parser.add_argument(
         "--psam",
@@ -104,6 +128,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="two letters opening the card numbers this line allocates (%(default)s)",
     )
     add_passphrase_argument(parser)
+    add_json_argument(parser)
     parser.set_defaults(func=_issue)
 
 
@@ -124,12 +149,12 @@ def _keys(
     keys, store = stack.enter_context(issuer_keys(spec, secret, algorithm=algorithm))
     if store is None:  # the demo set
         if args.transport_key:
-            raise SbkcardError("--transport-key: the demo key set has its own transport key")
+            raise UsageError("--transport-key: the demo key set has its own transport key")
         if keys.algorithm is not algorithm:
-            raise SbkcardError(f"--keys {spec}: profile {args.profile} needs {algorithm.name}")
+            raise UsageError(f"--keys {spec}: profile {args.profile} needs {algorithm.name}")
         return keys, demo_transport_key(algorithm)
     if not args.transport_key:
-        raise SbkcardError("--transport-key LABEL: name the batch's transport key in the store")
+        raise UsageError("--transport-key LABEL: name the batch's transport key in the store")
     with wiped(transport_key(store, args.transport_key, owner)) as key:
         return keys, bytes(key)
 
@@ -140,12 +165,16 @@ def _date(text: str | None) -> datetime.date | None:
     try:
         return datetime.datetime.strptime(text, "%Y%m%d").date()
     except ValueError:
-        raise SbkcardError(f"--issue-date {text!r} is not a date YYYYMMDD") from None
+        raise UsageError(f"--issue-date {text!r} is not a date YYYYMMDD") from None
 
 
-def _registry_path(args: argparse.Namespace) -> Path:
-    path: Path = args.registry or args.out / "registry.db"
-    return path
+def _registry_target(args: argparse.Namespace) -> str:
+    return str(args.registry or args.out / "registry.db")
+
+
+def _hotlist_target(registry: str) -> str:
+    """The line's own hotlist: beside an SQLite registry, or in its PostgreSQL database."""
+    return registry if is_url(registry) else str(Path(registry).parent / "hotlist.db")
 
 
 def _line(args: argparse.Namespace, stack: ExitStack) -> IssuingLine:
@@ -153,19 +182,27 @@ def _line(args: argparse.Namespace, stack: ExitStack) -> IssuingLine:
     profile = PROFILES[args.profile]
     owner = args.owner or f"{socket.gethostname()}:{out.resolve()}"
     keyset, transport = _keys(args, profile.algorithm, owner, stack)
-    registry_path = _registry_path(args)
-    registry_path.parent.mkdir(parents=True, exist_ok=True)
-    registry = SqliteRegistry(registry_path, number_prefix=args.number_prefix)
-    hotlist = Hotlist(args.hotlist or registry_path.parent / "hotlist.db")
-    if args.psam:
-        verifier = Verifier(psam=load_image(args.psam), hotlist=hotlist)
-    elif isinstance(keyset, KeySet):
-        verifier = Verifier(key_service=SoftwareKeyService(keyset), hotlist=hotlist)
-    else:
-        raise SbkcardError(
+    psam = load_image(args.psam) if args.psam else None
+    if psam is None and not isinstance(keyset, KeySet):
+        raise UsageError(
             f"--keys {args.keys}: the roots stay in the store, so no software key service "
             "can check the cards; give --psam IMAGE (a PSAM holding the same keys)"
         )
+    # a hotlist named is configuration and must exist; the default one is the line's own
+    named = existing_hotlist(args.hotlist) if args.hotlist else None
+    # everything checked: only now are the registry and the hotlist created
+    target = _registry_target(args)
+    if not is_url(target):
+        Path(target).parent.mkdir(parents=True, exist_ok=True)
+    registry = SqlRegistry(target, number_prefix=args.number_prefix)
+    stack.callback(registry.close)
+    hotlist = named or Hotlist(_hotlist_target(target))
+    stack.callback(hotlist.close)
+    if psam is not None:
+        verifier = Verifier(psam=psam, hotlist=hotlist)
+    else:
+        assert isinstance(keyset, KeySet)
+        verifier = Verifier(key_service=SoftwareKeyService(keyset), hotlist=hotlist)
     return IssuingLine(
         keyset=keyset,
         transport_key=transport,
@@ -198,38 +235,101 @@ def _details(title: str, results: list[CardResult]) -> Table:
 
 
 def _issue(args: argparse.Namespace) -> int:
-    with ExitStack() as stack:
-        return _run(args, _line(args, stack))
-
-
-def _run(args: argparse.Namespace, line: IssuingLine) -> int:
+    out: Path = args.out
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out}: not a directory (card images go in a directory)")
     accepted, rejected = read_applicants(args.applicants)
-    console = Console()
+    if not accepted:
+        # nothing to issue: no registry, hotlist or output directory is created
+        _report(args, None, BatchSummary(_rejections(rejected)))
+        return 1
+    with ExitStack() as stack:
+        return _run(args, _line(args, stack), accepted, rejected)
+
+
+def _rejections(rejected: list[ApplicantRejection]) -> list[CardResult]:
+    return [
+        CardResult(r.line, r.ssn, Outcome.REJECTED, field=r.field, reason=r.reason)
+        for r in rejected
+    ]
+
+
+def _run(
+    args: argparse.Namespace,
+    line: IssuingLine,
+    accepted: list[Applicant],
+    rejected: list[ApplicantRejection],
+) -> int:
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
     )
-    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task("personalising", total=len(accepted))
-        summary = line.run(accepted, rejected, progress=lambda _r: bar.advance(task))
+    done = 0
+
+    def advance(_result: CardResult) -> None:
+        nonlocal done
+        done += 1
+        bar.advance(task)
+
+    try:
+        with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+            task = bar.add_task("personalising", total=len(accepted))
+            summary = line.run(accepted, rejected, progress=advance)
+    except (KeyboardInterrupt, Interrupted) as exc:
+        signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
+        print(
+            f"sbkcard issue: stopped by {signal.Signals(signum).name} after {done} of "
+            f"{len(accepted)} cards; summary in {line.out_dir / SUMMARY_NAME}; run the same "
+            "command again to finish",
+            file=sys.stderr,
+        )
+        return 128 + signum
+    return _report(args, line, summary)
+
+
+def _report(args: argparse.Namespace, line: IssuingLine | None, summary: BatchSummary) -> int:
+    """Print the summary (a table, or JSON); the exit code it calls for."""
+    failed = bool(summary.of(Outcome.FAILED))
+    nothing = all(r.outcome is Outcome.REJECTED for r in summary.results)
+    keys: dict[str, object] = {}
+    if line is not None:
+        keys = {
+            "algorithm": line.keyset.algorithm.name,
+            "kcvs": line.keyset.kcvs(),
+            "transport_kcv": kcv(line.transport_key, line.keyset.algorithm).hex().upper(),
+            "demo": is_demo(str(args.keys)),
+        }
+    if args.json:
+        emit_json(
+            {
+                **summary.to_json(),
+                "out": None if line is None else str(line.out_dir),
+                "registry": None if line is None else shown(_registry_target(args)),
+                "keys": keys,
+            }
+        )
+        return 1 if failed or nothing else 0
+    console = Console()
     console.print(_table(summary))
     for title, outcome in (("rejected", Outcome.REJECTED), ("failed", Outcome.FAILED)):
         results = summary.of(outcome)
         if results:
             console.print(_details(title, results))
-    console.print(f"card images in {line.out_dir}; registry {_registry_path(args)}")
-    transport_kcv = kcv(line.transport_key, line.keyset.algorithm).hex().upper()
+    if line is None:
+        console.print(f"every record of {args.applicants} was rejected: nothing issued")
+        return 1
+    console.print(f"card images in {line.out_dir}; registry {shown(_registry_target(args))}")
     kcvs = line.keyset.kcvs()
     where = "in clear" if isinstance(line.keyset, KeySet) else "kept in the store"
     console.print(
         f"keys: {len(kcvs)} {line.keyset.algorithm.name} roots ({where}), "
-        f"IRK KCV {kcvs.get('IRK', '-')}; transport key KCV {transport_kcv}"
+        f"IRK KCV {kcvs.get('IRK', '-')}; transport key KCV {keys['transport_kcv']}"
     )
-    if is_demo(str(args.keys)):
+    if keys["demo"]:
         console.print(f"keys: {DEMO_LABEL}")
-    if summary.of(Outcome.FAILED):
+    if failed:
         console.print("some cards failed: run the same command again to finish them")
         return 1
     return 0

@@ -3,12 +3,16 @@
 ::
 
     sbkcard keys new --out STORE [--scrypt-n N]
-    sbkcard keys new-demo --out STORE [--algorithm {des,sm4,both}]
-    sbkcard keys show STORE
+    sbkcard keys new-demo --out STORE [--algorithm {DES,SM4,BOTH}]
+    sbkcard keys show STORE [--json]
     sbkcard keys generate STORE --label L --algorithm {DES,SM4,AES} --length N [--extractable]
     sbkcard keys delete STORE --label L
+    sbkcard keys adopt STORE
 
 STORE is the path of a software key store or ``pkcs11:token=LABEL[;module=/path.so]``.
+A new store's passphrase must meet the policy (12 characters or more, 5 different,
+scrypt N ≥ 2^15); ``adopt`` accepts a store whose ``STORE.generation`` file is missing
+(moved, or restored deliberately) once its generation was checked against the minutes.
 The passphrase (or the token's user PIN) comes from ``--passphrase-file``, from
 ``$SBKCARD_PASSPHRASE`` or from a prompt; never from the command line. Other commands
 that need issuer keys take ``--keys KEYSTORE`` (``demo`` for the published TEST keys)
@@ -20,11 +24,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from sbkcard.cli._common import add_json_argument, command_parser, emit_json, plain_doc
 from sbkcard.keys import Algorithm
 from sbkcard.keys.hierarchy import DEMO_LABEL, KeySet, demo_keyset
 from sbkcard.keys.passphrase import PASSPHRASE_ENV, resolve_passphrase
 from sbkcard.keys.sealing import SCRYPT_N
-from sbkcard.keys.soft_store import SoftKeyStore
+from sbkcard.keys.soft_store import SoftKeyStore, generation_path
 from sbkcard.keys.store import KeyAlgorithm, KeyStore, root_label
 from sbkcard.keys.store_keyset import DEMO, PKCS11_SCHEME, load_keyset, open_store
 from sbkcard.keys.zeroize import wiped
@@ -38,9 +43,9 @@ __all__ = [
 ]
 
 _DEMO_SETS = {
-    "des": (Algorithm.DES,),
-    "sm4": (Algorithm.SM4,),
-    "both": (Algorithm.DES, Algorithm.SM4),
+    "DES": (Algorithm.DES,),
+    "SM4": (Algorithm.SM4,),
+    "BOTH": (Algorithm.DES, Algorithm.SM4),
 }
 
 
@@ -91,17 +96,27 @@ def open_store_from_args(args: argparse.Namespace, spec: str) -> KeyStore:
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``sbkcard keys``."""
-    parser = subparsers.add_parser(
+    parser = command_parser(
+        subparsers,
         "keys",
         help="key stores: create, list by KCV, generate, delete",
-        description=__doc__.split("::")[0].strip() if __doc__ else None,
+        description=plain_doc(__doc__),
+        example=(
+            "sbkcard keys new-demo --out demo-store.json --algorithm SM4",
+            "sbkcard keys show demo-store.json --json",
+            "sbkcard keys generate store.json --label KEK-330100 --algorithm AES --length 16",
+        ),
     )
     sub = parser.add_subparsers(dest="keys_command", metavar="COMMAND", required=True)
 
     new = sub.add_parser("new", help="create an empty software key store")
     new.add_argument("--out", type=Path, required=True, metavar="STORE")
     new.add_argument(
-        "--scrypt-n", type=int, default=SCRYPT_N, metavar="N", help="scrypt cost (%(default)s)"
+        "--scrypt-n",
+        type=int,
+        default=SCRYPT_N,
+        metavar="N",
+        help="scrypt cost: %(default)s (the floor) or a higher power of two",
     )
     add_passphrase_argument(new)
     new.set_defaults(func=_new)
@@ -110,7 +125,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "new-demo", help="a software key store holding the published TEST key set"
     )
     demo.add_argument("--out", type=Path, required=True, metavar="STORE")
-    demo.add_argument("--algorithm", choices=sorted(_DEMO_SETS), default="both")
+    demo.add_argument("--algorithm", type=str.upper, choices=sorted(_DEMO_SETS), default="BOTH")
     demo.add_argument("--scrypt-n", type=int, default=SCRYPT_N, metavar="N")
     add_passphrase_argument(demo)
     demo.set_defaults(func=_new_demo)
@@ -118,18 +133,28 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     show = sub.add_parser("show", help="list a store's keys: label, algorithm, length, KCV")
     show.add_argument("store", metavar="STORE")
     add_passphrase_argument(show)
+    add_json_argument(show)
     show.set_defaults(func=_show)
 
     generate = sub.add_parser("generate", help="generate a random key inside a store")
     generate.add_argument("store", metavar="STORE")
     generate.add_argument("--label", required=True)
-    generate.add_argument("--algorithm", required=True, choices=[a.value for a in KeyAlgorithm])
+    generate.add_argument(
+        "--algorithm", type=str.upper, required=True, choices=[a.value for a in KeyAlgorithm]
+    )
     generate.add_argument("--length", type=int, required=True, help="bytes (DES 8/16, SM4 16)")
     generate.add_argument(
         "--extractable", action="store_true", help="allow the key out in clear (soft store)"
     )
     add_passphrase_argument(generate)
     generate.set_defaults(func=_generate)
+
+    adopt = sub.add_parser(
+        "adopt", help="trust a store that has no generation file beside it (rollback check)"
+    )
+    adopt.add_argument("store", metavar="STORE")
+    add_passphrase_argument(adopt)
+    adopt.set_defaults(func=_adopt)
 
     delete = sub.add_parser("delete", help="destroy a key")
     delete.add_argument("store", metavar="STORE")
@@ -182,7 +207,10 @@ def _print(store: KeyStore) -> None:
 def _show(args: argparse.Namespace) -> int:
     store = open_store_from_args(args, args.store)
     try:
-        _print(store)
+        if args.json:
+            emit_json({"store": store.description, "keys": store.list_keys()})
+        else:
+            _print(store)
     finally:
         store.close()
     return 0
@@ -197,6 +225,13 @@ def _generate(args: argparse.Namespace) -> int:
     finally:
         store.close()
     print(f"generated {info.label}: {info.algorithm.value} {info.length} bytes, KCV {info.kcv}")
+    return 0
+
+
+def _adopt(args: argparse.Namespace) -> int:
+    path = str(args.store)
+    with SoftKeyStore.open(path, _secret(args, path), adopt=True) as store:
+        print(f"{path}: generation {store.generation} recorded in {generation_path(store.path)}")
     return 0
 
 

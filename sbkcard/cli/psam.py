@@ -3,7 +3,7 @@
 ::
 
     sbkcard psam new --out IMAGE [--keys KEYSTORE] [--terminal-number N] [--level {1,2,3}]
-                     [--algorithm {des,sm4}] [--serial DIGITS] [--blank] [--force]
+                     [--algorithm {DES,SM4}] [--serial DIGITS] [--blank] [--force]
 
 ``new`` personalises a PSAM and writes its card image (applet kind ``psam``), which
 ``sbkcard sim --psam IMAGE`` serves and ``sbkcard card send`` talks to.  KEYSTORE is
@@ -31,6 +31,7 @@ from sbkcard.applet_model.psam import (
 )
 from sbkcard.applet_model.psam.content import DEMO_SERIAL, DEMO_TERMINAL_NUMBER
 from sbkcard.applet_model.psam.layout import environment_for
+from sbkcard.cli._common import UsageError, command_parser, plain_doc
 from sbkcard.cli.keys import add_keys_arguments
 from sbkcard.errors import SbkcardError
 from sbkcard.keys import Algorithm
@@ -40,7 +41,7 @@ from sbkcard.keys.store import KeyStoreError
 from sbkcard.keys.store_keyset import DEMO, StoreKeySet, load_keyset, open_store
 from sbkcard.simulator import SimulatedCard, save_image
 
-_ALGORITHMS = {"des": Algorithm.DES, "sm4": Algorithm.SM4}
+_ALGORITHMS = {"DES": Algorithm.DES, "SM4": Algorithm.SM4}
 _LEVELS = {
     3: "national roots: serves cards of any region",
     2: "provincial roots: serves cards of the terminal's province",
@@ -56,10 +57,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="Simulated PSAMs (Part 9 of the standard).",
     )
     sub = parser.add_subparsers(dest="psam_command", metavar="COMMAND", required=True)
-    new = sub.add_parser(
+    new = command_parser(
+        sub,
         "new",
         help="personalise a PSAM and write its card image",
-        description=__doc__.split("::")[0].strip() if __doc__ else None,
+        description=plain_doc(__doc__),
+        example=(
+            "sbkcard psam new --level 2 --out psam.json",
+            "sbkcard psam new --keys store.json --passphrase-file pass.txt --algorithm SM4 "
+            "--terminal-number 330100000001 --out psam.json",
+        ),
     )
     new.add_argument("--out", type=Path, required=True, metavar="IMAGE", help="image to write")
     add_keys_arguments(new)
@@ -73,12 +80,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--level",
         type=int,
         choices=sorted(_LEVELS),
-        default=3,
+        default=2,
         help="diversification levels the PSAM applies: 3 national, 2 provincial, 1 city "
         "roots (%(default)s)",
     )
     new.add_argument(
         "--algorithm",
+        type=str.upper,
         choices=sorted(_ALGORITHMS),
         help="one environment only (default: both DES and SM4)",
     )
@@ -110,7 +118,7 @@ def _keysets(args: argparse.Namespace) -> list[KeySet]:
             ciphers = _ciphers_in_store(spec, secret)
     sets = [load_keyset(spec, secret, algorithm=cipher) for cipher in ciphers]
     if any(keys.algorithm is not cipher for keys, cipher in zip(sets, ciphers, strict=True)):
-        raise SbkcardError(f"--keys {spec} does not hold {args.algorithm.upper()} keys")
+        raise UsageError(f"--keys {spec} does not hold {args.algorithm} keys")
     return sets
 
 
@@ -135,7 +143,7 @@ def _ciphers_in_store(spec: str, secret: str) -> list[Algorithm]:
 def _new(args: argparse.Namespace) -> int:
     out: Path = args.out
     if out.exists() and not args.force:
-        raise SbkcardError(f"{out} exists (use --force to overwrite it)")
+        raise UsageError(f"{out} exists (use --force to overwrite it)")
     if args.blank:
         ciphers = [_ALGORITHMS[args.algorithm]] if args.algorithm else list(_ALGORITHMS.values())
         keysets = [KeySet(cipher, {}) for cipher in ciphers]
@@ -147,7 +155,7 @@ def _new(args: argparse.Namespace) -> int:
         )
         atr = psam_atr(args.terminal_number, args.serial)
     except (PsamError, ValueError) as exc:
-        raise SbkcardError(f"cannot make the PSAM: {exc}") from exc
+        raise UsageError(f"cannot make the PSAM: {exc}") from exc
     card = SimulatedCard.create("psam", content, atr)
     save_image(card, out)
     region = args.terminal_number[:6]

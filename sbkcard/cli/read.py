@@ -2,110 +2,59 @@
 
 ::
 
-    sbkcard read [--sim IMAGE | --reader NAME] [--psam IMAGE | --psam-reader NAME]
-                 [--hsm-keys KEYSTORE] [--hotlist DB] [--national] [--trace]
+    sbkcard read (--card IMAGE | --reader NAME) [--psam IMAGE | --psam-reader NAME]
+                 [--hsm-keys KEYSTORE [--passphrase-file FILE]] [--hotlist DB|URL]
+                 [--national] [--trace] [--json]
 
-The card is a simulated card image (``--sim``, not modified) or a card in a PC/SC reader
-(``--reader``); the PSAM likewise (``--psam`` / ``--psam-reader``).  Without a PSAM,
-``--hsm-keys`` authenticates through a software key service instead (``demo``: the
-published TEST keys); without either, a 2.0 card is read without the authenticity check
-and a 3.0 card cannot be read (its EF06 needs RKSSSE).  ``--national`` prints exactly the
-string of iReadCardBas (or its error code and text; with ``--hsm-keys`` and no PSAM, the
-HSM fallback of S3 App. C.1: iReadCardBas_HSM_Step1/2); ``--trace`` adds the APDUs, PIN
-and key data masked.  The card APDU count is shown under the table.
+The card is a simulated card image (--card, not modified) or a card in a PC/SC reader
+(--reader); the PSAM likewise (--psam / --psam-reader).  Without a PSAM, --hsm-keys
+authenticates through a software key service instead ('demo': the published TEST
+keys); without either, a 2.0 card is read without the authenticity check and a 3.0
+card cannot be read (its EF06 needs RKSSSE).  --national prints exactly the string of
+iReadCardBas (with --hsm-keys and no PSAM, the HSM fallback of S3 App. C.1:
+iReadCardBas_HSM_Step1/2); --trace adds the APDUs, PIN and key data masked; --json
+prints the information as one JSON object.  A card the terminal refuses (hotlisted,
+blocked, not genuine) is an error in every mode: one line on standard error, exit 1.
 """
 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
 from sbkcard.applet_model.ssse import Layout
+from sbkcard.cli._common import UsageError, add_json_argument, command_parser, emit_json, plain_doc
+from sbkcard.cli._terminal import add_terminal_arguments, build_terminal
 from sbkcard.errors import SbkcardError
 from sbkcard.identifiers.regions import region_name
-from sbkcard.keys import Algorithm
-from sbkcard.terminal.hotlist import Hotlist
 from sbkcard.terminal.national.codes import HSM_FALLBACK
 from sbkcard.terminal.national.interface import NationalInterface, national_date
 from sbkcard.terminal.operations.basic import BasicInfo, read_basic_info
-from sbkcard.terminal.security.hsm import SoftwareKeyService
 from sbkcard.terminal.security.hsm_host import HsmHost
-from sbkcard.terminal.terminal import Terminal
-from sbkcard.terminal.transports.transport import Transport
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``sbkcard read``."""
-    parser = subparsers.add_parser(
+    parser = command_parser(
+        subparsers,
         "read",
         help="read a card's basic information (iReadCardBas)",
-        description=__doc__.split("::")[0].strip() if __doc__ else None,
+        description=plain_doc(__doc__),
+        example=(
+            "sbkcard read --card card.json --psam psam.json",
+            "sbkcard read --card card.json --hsm-keys demo --national",
+            "sbkcard read --reader 'Virtual PCD 00 00' --psam-reader 'Virtual PCD 00 01' --json",
+        ),
     )
-    card = parser.add_mutually_exclusive_group(required=True)
-    card.add_argument("--sim", type=Path, metavar="IMAGE", help="a simulated card image")
-    card.add_argument("--reader", metavar="NAME", help="a PC/SC reader holding the card")
-    psam = parser.add_mutually_exclusive_group()
-    psam.add_argument("--psam", type=Path, metavar="IMAGE", help="a simulated PSAM image")
-    psam.add_argument("--psam-reader", metavar="NAME", help="a PC/SC reader holding the PSAM")
-    parser.add_argument(
-        "--hsm-keys",
-        metavar="KEYSTORE",
-        help="without a PSAM: authenticate with a software key service ('demo': TEST keys)",
-    )
-    parser.add_argument("--hotlist", type=Path, metavar="DB", help="refuse cards on this hotlist")
+    add_terminal_arguments(parser)
     parser.add_argument(
         "--national", action="store_true", help="print the exact iReadCardBas string"
     )
     parser.add_argument("--trace", action="store_true", help="print the APDUs (secrets masked)")
+    add_json_argument(parser)
     parser.set_defaults(func=_read)
-
-
-def _transport(image: Path | None, reader: str | None) -> Transport | None:
-    if image is not None:
-        from sbkcard.simulator.image import load_image
-
-        return load_image(image)
-    if reader is not None:
-        from sbkcard.terminal.transports.pcsc import PcscTransport
-
-        return PcscTransport(reader)
-    return None
-
-
-def _key_service(spec: str | None) -> SoftwareKeyService | None:
-    """The software key service of ``--hsm-keys`` (DES and SM4 roots, whichever it has)."""
-    if spec is None:
-        return None
-    from sbkcard.keys.store_keyset import DEMO, load_keyset
-
-    secret = None
-    if spec != DEMO and not spec.startswith(DEMO + ":"):
-        from sbkcard.keys.passphrase import resolve_passphrase
-
-        secret = resolve_passphrase(None, prompt=f"Key store passphrase ({spec}): ")
-    keysets = {}
-    for algorithm in (Algorithm.DES, Algorithm.SM4):
-        try:
-            keys = load_keyset(spec, secret, algorithm=algorithm)
-        except SbkcardError:
-            continue
-        keysets[keys.algorithm] = keys
-    if not keysets:
-        raise SbkcardError(f"--hsm-keys {spec}: no DES or SM4 roots")
-    return SoftwareKeyService(list(keysets.values()))
-
-
-def build_terminal(args: argparse.Namespace) -> Terminal:
-    """The terminal ``args`` describe (card, PSAM or key service, hotlist)."""
-    card = _transport(args.sim, args.reader)
-    assert card is not None
-    psam = _transport(args.psam, args.psam_reader)
-    service = None if psam is not None else _key_service(args.hsm_keys)
-    hotlist = Hotlist(args.hotlist) if args.hotlist is not None else None
-    return Terminal(card, psam_reader=psam, key_service=service, hotlist=hotlist)
 
 
 def basic_table(info: BasicInfo) -> Table:
@@ -146,23 +95,31 @@ def _read(args: argparse.Namespace) -> int:
     if args.national:
         national = NationalInterface(terminal)
         code, out = national.iReadCardBas(1)
+        function = "iReadCardBas"
         if code in HSM_FALLBACK and terminal.key_service is not None:
             # S3 App. C.1: the business system falls back to the HSM functions
+            function = "iReadCardBas_HSM_Step1"
             code, step1 = national.iReadCardBas_HSM_Step1(1)
             if code == 0:
+                function = "iReadCardBas_HSM_Step2"
                 pkey = HsmHost(terminal.key_service).read_card_bas(step1)
                 code, out = national.iReadCardBas_HSM_Step2(pkey)
             else:
                 out = step1
-        print(out if code == 0 else f"{code} {out}")
         if args.trace:
             print(terminal.trace.text(), end="")
-        return 0 if code == 0 else 1
+        if code != 0:
+            raise SbkcardError(f"{function} returned {code} {out}")
+        if args.json:
+            emit_json({"function": function, "code": code, "text": out})
+        else:
+            print(out)
+        return 0
     try:
         with terminal.session() as conn:
             secure = terminal.psam_reader is not None or terminal.key_service is not None
             if not secure and conn.layout is Layout.V3:
-                raise SbkcardError(
+                raise UsageError(
                     "a 3.0 card's cardholder file needs RKSSSE: give --psam, --psam-reader "
                     "or --hsm-keys"
                 )
@@ -170,6 +127,9 @@ def _read(args: argparse.Namespace) -> int:
     finally:
         if args.trace:
             console.print(terminal.trace.text(), end="", markup=False)
+    if args.json:
+        emit_json(info)
+        return 0
     console.print(basic_table(info))
     console.print(f"{info.apdus} card APDUs (GET RESPONSE included)")
     return 0

@@ -1,15 +1,28 @@
-"""``sbkcard sim``: simulated cards in PC/SC readers, through vpcd (PCSC.md).
+"""``sbkcard sim``: simulated cards in PC/SC readers, through vpcd.
 
 ::
 
     sbkcard sim --vpcd --card card.json [--psam psam.json] [--host 127.0.0.1]
                 [--port 35963] [--psam-port 35964] [--eject-after N]
+                [--connect-timeout 30] [--ready-file PATH] [--contactless-port PORT]
     sbkcard sim --vpcd --echo [--port 35963]
 
 Each image is served in its own vpcd slot (one TCP connection per slot): the card on
 ``--port`` (vpcd's slot 0, reader ``Virtual PCD 00 00``), the PSAM on ``--psam-port``
-(slot 1, ``Virtual PCD 00 01``).  pcscd must be running with the vpcd driver; the cards
-connect whenever vpcd listens and reconnect after pcscd restarts.
+(slot 1, ``Virtual PCD 00 01``).  pcscd must be running with the vpcd driver.
+
+Start-up: the process says what it waits for (vpcd on HOST:PORT to take the card), and
+once vpcd has taken every card it prints ``ready`` on stdout and writes its pid to
+``--ready-file``: scripts wait for either.  What cannot work ends it with one line on
+stderr and exit code 1: an unknown host; a server on the port that is not vpcd; the
+slot or the image already in use by another ``sim`` (or an image by ``card send``); no
+vpcd taking the card within ``--connect-timeout`` seconds (0: wait for ever).  Once
+ready, the cards reconnect by themselves after pcscd restarts.
+
+Every command the card commits is on disk before it answers (a journal beside the
+image, ``IMAGE.journal``, ``fsync``-ed, folded into the image at exit): a ``kill -9``
+or a power cut loses no debit, record or spent PIN try (``--no-fsync``: a kill only, for
+speed).  The images are locked while served.
 
 Signals (the process runs in the foreground until told to stop):
 
@@ -27,18 +40,26 @@ for checking a PC/SC installation.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
+from sbkcard.cli._common import HelpFormatter, UsageError, examples, plain_doc
 from sbkcard.simulator import SimulatedCard, load_image, save_image
+from sbkcard.simulator.contactless import ContactlessInterface
+from sbkcard.simulator.image_journal import WriteThrough
+from sbkcard.simulator.locks import LockedError, image_lock, slot_lock
 from sbkcard.simulator.vpcd import DEFAULT_HOST, DEFAULT_PORT, Card, EchoCard, VpcdSlot
+
+_HOLDER = "sbkcard sim"
 
 
 @dataclass
@@ -56,9 +77,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser = subparsers.add_parser(
         "sim",
         help="serve simulated cards to pcscd through vpcd",
-        description=__doc__.split("::")[0].strip() if __doc__ else None,
+        description=plain_doc(__doc__),
         epilog="SIGTERM/Ctrl-C saves the images and exits 0; SIGUSR1 removes or re-inserts "
-        "the card, SIGUSR2 the PSAM.",
+        "the card, SIGUSR2 the PSAM.\n\n"
+        + examples("sbkcard sim --vpcd --card card.json --psam psam.json"),
+        formatter_class=HelpFormatter,
     )
     parser.add_argument(
         "--vpcd", action="store_true", required=True, help="connect to vpcd (pcscd's driver)"
@@ -77,38 +100,88 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--eject-after", type=int, metavar="N", help="remove the card after N command APDUs"
     )
+    parser.add_argument(
+        "--connect-timeout",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="give up (exit 1) if vpcd has not taken the cards by then; 0: wait for ever "
+        "(%(default)g)",
+    )
+    parser.add_argument(
+        "--ready-file",
+        type=Path,
+        metavar="PATH",
+        help="write the pid to PATH once vpcd has taken the cards (removed at exit)",
+    )
+    parser.add_argument(
+        "--no-fsync",
+        action="store_true",
+        help="journal each commit without fsync: safe from a kill of this process, not "
+        "from a crash of the machine (microseconds instead of milliseconds per commit)",
+    )
+    parser.add_argument(
+        "--contactless-port",
+        type=int,
+        metavar="PORT",
+        help="also serve the card's contactless interface (its ATS's pseudo-ATR) on this "
+        "vpcd port: the same chip in a second reader; use one reader at a time",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log insertions and removals")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Serve until SIGTERM or SIGINT, then save the images; exit code 0."""
+    """Serve until SIGTERM or SIGINT (exit 0), or fail at start with one line (exit 1)."""
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="sbkcard sim: %(message)s",
     )
     if args.eject_after is not None and args.eject_after < 1:
-        print("sbkcard sim: --eject-after must be at least 1", file=sys.stderr)
-        return 2
-    served: list[_Served] = []
-    if args.echo:
-        card: Card = EchoCard()
-        image = None
-    else:
-        card, image = load_image(args.card), args.card
-    served.append(
-        _Served(
-            "card",
-            card,
-            VpcdSlot(card, host=args.host, port=args.port, eject_after=args.eject_after),
-            image,
-        )
-    )
-    if args.psam is not None:
-        psam: SimulatedCard = load_image(args.psam)
-        port = args.psam_port if args.psam_port is not None else args.port + 1
-        served.append(_Served("PSAM", psam, VpcdSlot(psam, host=args.host, port=port), args.psam))
+        raise UsageError("--eject-after must be at least 1")
+    if args.connect_timeout < 0:
+        raise UsageError("--connect-timeout must be 0 (wait for ever) or more")
+    with contextlib.ExitStack() as resources:
+        try:
+            served = _prepare(args, resources)
+        except LockedError as exc:
+            print(f"sbkcard sim: error: {exc}", file=sys.stderr)
+            return 1
+        return _serve(args, served)
 
+
+def _prepare(args: argparse.Namespace, resources: contextlib.ExitStack) -> list[_Served]:
+    """Lock each slot and image, load the images and journal them: the cards to serve."""
+    wanted: list[tuple[str, Path | None, int, int | None]] = [
+        ("card", None if args.echo else args.card, args.port, args.eject_after)
+    ]
+    if args.psam is not None:
+        port = args.psam_port if args.psam_port is not None else args.port + 1
+        wanted.append(("PSAM", args.psam, port, None))
+    served = []
+    for role, image, port, eject_after in wanted:
+        resources.enter_context(slot_lock(args.host, port, _HOLDER))
+        card: Card
+        if image is None:
+            card = EchoCard()
+        else:
+            resources.enter_context(image_lock(image, _HOLDER))
+            card = load_image(image)
+            resources.callback(WriteThrough(card, image, fsync=not args.no_fsync).close)
+        slot = VpcdSlot(card, host=args.host, port=port, eject_after=eject_after)
+        served.append(_Served(role, card, slot, image))
+    if args.contactless_port is not None:
+        chip = served[0].card
+        if not isinstance(chip, SimulatedCard):
+            raise UsageError("--contactless-port needs --card")
+        resources.enter_context(slot_lock(args.host, args.contactless_port, _HOLDER))
+        field = ContactlessInterface(chip)
+        slot = VpcdSlot(field, host=args.host, port=args.contactless_port)
+        served.append(_Served("contactless", field, slot, None))
+    return served
+
+
+def _serve(args: argparse.Namespace, served: list[_Served]) -> int:
     stop = threading.Event()
 
     def _stop(signum: int, frame: FrameType | None) -> None:
@@ -131,22 +204,67 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGUSR1, _toggle(0))
     signal.signal(signal.SIGUSR2, _toggle(1))
 
+    limit = f"--connect-timeout {args.connect_timeout:g} s" if args.connect_timeout else "no limit"
     for item in served:
         item.slot.start()
         print(
-            f"sbkcard sim: {item.role} (ATR {item.card.atr.hex().upper()}) on vpcd "
-            f"{item.slot.host}:{item.slot.port}, pid {os.getpid()}",
+            f"sbkcard sim: {item.role} (ATR {item.card.atr.hex().upper()}): waiting for vpcd "
+            f"on {item.slot.host}:{item.slot.port} to take it (pcscd with the vpcd driver; "
+            f"{limit}), pid {os.getpid()}",
             file=sys.stderr,
             flush=True,
         )
+    ready = False
     try:
+        failure = _wait_accepted(served, args.connect_timeout, stop)
+        if failure is not None:
+            print(f"sbkcard sim: error: {failure}", file=sys.stderr, flush=True)
+            return 1
+        ready = not stop.is_set()
+        if ready:
+            if args.ready_file is not None:
+                args.ready_file.write_text(f"{os.getpid()}\n")
+            print("ready", flush=True)
         while not stop.wait(1.0):
             pass
     finally:
         for item in served:
             item.slot.stop()
-    for item in served:
-        if item.image is not None and isinstance(item.card, SimulatedCard):
-            save_image(item.card, item.image)
-            print(f"sbkcard sim: {item.role} saved to {item.image}", file=sys.stderr, flush=True)
+        if ready and args.ready_file is not None:
+            args.ready_file.unlink(missing_ok=True)
+        for item in served if ready else ():  # before vpcd took a card, nothing changed
+            if item.image is not None and isinstance(item.card, SimulatedCard):
+                save_image(item.card, item.image)
+                print(
+                    f"sbkcard sim: {item.role} saved to {item.image}", file=sys.stderr, flush=True
+                )
     return 0
+
+
+def _wait_accepted(served: list[_Served], timeout: float, stop: threading.Event) -> str | None:
+    """Wait until vpcd has taken every card; why it cannot, or ``None`` (also when stopped)."""
+    deadline = time.monotonic() + timeout if timeout else None
+    for item in served:
+        slot = item.slot
+        while not slot.wait_accepted(0.1):
+            if slot.failure is not None:
+                return slot.failure
+            if stop.is_set():
+                return None
+            if deadline is not None and time.monotonic() >= deadline:
+                return _not_accepted(slot, timeout)
+    return None
+
+
+def _not_accepted(slot: VpcdSlot, timeout: float) -> str:
+    where = f"{slot.host}:{slot.port}"
+    if slot.connected:
+        return (
+            f"connected to {where}, but vpcd did not take the card within {timeout:g} s: its "
+            "slot holds another card (a sbkcard sim of another user or machine?), or what "
+            "listens there is not vpcd"
+        )
+    return (
+        f"no vpcd on {where} within {timeout:g} s ({slot.last_error or 'not reachable'}): is "
+        "pcscd running with the vpcd driver, and is this its port?"
+    )

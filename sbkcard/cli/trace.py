@@ -2,7 +2,7 @@
 
 ::
 
-    sbkcard trace decode FILE [--device {card,psam}]
+    sbkcard trace decode FILE [--device {card,psam}] [--json]
     sbkcard trace replay FILE --card IMAGE [--psam IMAGE] [--device {card,psam}]
                          [--fresh-random]
 
@@ -46,6 +46,7 @@ from sbkcard.applet_model.traces import (
     read_trace,
     replay_trace,
 )
+from sbkcard.cli._common import add_json_argument, command_parser, emit_json, plain_doc
 from sbkcard.errors import SbkcardError
 from sbkcard.simulator import SimulatedCard, load_image
 from sbkcard.simulator.applets import applet_kind
@@ -53,25 +54,36 @@ from sbkcard.simulator.applets import applet_kind
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``sbkcard trace``."""
-    parser = subparsers.add_parser(
+    parser = command_parser(
+        subparsers,
         "trace",
         help="decode an APDU trace, or replay it on simulated cards",
-        description=__doc__.split("::")[0].strip() if __doc__ else None,
+        description=plain_doc(__doc__),
+        example=(
+            "sbkcard read --card card.json --psam psam.json --trace | sbkcard trace decode -",
+            "sbkcard trace decode read.trace --json",
+            "sbkcard trace replay session.trace --card card.json --psam psam.json",
+        ),
     )
     sub = parser.add_subparsers(dest="trace_command", metavar="COMMAND", required=True)
 
-    decode = sub.add_parser(
+    decode = command_parser(
+        sub,
         "decode",
+        example=("sbkcard trace decode read.trace", "sbkcard trace decode - --json < read.trace"),
         help="annotate every exchange: files, data items, status words (secrets masked)",
         description="Annotate a trace: command names, the DF/EF selected, records decoded "
         "into data items, status words, secure messaging. PINs and keys are never shown.",
     )
     decode.add_argument("file", metavar="FILE", help="the trace ('-': standard input)")
     _device_option(decode)
+    add_json_argument(decode)
     decode.set_defaults(func=_decode)
 
-    replay = sub.add_parser(
+    replay = command_parser(
+        sub,
         "replay",
+        example=("sbkcard trace replay session.trace --card card.json --psam psam.json",),
         help="send a trace's commands to simulated cards and compare the answers",
         description="Replay an unmasked trace on the simulated card (and PSAM) of the "
         "images, which are left unchanged, and compare every answer with the recorded "
@@ -114,7 +126,11 @@ def _read(file: str, device: str) -> list[TracedExchange]:
 
 
 def _decode(args: argparse.Namespace) -> int:
-    print(decoded_text(decode_trace(_read(args.file, args.device))), end="")
+    decoded = decode_trace(_read(args.file, args.device))
+    if args.json:
+        emit_json(decoded)
+    else:
+        print(decoded_text(decoded), end="")
     return 0
 
 

@@ -45,7 +45,6 @@ is done is done, and the next run resumes. One batch at a time may work in ``DIR
 from __future__ import annotations
 
 import datetime
-import fcntl
 import json
 import os
 import tempfile
@@ -59,6 +58,7 @@ from sbkcard.applet_model.user_card import Profile
 from sbkcard.applet_model.user_card.personalise import PersonalisationError
 from sbkcard.errors import SbkcardError, TransportError
 from sbkcard.issuance.applicants import Action, Applicant, ApplicantRejection, read_applicants
+from sbkcard.issuance.locking import try_lock
 from sbkcard.issuance.personalise import (
     INITIAL_PIN,
     BlankCards,
@@ -194,10 +194,8 @@ def _locked(out_dir: Path) -> Iterator[None]:
     except OSError as exc:
         raise BatchError(f"output directory {out_dir}: {exc.strerror or exc}") from exc
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise BatchError(f"another batch is running in {out_dir}") from None
+        if not try_lock(fd):
+            raise BatchError(f"another batch is running in {out_dir}")
         yield
     finally:
         os.close(fd)
@@ -306,19 +304,22 @@ class IssuingLine:
         failures = 0
         with _locked(self.out_dir):
             self._remove_stale_temporaries()
-            for start in range(0, len(unique), self.chunk):
-                for result in self._run_chunk(unique[start : start + self.chunk]):
-                    summary.results.append(result)
-                    if progress is not None:
-                        progress(result)
-                    failures = failures + 1 if result.outcome is Outcome.FAILED else 0
-                    if failures >= self.max_failures:
-                        _write_json(self.out_dir / SUMMARY_NAME, summary.to_json())
-                        raise BatchError(
-                            f"{failures} cards failed in a row, the last (line {result.line}): "
-                            f"{result.reason}; stopped before spoiling more blank chips"
-                        )
-            _write_json(self.out_dir / SUMMARY_NAME, summary.to_json())
+            try:
+                for start in range(0, len(unique), self.chunk):
+                    for result in self._run_chunk(unique[start : start + self.chunk]):
+                        summary.results.append(result)
+                        if progress is not None:
+                            progress(result)
+                        failures = failures + 1 if result.outcome is Outcome.FAILED else 0
+                        if failures >= self.max_failures:
+                            raise BatchError(
+                                f"{failures} cards failed in a row, the last (line "
+                                f"{result.line}): {result.reason}; stopped before spoiling "
+                                "more blank chips"
+                            )
+            finally:
+                # also when stopped (an error, Ctrl-C, SIGTERM): what was done is recorded
+                _write_json(self.out_dir / SUMMARY_NAME, summary.to_json())
         return summary
 
     def _remove_stale_temporaries(self) -> None:

@@ -4,35 +4,34 @@ The registry is the issuing line's memory.  It guarantees, in the database itsel
 
 * at most one *live* card per SSN (a partial unique index over every status but
   ``replaced``), so two issuing processes cannot both give a person a card;
-* card numbers allocated from a counter, each with its check character (SPEC §7);
-* card identification codes unique (region ‖ RID ‖ serial ‖ authentication code);
+* card numbers allocated from a counter, each with its check character (S2 App. A);
+  card numbers and card identification codes unique (region ‖ RID ‖ serial ‖
+  authentication code, S2 §8.1.1.1);
 * a card's life: ``personalising`` → ``issued`` → ``active``; ``lost`` (挂失) and
   ``replaced`` (补卡, the old card of a replacement).
 
 A card is *reserved* (``personalising``) before its chip is written and marked
 ``issued`` only after the terminal read it back; a batch that dies in between finds
-the reservation again (:meth:`SqliteRegistry.reserve` is idempotent per SSN) and
+the reservation again (:meth:`SqlRegistry.reserve` is idempotent per SSN) and
 finishes it, so nobody is issued twice and no card is lost.
 
-:class:`Registry` is the small repository interface; :class:`SqliteRegistry` is the
-default implementation.  Its SQL is plain SQL-92 plus a partial index, which
-PostgreSQL accepts as it is: a provincial deployment implements :class:`Registry`
-over a DB-API connection to PostgreSQL (``psycopg``) with ``%s`` placeholders instead
-of ``?`` and ``SELECT ... FOR UPDATE`` instead of ``BEGIN IMMEDIATE``.
+:class:`Registry` is the small repository interface; :class:`SqlRegistry` implements
+it on SQLite (an embedded file, the default) or PostgreSQL (a ``postgresql://`` URL,
+for a province's issuing lines sharing one registry), through
+:class:`~sbkcard.database.Database`.  The schema is :data:`MIGRATIONS`, one portable
+declaration; ``sbkcard_migrations`` records the steps applied.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime
-import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 from typing import Protocol
 
+from sbkcard.database import ConstraintViolation, Database, Migration, shown
 from sbkcard.errors import SbkcardError
 from sbkcard.identifiers.card_id import CardId
 from sbkcard.identifiers.card_number import make_card_number
@@ -44,11 +43,12 @@ __all__ = [
     "DuplicateCardError",
     "Registry",
     "RegistryError",
+    "SqlRegistry",
     "SqliteRegistry",
 ]
 
 UNSET_AUTH_CODE = b"\xff" * 4
-"""The card-ID authentication code left ``FFFFFFFF``, as on many issued cards (SPEC §7)."""
+"""The card-ID authentication code left ``FFFFFFFF``, as on many issued cards (S2 §8.1.1.1)."""
 
 
 class CardStatus(Enum):
@@ -124,7 +124,11 @@ class Registry(Protocol):
         ...
 
 
-_SCHEMA = """
+MIGRATIONS = (
+    Migration.portable(
+        1,
+        "cards and counters; one live card per SSN",
+        """
 CREATE TABLE IF NOT EXISTS cards (
     card_number TEXT PRIMARY KEY,
     ssn         TEXT NOT NULL,
@@ -136,14 +140,21 @@ CREATE TABLE IF NOT EXISTS cards (
     issued_at   TEXT,
     replaces    TEXT REFERENCES cards(card_number),
     owner       TEXT NOT NULL
-);
+)""",
+        """
 CREATE UNIQUE INDEX IF NOT EXISTS cards_one_live_card_per_ssn
-    ON cards(ssn) WHERE status <> 'replaced';
+    ON cards(ssn) WHERE status <> 'replaced'""",
+        """
 CREATE TABLE IF NOT EXISTS counters (
     name  TEXT PRIMARY KEY,
     value INTEGER NOT NULL
-);
-"""
+)""",
+    ),
+)
+"""The registry's schema, step by step (SQL both dialects accept; ``IF NOT EXISTS`` so
+that step 1 adopts a registry made before migrations were recorded)."""
+TABLES = frozenset({"cards", "counters"})
+LIVE_CARD_INDEX = "cards_one_live_card_per_ssn"
 
 _COLUMNS = "card_number, ssn, name, region, card_id, status, created_at, issued_at, replaces, owner"
 
@@ -168,114 +179,121 @@ def _record(row: tuple[str, ...]) -> CardRecord:
     )
 
 
-class SqliteRegistry:
-    """:class:`Registry` in an SQLite file (or ``":memory:"``).
+class SqlRegistry:
+    """:class:`Registry` in an SQLite file (or ``":memory:"``) or on PostgreSQL (a
+    ``postgresql://`` URL).
 
     ``number_prefix`` is the two letters that open every card number this line
     allocates (the body is prefix + 6-digit sequence, then the check character).
-    Every write runs in ``BEGIN IMMEDIATE``, so concurrent issuing processes serialise
-    on the database lock; ``timeout`` is how long one waits for another.
+    Writes are transactions: on SQLite ``BEGIN IMMEDIATE`` serialises concurrent
+    issuing processes on the file lock (``timeout`` is how long one waits for another);
+    on PostgreSQL each reservation locks its SSN (an advisory lock) and the counters'
+    rows, and :data:`LIVE_CARD_INDEX` refuses a second live card whatever the code does.
     """
 
     def __init__(
-        self, path: Path | str, *, number_prefix: str = "HA", timeout: float = 30.0
+        self, target: Path | str, *, number_prefix: str = "HA", timeout: float = 30.0
     ) -> None:
         if len(number_prefix) != 2 or not number_prefix.isascii() or not number_prefix.isalpha():
             raise RegistryError(f"number_prefix must be two letters, got {number_prefix!r}")
         self.prefix = number_prefix.upper()
-        self.path = str(path)
+        self.path = shown(target)
+        self._db = Database(target, name="registry", error=RegistryError, timeout=timeout)
         try:
-            self._db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
-            self._db.executescript(_SCHEMA)
-        except sqlite3.Error as exc:
-            raise RegistryError(f"registry database {self.path}: {exc}") from None
+            self._db.migrate("registry", MIGRATIONS, tables=TABLES)
+        except BaseException:
+            self._db.close()
+            raise
+
+    @property
+    def dialect(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self._db.dialect
 
     def close(self) -> None:
         """Close the database connection."""
         self._db.close()
 
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Cursor]:
-        try:
-            cur = self._db.cursor()
-            cur.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
-            raise RegistryError(f"registry database {self.path}: {exc}") from None
-        try:
-            yield cur
-        except BaseException:
-            self._db.rollback()
-            raise
-        try:
-            self._db.commit()
-        except sqlite3.Error as exc:
-            raise RegistryError(f"registry database {self.path}: commit failed: {exc}") from None
-
-    def _next(self, cur: sqlite3.Cursor, name: str) -> int:
-        cur.execute("SELECT value FROM counters WHERE name = ?", (name,))
-        row = cur.fetchone()
-        value = 1 if row is None else int(row[0]) + 1
-        cur.execute(
-            "INSERT INTO counters (name, value) VALUES (?, ?) "
-            "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-            (name, value),
+    def _next(self, name: str) -> int:
+        row = self._db.first(
+            "INSERT INTO counters (name, value) VALUES (?, 1) "
+            "ON CONFLICT (name) DO UPDATE SET value = counters.value + 1 RETURNING value",
+            (name,),
         )
-        return value
+        assert row is not None
+        return int(row[0])
 
-    def _live(self, cur: sqlite3.Cursor, ssn: str) -> CardRecord | None:
-        cur.execute(f"SELECT {_COLUMNS} FROM cards WHERE ssn = ? AND status <> 'replaced'", (ssn,))
-        row = cur.fetchone()
+    def _taken(self, column: str, value: str) -> bool:
+        return self._db.first(f"SELECT 1 FROM cards WHERE {column} = ?", (value,)) is not None
+
+    def _number(self) -> str:
+        """The next card number no card holds (numbers taken elsewhere, say imported from
+        another line, are passed over)."""
+        while True:
+            sequence = self._next(f"card_number/{self.prefix}")
+            if sequence > 999_999:
+                raise RegistryError(f"card numbers with prefix {self.prefix} are exhausted")
+            number = make_card_number(f"{self.prefix}{sequence:06d}")
+            if not self._taken("card_number", number):
+                return number
+
+    def _card_id(self, region: str) -> CardId:
+        while True:
+            serial = self._next(f"card_serial/{region}")
+            if serial > 0xFFFFFFFF:
+                raise RegistryError(f"card serials of region {region} are exhausted")
+            card_id = CardId(region, serial.to_bytes(4, "big"), UNSET_AUTH_CODE)
+            if not self._taken("card_id", card_id.hex):
+                return card_id
+
+    def _live(self, ssn: str) -> CardRecord | None:
+        row = self._db.first(
+            f"SELECT {_COLUMNS} FROM cards WHERE ssn = ? AND status <> 'replaced'", (ssn,)
+        )
         return None if row is None else _record(row)
 
     def _insert(
-        self,
-        cur: sqlite3.Cursor,
-        ssn: str,
-        name: str,
-        region: str,
-        replaces: str | None,
-        owner: str,
+        self, ssn: str, name: str, region: str, replaces: str | None, owner: str
     ) -> CardRecord:
         validate_region(region)
-        sequence = self._next(cur, f"card_number/{self.prefix}")
-        if sequence > 999_999:
-            raise RegistryError(f"card numbers with prefix {self.prefix} are exhausted")
-        number = make_card_number(f"{self.prefix}{sequence:06d}")
-        serial = self._next(cur, f"card_serial/{region}")
-        if serial > 0xFFFFFFFF:
-            raise RegistryError(f"card serials of region {region} are exhausted")
-        card_id = CardId(region, serial.to_bytes(4, "big"), UNSET_AUTH_CODE)
-        created = _now()
-        try:
-            cur.execute(
-                f"INSERT INTO cards ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    number,
-                    ssn,
-                    name,
-                    region,
-                    card_id.hex,
-                    CardStatus.PERSONALISING.value,
-                    created,
-                    None,
-                    replaces,
-                    owner,
-                ),
-            )
-        except sqlite3.IntegrityError as exc:
-            raise DuplicateCardError(f"SSN {ssn}: {exc}") from None
-        return CardRecord(
-            number,
+        record = CardRecord(
+            self._number(),
             ssn,
             name,
             region,
-            card_id,
+            self._card_id(region),
             CardStatus.PERSONALISING,
-            created,
+            _now(),
             None,
             replaces,
             owner,
         )
+        try:
+            self._db.execute(
+                f"INSERT INTO cards ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    record.card_number,
+                    ssn,
+                    name,
+                    region,
+                    record.card_id.hex,
+                    record.status.value,
+                    record.created_at,
+                    None,
+                    replaces,
+                    owner,
+                ),
+                action="reserve",
+            )
+        except ConstraintViolation as exc:
+            if exc.constraint in (LIVE_CARD_INDEX, "cards.ssn"):
+                raise DuplicateCardError(
+                    f"SSN {ssn} already holds a live card ({exc.constraint})"
+                ) from None
+            raise RegistryError(
+                f"card {record.card_number} ({record.card_id.hex}) for SSN {ssn}: {exc}"
+            ) from None
+        return record
 
     def _claim(self, live: CardRecord, owner: str) -> CardRecord:
         if live.owner != owner:
@@ -285,48 +303,60 @@ class SqliteRegistry:
         return live
 
     def reserve(self, ssn: str, name: str, region: str, *, owner: str = "") -> CardRecord:
-        with self._write() as cur:
-            live = self._live(cur, ssn)
+        with self._db.transaction("reserve"):
+            self._db.lock(f"ssn/{ssn}")
+            live = self._live(ssn)
             if live is not None:
                 if live.status is CardStatus.PERSONALISING and live.replaces is None:
                     return self._claim(live, owner)
                 raise DuplicateCardError(
-                    f"SSN {ssn} already holds card {live.card_number} ({live.status.value})"
+                    f"SSN {ssn} already holds card {live.card_number} "
+                    f"({live.status.value}, {live.owner!r})"
                 )
-            return self._insert(cur, ssn, name, region, None, owner)
+            return self._insert(ssn, name, region, None, owner)
 
     def reserve_replacement(
         self, ssn: str, name: str, region: str, *, owner: str = ""
     ) -> tuple[CardRecord, CardRecord]:
-        with self._write() as cur:
-            live = self._live(cur, ssn)
+        with self._db.transaction("reserve replacement"):
+            self._db.lock(f"ssn/{ssn}")
+            live = self._live(ssn)
             if live is None:
                 raise RegistryError(f"SSN {ssn} has no card to replace")
             if live.status is CardStatus.PERSONALISING:
                 if live.replaces is None:
                     raise RegistryError(f"SSN {ssn}: card {live.card_number} is not yet issued")
                 self._claim(live, owner)
-                return self._get(cur, live.replaces), live
-            cur.execute(
+                return self._get(live.replaces), live
+            self._db.execute(
                 "UPDATE cards SET status = ? WHERE card_number = ?",
                 (CardStatus.REPLACED.value, live.card_number),
             )
             old = dataclasses.replace(live, status=CardStatus.REPLACED)
-            return old, self._insert(cur, ssn, name, region, live.card_number, owner)
+            return old, self._insert(ssn, name, region, live.card_number, owner)
+
+    def _move(self, card_number: str, status: CardStatus, allowed: set[CardStatus]) -> CardRecord:
+        """Set ``status`` if the card is in one of ``allowed`` (checked in the update itself,
+        so two processes cannot both move it)."""
+        issued = _now() if status is CardStatus.ISSUED else None
+        marks = ", ".join("?" for _ in allowed)
+        with self._db.transaction(f"set card {card_number} {status.value}"):
+            moved = self._db.execute(
+                "UPDATE cards SET status = ?, issued_at = coalesce(?, issued_at) "
+                f"WHERE card_number = ? AND status IN ({marks}) RETURNING {_COLUMNS}",
+                (status.value, issued, card_number, *sorted(s.value for s in allowed)),
+            )
+            if moved:
+                return _record(moved[0])
+            record = self._get(card_number)
+        wanted = " or ".join(sorted(s.value for s in allowed))
+        raise RegistryError(
+            f"card {card_number} is {record.status.value}, not {wanted}; "
+            f"cannot become {status.value}"
+        )
 
     def mark_issued(self, card_number: str) -> CardRecord:
-        with self._write() as cur:
-            record = self._get(cur, card_number)
-            if record.status is not CardStatus.PERSONALISING:
-                raise RegistryError(
-                    f"card {card_number} is {record.status.value}, not personalising"
-                )
-            issued = _now()
-            cur.execute(
-                "UPDATE cards SET status = ?, issued_at = ? WHERE card_number = ?",
-                (CardStatus.ISSUED.value, issued, card_number),
-            )
-            return dataclasses.replace(record, status=CardStatus.ISSUED, issued_at=issued)
+        return self._move(card_number, CardStatus.ISSUED, {CardStatus.PERSONALISING})
 
     def set_status(self, card_number: str, status: CardStatus) -> CardRecord:
         allowed = {
@@ -337,37 +367,30 @@ class SqliteRegistry:
             raise RegistryError(
                 f"status {status.value} is set by issuing or replacing, not directly"
             )
-        with self._write() as cur:
-            record = self._get(cur, card_number)
-            if record.status not in allowed[status]:
-                raise RegistryError(
-                    f"card {card_number} is {record.status.value}; cannot become {status.value}"
-                )
-            cur.execute(
-                "UPDATE cards SET status = ? WHERE card_number = ?", (status.value, card_number)
-            )
-            return dataclasses.replace(record, status=status)
+        return self._move(card_number, status, allowed[status])
 
-    def _get(self, cur: sqlite3.Cursor, card_number: str) -> CardRecord:
-        cur.execute(f"SELECT {_COLUMNS} FROM cards WHERE card_number = ?", (card_number,))
-        row = cur.fetchone()
+    def _get(self, card_number: str) -> CardRecord:
+        row = self._db.first(f"SELECT {_COLUMNS} FROM cards WHERE card_number = ?", (card_number,))
         if row is None:
             raise RegistryError(f"no card {card_number} in the registry")
         return _record(row)
 
     def get(self, card_number: str) -> CardRecord:
-        return self._get(self._db.cursor(), card_number)
+        return self._get(card_number)
 
     def live_card(self, ssn: str) -> CardRecord | None:
-        return self._live(self._db.cursor(), ssn)
+        return self._live(ssn)
 
     def cards(self, status: CardStatus | None = None) -> list[CardRecord]:
-        cur = self._db.cursor()
         if status is None:
-            cur.execute(f"SELECT {_COLUMNS} FROM cards ORDER BY card_number")
+            rows = self._db.execute(f"SELECT {_COLUMNS} FROM cards ORDER BY card_number")
         else:
-            cur.execute(
+            rows = self._db.execute(
                 f"SELECT {_COLUMNS} FROM cards WHERE status = ? ORDER BY card_number",
                 (status.value,),
             )
-        return [_record(row) for row in cur.fetchall()]
+        return [_record(row) for row in rows]
+
+
+SqliteRegistry = SqlRegistry
+"""The name :class:`SqlRegistry` had when it held SQLite only."""

@@ -35,7 +35,14 @@ from sbkcard.errors import SbkcardError
 from sbkcard.keys.ciphers import Algorithm
 from sbkcard.keys.hashing import sm3
 from sbkcard.keys.hierarchy import Level, card_key
-from sbkcard.keys.sealing import SCRYPT_N, ScryptParams, Sealer
+from sbkcard.keys.sealing import (
+    SCRYPT_N,
+    ScryptParams,
+    Sealer,
+    check_new_passphrase,
+    header_digest,
+    verify_header,
+)
 from sbkcard.keys.store import (
     KeyAlgorithm,
     KeyInfo,
@@ -46,7 +53,12 @@ from sbkcard.keys.store import (
     level_label,
 )
 from sbkcard.keys.store_keyset import StoreKeySet
-from sbkcard.keys.transcript import Transcript, TranscriptReport, verify_transcript
+from sbkcard.keys.transcript import (
+    Transcript,
+    TranscriptError,
+    TranscriptReport,
+    verify_transcript,
+)
 from sbkcard.keys.zeroize import random_secret, wiped, xor_into, zeroize
 
 __all__ = [
@@ -69,6 +81,7 @@ __all__ = [
     "reform_key",
     "split_components",
     "split_shares",
+    "verified_transcript",
     "write_part",
 ]
 
@@ -246,28 +259,39 @@ def _canonical(data: Any) -> bytes:
 def write_part(
     path: str | os.PathLike[str], part: KeyPart, passphrase: str, *, scrypt_n: int = SCRYPT_N
 ) -> None:
-    """Write ``part`` to a new file sealed under the custodian's ``passphrase``."""
+    """Write ``part`` to a new file sealed under the custodian's ``passphrase``.
+
+    The passphrase and ``scrypt_n`` must meet :data:`~sbkcard.keys.sealing.POLICY`.
+    """
     target = Path(path)
+    check_new_passphrase(passphrase, where=f"{target} ({part.custodian})")
     sealer = Sealer(passphrase, ScryptParams.fresh(scrypt_n))
     try:
         metadata = part.metadata()
+        check = sealer.check_value()
         document = {
             "format": PART_FORMAT,
             "version": VERSION,
             **metadata,
             "kdf": sealer.params.to_json(),
-            "passphrase_check": sealer.check_value(),
+            "passphrase_check": check,
+            "kdf_digest": header_digest(sealer.params, check),
             "sealed": sealer.seal(part.value, _canonical(metadata)),
         }
     finally:
         sealer.close()
+    text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    _write_new(target, text.encode(), "a part file")
+
+
+def _write_new(target: Path, data: bytes, what: str) -> None:
+    """Create ``target`` readable by its owner only (0600) and write ``data``; never overwrite."""
     try:
-        with open(target, "x", encoding="utf-8") as handle:
-            json.dump(document, handle, indent=2, ensure_ascii=False)
-            handle.write("\n")
-        os.chmod(target, 0o600)
+        descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        raise CeremonyError(f"{target}: exists; a part file is never overwritten") from None
+        raise CeremonyError(f"{target}: exists; {what} is never overwritten") from None
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(data)
 
 
 def _read_document(source: Path, form: str, what: str) -> tuple[bytes, dict[str, Any]]:
@@ -308,8 +332,13 @@ def read_part(path: str | os.PathLike[str], passphrase: str | Callable[[str], st
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise CeremonyError(f"{source}: malformed part file ({exc})") from exc
+    params = ScryptParams.from_json(document.get("kdf"), where=str(source))
+    if "kdf_digest" in document:
+        verify_header(
+            params, document.get("passphrase_check"), document["kdf_digest"], where=str(source)
+        )
     secret = passphrase(part.custodian) if callable(passphrase) else passphrase
-    sealer = Sealer(secret, ScryptParams.from_json(document.get("kdf"), where=str(source)))
+    sealer = Sealer(secret, params)
     try:
         sealer.verify_passphrase(document.get("passphrase_check"), where=str(source))
         part.value = sealer.open(
@@ -447,9 +476,31 @@ class Expected:
     custodians: Mapping[int, str]
 
 
-def expected_from_transcript(path: str | os.PathLike[str], label: str) -> Expected:
-    """The KCVs recorded when ``label`` was generated (the transcript is verified first)."""
-    report: TranscriptReport = verify_transcript(path)
+def verified_transcript(
+    path: str | os.PathLike[str], head: str | None, *, what: str
+) -> TranscriptReport:
+    """The ``what`` transcript at ``path``, verified to end with ``head`` from the minutes.
+
+    A hash chain alone proves nothing against a forger, who re-chains an edited
+    transcript; the head digest written in the signed minutes does (Part 10 §6.6).
+    """
+    if not head:
+        raise CeremonyError(
+            f"{path}: the {what} transcript is checked against the head digest written in "
+            "its minutes; give that head"
+        )
+    try:
+        return verify_transcript(path, head=head)
+    except TranscriptError as exc:
+        raise CeremonyError(f"the {what} transcript fails its check: {exc}") from exc
+
+
+def expected_from_transcript(
+    path: str | os.PathLike[str], label: str, *, head: str | None
+) -> Expected:
+    """The KCVs recorded when ``label`` was generated (the transcript is verified first,
+    against ``head``, the generation minutes' head digest)."""
+    report = verified_transcript(path, head, what="generation")
     generated = [
         e for e in report.entries if e.step == "key generated" and e.details.get("label") == label
     ]
@@ -652,7 +703,7 @@ def export_keys(
     }
     data = (json.dumps(package, indent=2, ensure_ascii=False) + "\n").encode()
     target = Path(out)
-    _write_new(target, data)
+    _write_new(target, data, "an export package")
     transcript.record(
         "keys exported",
         operator,
@@ -701,15 +752,6 @@ def _wrapped_entry(
         "kcv": wrapped.kcv,
         "wrapped": wrapped.data.hex(),
     }
-
-
-def _write_new(target: Path, data: bytes) -> None:
-    """Write a package that must not replace another."""
-    try:
-        with open(target, "xb") as handle:
-            handle.write(data)
-    except FileExistsError:
-        raise CeremonyError(f"{target}: exists; an export package is never overwritten") from None
 
 
 _PackageKey = tuple[str, int, str, bytes]
@@ -764,13 +806,15 @@ def import_keys(
     transcript: Transcript,
     operator: str,
     exporter_transcript: str | os.PathLike[str] | None = None,
+    exporter_head: str | None = None,
     extractable: bool = False,
 ) -> list[KeyInfo]:
     """Unwrap an export package into ``store``; all keys or none.
 
     Checks, in order: the transport key's KCV is the package's; with
-    ``exporter_transcript``, the package's SM3 digest and every KCV are the ones the
-    exporting centre recorded; every unwrapped key has its KCV.
+    ``exporter_transcript`` (verified against ``exporter_head``, the head digest in the
+    exporting ceremony's minutes), the package's SM3 digest and every KCV are the ones
+    the exporting centre recorded; every unwrapped key has its KCV.
     """
     source = Path(package_path)
     data, package = _read_document(source, EXPORT_FORMAT, "export package")
@@ -781,7 +825,8 @@ def import_keys(
         _check_kek(store, kek_label, kek_kcv)
         recorded: Mapping[str, Any] | None = None
         if exporter_transcript is not None:
-            recorded = _exported_entry(verify_transcript(exporter_transcript), digest)
+            report = verified_transcript(exporter_transcript, exporter_head, what="exporter")
+            recorded = _exported_entry(report, digest)
         for name, length, kcv, wrapped in keys:
             if recorded is not None and recorded["kcvs"].get(name) != kcv:
                 raise CheckValueError(

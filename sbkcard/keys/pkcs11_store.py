@@ -166,6 +166,10 @@ class Pkcs11Store:
         """Attributes of a key object: sensitive always, extractable only when asked."""
         if algorithm is KeyAlgorithm.SM4:
             raise _sm4_refusal(self._token)
+        if algorithm is KeyAlgorithm.SM2:
+            raise UnsupportedKeyError(
+                f"{self.description}: SM2 keys are kept in a software store here"
+            )
         algorithm.check_length(length, what=f"key {label!r}")
         template: dict[Any, Any] = {
             Attribute.CLASS: ObjectClass.SECRET_KEY,

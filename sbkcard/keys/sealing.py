@@ -5,11 +5,21 @@ passphrase goes through scrypt (memory-hard: N = 2^15, r = 8, p = 1 takes 32 MiB
 256-bit sealing key; every secret is sealed with AES-256-GCM under a fresh 96-bit nonce
 with its clear metadata as associated data, so that editing a label, a KCV or a
 parameter is detected. A fixed *check* value sealed the same way tells a wrong
-passphrase apart from a tampered file.
+passphrase apart from a tampered file, and a digest over the KDF parameters and that
+check value (:func:`header_digest`) tells an altered salt, N, r, p or check value apart
+from a wrong passphrase. The digest is unkeyed: it catches an edit, not a forger who
+recomputes it (who then gets "wrong passphrase", and is still refused).
+
+A *new* store or part file must meet :data:`POLICY` (:func:`check_new_passphrase`, and
+N ≥ 2^15 in :meth:`ScryptParams.fresh`): at the floor one core tries about 10
+passphrases a second, at N = 2 about 65 000. Existing files keep opening whatever
+their passphrase and N (Part 10 §6.3.3 item 5: keys protected at rest).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -18,10 +28,26 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
-from sbkcard.keys.store import KeyStoreError, TamperedError, WrongPassphraseError
+from sbkcard.keys.store import (
+    KeyStoreError,
+    TamperedError,
+    WeakPassphraseError,
+    WrongPassphraseError,
+)
 from sbkcard.keys.zeroize import zeroize
 
-__all__ = ["SCRYPT_N", "ScryptParams", "Sealer"]
+__all__ = [
+    "MIN_DISTINCT_CHARACTERS",
+    "MIN_PASSPHRASE_LENGTH",
+    "POLICY",
+    "SCRYPT_N",
+    "ScryptParams",
+    "Sealer",
+    "check_new_passphrase",
+    "check_scrypt_n",
+    "header_digest",
+    "verify_header",
+]
 
 SCRYPT_N = 2**15
 SCRYPT_R = 8
@@ -31,6 +57,55 @@ NONCE_LENGTH = 12
 SEALING_KEY_LENGTH = 32
 _CHECK_PLAINTEXT = b"sbkcard sealing-key check"
 _CHECK_AAD = b"sbkcard passphrase check v1"
+_HEADER_DIGEST = b"sbkcard KDF header v1\x00"
+MIN_PASSPHRASE_LENGTH = 12
+MIN_DISTINCT_CHARACTERS = 5
+POLICY = (
+    f"at least {MIN_PASSPHRASE_LENGTH} characters not counting spaces at either end, "
+    f"of which at least {MIN_DISTINCT_CHARACTERS} different, and scrypt N at least 2^15"
+)
+"""The policy for a new key store or custodian part file, as error messages state it."""
+
+
+def check_new_passphrase(passphrase: str, *, where: str) -> None:
+    """:class:`WeakPassphraseError` unless ``passphrase`` meets :data:`POLICY`.
+
+    The message says what is short and what the policy is; never the passphrase.
+    """
+    core = passphrase.strip()
+    if len(core) < MIN_PASSPHRASE_LENGTH:
+        reason = f"{len(core)} characters" if core else "it is empty or only spaces"
+    elif len(set(core)) < MIN_DISTINCT_CHARACTERS:
+        reason = f"only {len(set(core))} different characters"
+    else:
+        return
+    raise WeakPassphraseError(f"{where}: passphrase refused ({reason}); the policy is {POLICY}")
+
+
+def check_scrypt_n(n: int) -> None:
+    """Refuse a scrypt N for a new file that is not a power of two or is below 2^15."""
+    if n < 2 or n & (n - 1):
+        raise KeyStoreError(f"scrypt N must be a power of two, not {n}")
+    if n < SCRYPT_N:
+        raise WeakPassphraseError(
+            f"scrypt N = {n} is below the floor of {SCRYPT_N} (2^15); the policy is {POLICY}"
+        )
+
+
+def header_digest(params: ScryptParams, check: Any) -> str:
+    """SHA-256 (hex) over the KDF parameters and the sealed check value, as stored."""
+    header = {"kdf": params.to_json(), "check": check}
+    text = json.dumps(header, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(_HEADER_DIGEST + text.encode()).hexdigest()
+
+
+def verify_header(params: ScryptParams, check: Any, recorded: Any, *, where: str) -> None:
+    """:class:`TamperedError` when ``recorded`` is not :func:`header_digest` of the file."""
+    if recorded != header_digest(params, check):
+        raise TamperedError(
+            f"{where}: the KDF parameters (salt, N, r, p) or the passphrase check were "
+            "altered after the file was written (tampering, not a wrong passphrase)"
+        )
 
 
 @dataclass(frozen=True)
@@ -44,9 +119,8 @@ class ScryptParams:
 
     @classmethod
     def fresh(cls, n: int = SCRYPT_N) -> ScryptParams:
-        """New parameters with a random salt."""
-        if n < 2 or n & (n - 1):
-            raise KeyStoreError(f"scrypt N must be a power of two ≥ 2, not {n}")
+        """New parameters with a random salt; N below 2^15 is refused (:data:`POLICY`)."""
+        check_scrypt_n(n)
         return cls(os.urandom(SALT_LENGTH), n)
 
     def to_json(self) -> dict[str, Any]:

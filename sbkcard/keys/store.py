@@ -37,8 +37,10 @@ __all__ = [
     "KeyLabel",
     "KeyStore",
     "KeyStoreError",
+    "RollbackError",
     "TamperedError",
     "UnsupportedKeyError",
+    "WeakPassphraseError",
     "WrappedKey",
     "WrongPassphraseError",
     "check_value",
@@ -60,6 +62,14 @@ class TamperedError(KeyStoreError):
     """A store or sealed file was altered after it was written (authentication failed)."""
 
 
+class RollbackError(TamperedError):
+    """A validly sealed but older copy of a key store (an earlier generation) was given."""
+
+
+class WeakPassphraseError(KeyStoreError):
+    """A new key store or part file was refused: the passphrase or scrypt cost is too weak."""
+
+
 class UnsupportedKeyError(KeyStoreError):
     """The store cannot hold or use a key of this algorithm or length (e.g. SM4 on SoftHSM2)."""
 
@@ -70,17 +80,22 @@ class KeyAlgorithm(Enum):
     DES = "DES"
     SM4 = "SM4"
     AES = "AES"
+    SM2 = "SM2"
+    """An SM2 private key (a CA's, GM/T 0003): 32 bytes, identified by its public key."""
 
     @property
     def lengths(self) -> tuple[int, ...]:
-        """Key lengths in bytes (DES 8 single / 16 double length; SM4 16; AES 16/24/32)."""
-        return {"DES": (8, 16), "SM4": (16,), "AES": (16, 24, 32)}[self.value]
+        """Key lengths in bytes (DES 8 single / 16 double length; SM4 16; AES 16/24/32;
+        SM2 32)."""
+        return {"DES": (8, 16), "SM4": (16,), "AES": (16, 24, 32), "SM2": (32,)}[self.value]
 
     @property
     def card_algorithm(self) -> Algorithm:
-        """The card system's :class:`Algorithm` (DES or SM4); AES is not one."""
-        if self is KeyAlgorithm.AES:
-            raise UnsupportedKeyError("AES is a transport-key algorithm, not a card algorithm")
+        """The card system's :class:`Algorithm` (DES or SM4); AES and SM2 are not one."""
+        if self in (KeyAlgorithm.AES, KeyAlgorithm.SM2):
+            raise UnsupportedKeyError(
+                f"{self.value} is not a card algorithm of the social security card's keys"
+            )
         return Algorithm[self.value]
 
     @classmethod
@@ -102,8 +117,14 @@ class KeyAlgorithm(Enum):
 
 
 def check_value(key: bytes, algorithm: KeyAlgorithm) -> str:
-    """The key check value as 6 upper-case hex digits: ``E(K, 0…0)[:3]`` (DES, SM4, AES)."""
+    """The key check value as 6 upper-case hex digits: ``E(K, 0…0)[:3]`` (DES, SM4, AES);
+    for SM2 the first 3 bytes of SM3 of the public key ``X ‖ Y``."""
     algorithm.check_length(len(key), what="check value")
+    if algorithm is KeyAlgorithm.SM2:
+        from sbkcard.keys import sm2
+        from sbkcard.keys.hashing import sm3
+
+        return sm3(sm2.public_key(key))[:3].hex().upper()
     if algorithm is KeyAlgorithm.AES:
         encryptor = Cipher(algorithms.AES(key), modes.ECB()).encryptor()
         return (encryptor.update(bytes(16)) + encryptor.finalize())[:3].hex().upper()

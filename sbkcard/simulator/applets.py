@@ -89,6 +89,12 @@ for _kind in (
         "Psam",
         "the terminal's secure access module (SPEC §8)",
     ),
+    AppletKind(
+        "user-card-3",
+        "sbkcard.applet_model.cert_app",
+        "ThirdGenerationCard",
+        "a third-generation card: the SSSE, the certificate application, a bank's",
+    ),
 ):
     register_kind(_kind)
 

@@ -34,6 +34,8 @@ from typing import Any
 from sbkcard.simulator.applets import applet_kind
 from sbkcard.simulator.card import SimulatedCard
 from sbkcard.simulator.errors import ImageError, SimulatorError
+from sbkcard.simulator.image_checks import check_content
+from sbkcard.simulator.image_journal import remove_journal, replay
 
 IMAGE_FORMAT = "sbkcard-image/1"
 """The ``"format"`` of the images this version reads and writes."""
@@ -96,6 +98,10 @@ def card_from_image(data: bytes, *, source: str = "<image>") -> SimulatedCard:
         raise ImageError(source, f"profile must be an integer or null, not {profile!r}")
     content = _storage(document["storage"], source)
     try:
+        check_content(kind, content, atr, profile)
+    except ValueError as exc:
+        raise ImageError(source, str(exc)) from None
+    try:
         return SimulatedCard.create(kind, content, atr, profile=profile)
     except SimulatorError as exc:
         raise ImageError(source, str(exc)) from exc
@@ -105,7 +111,8 @@ def save_image(card: SimulatedCard, path: str | os.PathLike[str]) -> None:
     """Write ``card``'s image to ``path`` atomically (temporary file, fsync, rename).
 
     A crash during the save leaves the previous image whole.  A new file is readable
-    by its owner only (it holds the chip's keys).
+    by its owner only (it holds the chip's keys).  The image then holds everything, so a
+    write-through journal beside it (:mod:`~sbkcard.simulator.image_journal`) is removed.
     """
     target = Path(path)
     data = image_bytes(card)
@@ -122,18 +129,21 @@ def save_image(card: SimulatedCard, path: str | os.PathLike[str]) -> None:
         if target.exists():
             os.chmod(tmp, target.stat().st_mode & 0o777)
         os.replace(tmp, target)
+        remove_journal(target)
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)
         raise ImageError(str(target), f"cannot write ({exc.strerror or exc})") from exc
 
 
 def load_image(path: str | os.PathLike[str]) -> SimulatedCard:
-    """The card saved in ``path`` (inserted, unpowered)."""
+    """The card saved in ``path`` (inserted, unpowered), with its journal replayed."""
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
         raise ImageError(str(path), f"cannot read ({exc.strerror or exc})") from exc
-    return card_from_image(data, source=str(path))
+    card = card_from_image(data, source=str(path))
+    replay(card, path)
+    return card
 
 
 def secret_keys(card: SimulatedCard) -> frozenset[str]:

@@ -56,6 +56,9 @@ class Control(enum.IntEnum):
     GET_ATR = 0x04
 
 
+_CONTROLS = frozenset(Control.__members__.values())
+
+
 class Card(Protocol):
     """What the bridge needs of a card: the simulator's ``SimulatedCard`` interface."""
 
@@ -111,10 +114,18 @@ def answer(card: Card, frame: bytes) -> bytes | None:
     """The reply to one frame from vpcd, or ``None`` when the frame takes no reply.
 
     Get-ATR reads :attr:`Card.atr` and nothing else (pcscd polls it every ~400 ms to see
-    whether the card is present: it must be fast and leave the card as it was).  A
-    command sent to a card that is not powered gets an empty frame, which vpcd reports
-    to pcscd as a communication error.  :class:`~sbkcard.errors.CardRemovedError` (the
-    card lost power in the middle of a command: a fault injected into its NVM) propagates.
+    whether the card is present: it must be fast and leave the card as it was).
+
+    A command always gets a reply of at least a status word: vpcd reads a reply's
+    length and then waits, without a timeout, for that many bytes, so an empty reply
+    blocks the reader (and every application using it) for good.  A command that reaches
+    an unpowered card (pcscd powers the card down when one application disconnects with
+    ``SCARD_UNPOWER_CARD`` while another is between connect and transmit) powers it up
+    first, as a cold reset: the command then runs in a fresh COS session, so no security
+    state survives the power cut, and the application learns that from the card's own
+    status words.  A card that cannot be powered (taken out of its reader) answers
+    ``6F00``.  :class:`~sbkcard.errors.CardRemovedError` (the card lost power in the
+    middle of a command: a fault injected into its NVM) propagates.
     """
     if len(frame) == 1:
         code = frame[0]
@@ -132,9 +143,15 @@ def answer(card: Card, frame: bytes) -> bytes | None:
             log.warning("vpcd sent unknown control byte %02X; ignored", code)
         return None
     try:
-        return card.transmit(frame)
+        reply = card.transmit(frame)
     except NoCardError:
-        return b""
+        try:
+            card.power_on()
+        except NoCardError:
+            return _SW_NO_PRECISE_DIAGNOSIS
+        log.info("a command reached the unpowered card: powered it up (cold reset)")
+        reply = card.transmit(frame)
+    return reply if len(reply) >= 2 else _SW_NO_PRECISE_DIAGNOSIS
 
 
 class VpcdSlot:
@@ -148,6 +165,13 @@ class VpcdSlot:
     removal in the middle of a session).  A card that loses power in the middle of a
     command (:class:`~sbkcard.errors.CardRemovedError`, from a power cut injected into its
     NVM) is a card torn out of the reader: the slot disconnects it and reconnects.
+
+    vpcd greets a card it takes with a control frame (pcscd's presence poll, every
+    ~400 ms): :attr:`accepted` is set at the first one.  Until then the card waits, either
+    for vpcd to listen (:attr:`last_error` says why it is not connected) or, connected,
+    for vpcd to take it (a slot serves one card: a second one waits, silent, in vpcd's
+    queue).  What cannot work ends the thread with :attr:`failure` set: an unknown host,
+    or a server there whose first message is not a vpcd control frame.
 
     Use it as a context manager, or call :meth:`start` and :meth:`stop`.
     """
@@ -172,6 +196,12 @@ class VpcdSlot:
         """Command APDUs answered since the slot was created."""
         self.insertions = 0
         """Connections vpcd accepted (each is a card insertion as pcscd sees it)."""
+        self.accepted = threading.Event()
+        """Set once vpcd has sent its first control frame to this card."""
+        self.failure: str | None = None
+        """Why the slot gave up (unknown host, not vpcd), or ``None``."""
+        self.last_error: str | None = None
+        """Why the last connection attempt failed, or ``None``."""
         self._present = True
         self._stopping = False
         self._cond = threading.Condition()
@@ -198,6 +228,13 @@ class VpcdSlot:
     def wait_connected(self, timeout: float) -> bool:
         """Block until the connection to vpcd is up (or ``timeout`` seconds passed)."""
         return self._connected.wait(timeout)
+
+    def wait_accepted(self, timeout: float | None) -> bool:
+        """Block until vpcd has taken the card (``True``), or the slot gave up (see
+        :attr:`failure`) or ``timeout`` seconds passed (``False``)."""
+        with self._cond:
+            self._cond.wait_for(lambda: self.accepted.is_set() or self.failure is not None, timeout)
+        return self.accepted.is_set()
 
     def start(self) -> VpcdSlot:
         """Serve in a daemon thread; returns ``self``."""
@@ -286,7 +323,11 @@ class VpcdSlot:
                     return None
             try:
                 sock = socket.create_connection((self.host, self.port), timeout=1.0)
-            except OSError:
+            except socket.gaierror as exc:
+                self._give_up(f"unknown host {self.host!r} ({exc.strerror})")
+                return None
+            except OSError as exc:
+                self.last_error = exc.strerror or str(exc)
                 with self._cond:
                     if self._cond.wait_for(lambda: self._stopping, self.retry_interval):
                         return None
@@ -299,23 +340,51 @@ class VpcdSlot:
                     continue
                 self._sock = sock
                 self.insertions += 1
+                self.last_error = None
                 self._connected.set()
-            log.info("%r: card inserted", self)
+            log.info("%r: connected; waiting for vpcd to take the card", self)
             return sock
+
+    def _give_up(self, failure: str) -> None:
+        log.info("%r: giving up: %s", self, failure)
+        with self._cond:
+            self.failure = failure
+            self._stopping = True
+            self._cond.notify_all()
+
+    def _greeted(self, buf: bytearray) -> bool:
+        """Whether the first bytes on a connection open a vpcd control frame (else give up)."""
+        head = bytes(buf[:3])
+        if b"\x00\x01".startswith(head[:2]) and (len(head) < 3 or head[2] in _CONTROLS):
+            if len(head) == 3:
+                with self._cond:
+                    self.accepted.set()
+                    self._cond.notify_all()
+                log.info("%r: card inserted (vpcd took it)", self)
+            return True
+        self._give_up(
+            f"what listens on {self.host}:{self.port} is not vpcd: its first bytes were "
+            f"{bytes(buf[:8]).hex(' ').upper()}, not a control frame"
+        )
+        return False
 
     def _session(self, sock: socket.socket) -> None:
         """Answer frames on one connection until it ends."""
         buf = bytearray()
         quickack = socket.TCP_QUICKACK
         tcp = socket.IPPROTO_TCP
+        greeted = False
         while True:
             try:
-                while len(buf) < 2:
+                while len(buf) < (2 if greeted else 3):
                     chunk = sock.recv(_RECV_SIZE)
                     sock.setsockopt(tcp, quickack, 1)
                     if not chunk:
                         return
                     buf += chunk
+                    if not greeted and not self._greeted(buf):
+                        return
+                greeted = True
                 size = (buf[0] << 8) | buf[1]
                 while len(buf) < 2 + size:
                     chunk = sock.recv(_RECV_SIZE)

@@ -15,6 +15,13 @@ security module (PSAM or HSM) opened on first use.  :meth:`Connection.require` m
 file's access rule (:class:`~sbkcard.applet_model.tree.Access`) with the fewest
 commands: nothing if it is already met, else the PIN (through the PIN pad) or an
 external authentication through the security module.
+
+Cards come from many chip makers, and READ RECORD's range modes ("P1 to last", "last
+to P1") are optional: a COS without them answers ``6A81`` or ``6A86`` (Part 5 table
+33). The connection then reads the file one record per command, as vendor readers do,
+and remembers the card type (ATR historical bytes T1–T7: chip provider, COS bytes,
+card manufacturer, Part 2 §8.4 table 16) in a set its terminal keeps, so that later
+cards of that type are read one record at a time from the start.
 """
 
 from __future__ import annotations
@@ -34,6 +41,8 @@ from sbkcard.applet_model.records import IssuerData, RecordError
 from sbkcard.applet_model.ssse import Layout, LayoutError, national_tree
 from sbkcard.applet_model.tree import EF, Access, Rule, Tree, permits
 from sbkcard.errors import SbkcardError
+from sbkcard.identifiers.atr import historical_bytes
+from sbkcard.identifiers.errors import IdentifierError
 from sbkcard.keys.ciphers import Algorithm
 from sbkcard.keys.hierarchy import KeySpec, card_key
 from sbkcard.terminal.errors import (
@@ -54,6 +63,10 @@ from sbkcard.terminal.transports.transport import ReaderSession
 
 SSSE = "SSSE"
 CHALLENGE_LENGTH = 8
+RANGE_REFUSALS = frozenset({SW.FUNCTION_NOT_SUPPORTED, SW.WRONG_P1P2})
+"""What a COS without READ RECORD's range modes answers them (Part 5 table 33)."""
+LAST_RECORD = 0xFE
+"""The highest record number (Part 5 §6.10.2)."""
 
 _tree = functools.cache(national_tree)
 """The national tree of a layout and algorithm (frozen declarations: built once, shared)."""
@@ -139,8 +152,12 @@ class Connection:
         device_number: str = "",
         terminal_number: str = "000000000000",
         policy: CardPolicy | None = None,
+        one_record_types: set[bytes] | None = None,
     ) -> None:
         self.card = card
+        self.one_record_types = one_record_types if one_record_types is not None else set()
+        """Card types read one record per READ RECORD (see the module docstring)."""
+        self.card_type = b""
         self.policy = policy if policy is not None else CardPolicy()
         """The cards this terminal accepts (Part 7 §5.4)."""
         self.device_number = device_number
@@ -172,6 +189,7 @@ class Connection:
         """
         card = self.card
         atr = card.power_on()
+        self.card_type = card_type(atr)
         with card.during("SSSE selection"):
             self.fci = parse_fci(self._select_name(b.SSSE_NAME, "SELECT SSSE"))
             self.current_df = SSSE
@@ -263,17 +281,34 @@ class Connection:
         except KeyError:
             raise InvalidInputError(f"no file {path} in the national tree") from None
 
-    def read_all_records(self, sfi: int, items: tuple[DataItem, ...], what: str) -> bytes:
-        """Every record of a file in one READ RECORD ("P1 to last", SFI addressing)."""
-        expected = records_length(items)
-        le = min(max(expected, 1), 256)
-        command = b.read_record(1, sfi=sfi, mode=b.RecordMode.FROM_RECORD_TO_LAST, le=le)
-        response = self.card.send(command)
-        if response.sw == SW.RECORD_NOT_FOUND:
-            return b""
-        if response.sw != SW.OK:
-            raise CardStatusError(response.sw, what)
-        return response.data
+    def read_all_records(
+        self, sfi: int, items: tuple[DataItem, ...], what: str, *, le: int | None = None
+    ) -> bytes:
+        """Every record of a file, concatenated (SFI addressing, Part 5 §6.10).
+
+        One READ RECORD "P1 to last" (Le: the declared length of ``items``, or ``le``);
+        on a card type that lacks that mode, one READ RECORD per record until ``6A83``.
+        """
+        if self.card_type not in self.one_record_types:
+            expected = min(max(records_length(items), 1), 256) if le is None else le
+            command = b.read_record(1, sfi=sfi, mode=b.RecordMode.FROM_RECORD_TO_LAST, le=expected)
+            response = self.card.send(command)
+            if response.sw == SW.RECORD_NOT_FOUND:
+                return b""
+            if response.sw == SW.OK:
+                return response.data
+            if response.sw not in RANGE_REFUSALS:
+                raise CardStatusError(response.sw, what)
+            self.one_record_types.add(self.card_type)
+        data = b""
+        for number in range(1, LAST_RECORD + 1):
+            response = self.card.send(b.read_record(number, sfi=sfi))
+            if response.sw == SW.RECORD_NOT_FOUND:
+                break
+            if response.sw != SW.OK:
+                raise CardStatusError(response.sw, f"{what} (record {number})")
+            data += response.data
+        return data
 
     # -- security state -------------------------------------------------------------------
 
@@ -403,6 +438,15 @@ class Connection:
     def _key(self, name: str) -> None:
         if name not in self.granted:
             self.authenticate(name)
+
+
+def card_type(atr: bytes) -> bytes:
+    """The card type: ATR historical bytes T1–T7 (chip provider, COS-defined bytes, card
+    manufacturer; Part 2 §8.4 table 16), or the whole ATR if it has no such bytes."""
+    try:
+        return historical_bytes(atr)[:7] or atr
+    except IdentifierError:
+        return atr
 
 
 def check_pin_status(sw: int, command: str) -> None:

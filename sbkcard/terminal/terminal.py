@@ -29,7 +29,11 @@ from dataclasses import dataclass, field
 
 from sbkcard.errors import SbkcardError
 from sbkcard.terminal.connection import Connection
-from sbkcard.terminal.errors import CardMismatchError, HotlistedCardError
+from sbkcard.terminal.errors import (
+    CardMismatchError,
+    HotlistedCardError,
+    UnsupportedCardError,
+)
 from sbkcard.terminal.hotlist import Hotlist
 from sbkcard.terminal.operations.maintenance import block_application
 from sbkcard.terminal.operations.pinpad import PinPad
@@ -57,6 +61,8 @@ class Terminal:
 
     card_reader: Transport
     psam_reader: Transport | None = None
+    contactless_reader: Transport | None = None
+    """The contactless (ISO/IEC 14443) reader, when the counter has one."""
     key_service: KeyService | None = None
     hotlist: Hotlist | None = None
     pinpad: PinPad | None = None
@@ -66,9 +72,14 @@ class Terminal:
     device_number: str = ""
     terminal_number: str = "000000000000"
     policy: CardPolicy = field(default_factory=CardPolicy)
+    interface: int = 1
+    """The national functions' iType for the next sessions: 1 contact, 2 contactless,
+    3 whichever holds a card (contact first), 4 the same (contactless first)."""
     _hsm: HsmModule | None = field(default=None, init=False, repr=False)
     _depths: dict[bytes, DepthIndex] = field(default_factory=dict, init=False, repr=False)
     """The depth index of each PSAM seen (by ATR and public information, Part 9 §8)."""
+    _one_record_types: set[bytes] = field(default_factory=set, init=False, repr=False)
+    """Card types without READ RECORD's range modes (see :mod:`.connection`)."""
 
     def _open_module(self, hsm: bool = True) -> tuple[SecurityModule | None, Callable[[], None]]:
         if self.psam_reader is not None:
@@ -113,7 +124,7 @@ class Terminal:
             return opened
 
         conn = Connection(
-            ReaderSession(self.card_reader, device="card", trace=self.trace),
+            ReaderSession(self.reader_for(self.interface), device="card", trace=self.trace),
             module=module,
             hotlist=self.hotlist,
             pinpad=self.pinpad,
@@ -122,6 +133,7 @@ class Terminal:
             device_number=self.device_number,
             terminal_number=self.terminal_number,
             policy=self.policy,
+            one_record_types=self._one_record_types,
         )
         try:
             try:
@@ -142,6 +154,28 @@ class Terminal:
             conn.close()
             for close in closers:
                 close()
+
+    def reader_for(self, i_type: int) -> Transport:
+        """The card reader an iType names (S3 §1.1.2); 3 and 4 pick the one holding a card.
+
+        Without a contactless reader, iType 2 is :class:`UnsupportedCardError`; a reader
+        says it holds a card by its ``inserted`` attribute (the simulator's and the PC/SC
+        transport's), a reader without one is taken to hold a card.
+        """
+        contact, contactless = self.card_reader, self.contactless_reader
+        if i_type == 1:
+            return contact
+        if contactless is None:
+            if i_type == 2:
+                raise UnsupportedCardError("contactless operation (iType 2): no contactless reader")
+            return contact
+        order = {2: (contactless,), 3: (contact, contactless), 4: (contactless, contact)}
+        if i_type not in order:
+            raise UnsupportedCardError(f"iType must be 1, 2, 3 or 4, got {i_type}")
+        for reader in order[i_type]:
+            if getattr(reader, "inserted", True):
+                return reader
+        return order[i_type][0]
 
     @staticmethod
     def _block_hotlisted(

@@ -27,6 +27,7 @@ from sbkcard.applet_model.data_items import FILE_ITEMS, LEGACY_ITEMS, DataItem, 
 from sbkcard.applet_model.records import IssuerData, decode_file
 from sbkcard.applet_model.ssse import DIR_SFI, Layout, LayoutError, national_tree
 from sbkcard.applet_model.traces.layouts import CARD_COMMANDS, CARD_RESPONSES, Row
+from sbkcard.applet_model.traces.pki import PkiModel
 from sbkcard.applet_model.traces.values import (
     MAC_LENGTH,
     Apply,
@@ -103,6 +104,7 @@ class CardModel:
         self.df = MF
         self.ef: str | None = None
         self.layout = Layout.V2
+        self.pki = PkiModel()
 
     @property
     def location(self) -> str:
@@ -259,6 +261,9 @@ class CardModel:
 
     def step(self, cmd: Cmd) -> Step:
         """What ``cmd`` means where the card is now."""
+        in_application = self.pki.step(cmd)
+        if in_application is not None:
+            return in_application
         step = Step(command_name(cmd, "card"))
         if cmd.secure_messaging:
             step.notes.append(self.secure_messaging(cmd))

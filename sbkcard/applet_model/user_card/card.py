@@ -13,10 +13,11 @@ where Part 5 says so (READ RECORD, READ BINARY, GET RESPONSE) and ``6700`` where
 says "Le 长度错" (GET CHALLENGE, GET BALANCE).
 
 Order of checks for every command: card blocked (``6A81``, Part 5 §6.2.1), malformed
-APDU (``6700``), application blocked (``9303`` to everything but SELECT and
-APPLICATION BLOCK, Part 7 §13.2), CLA (``6E00``; a command that needs secure messaging
-sent without it: ``6987``), INS (``6D00``), then the command's own P1/P2 (``6A86``),
-lengths (``6700``), security (``6982``) and data checks.
+APDU (``6700``), application blocked (``9303`` to everything but SELECT, which
+answers ``9303`` too unless it selects another application, Part 7 §13.2), CLA
+(``6E00``; a command that needs secure messaging sent without it: ``6987``), INS
+(``6D00``), then the command's own P1/P2 (``6A86``), lengths (``6700``), security
+(``6982``) and data checks.
 
 The commands live in one mixin per group, all over :class:`.core.CardCore`:
 :mod:`.file_commands` (SELECT, READ/UPDATE BINARY and RECORD), :mod:`.pin_commands`,
@@ -134,12 +135,13 @@ class UserCard(
             s.response = b""
             s.purse_idle()
             return sw_only(SW.WRONG_LENGTH)
+        if cmd.ins != 0xA4 and self._blocked_df(s.df):
+            s.response = b""
+            s.purse_idle()
+            return sw_only(SW.APP_BLOCKED)
         if cmd.ins == 0xC0 and cmd.cla == 0x00:
             return self._get_response(cmd)
         s.response = b""
-        if cmd.ins not in (0xA4, 0x1E) and self._blocked_df(s.df):
-            s.purse_idle()
-            return sw_only(SW.APP_BLOCKED)
         if cmd.cla not in _CLASSES:
             s.purse_idle()
             return sw_only(SW.CLA_NOT_SUPPORTED)

@@ -34,10 +34,19 @@ from sbkcard.applet_model.user_card.fcp import (
 from sbkcard.applet_model.user_card.session import Session, home_of
 from sbkcard.keys import session_key
 
-__all__ = ["ATR_KEY", "LIFE_KEY", "CardCore", "Reply", "capped_tries", "sw_only"]
+__all__ = [
+    "ATR_KEY",
+    "LIFE_KEY",
+    "RANGE_REFUSAL_KEY",
+    "CardCore",
+    "Reply",
+    "capped_tries",
+    "sw_only",
+]
 
 ATR_KEY = "cos:atr"
 LIFE_KEY = "cos:life"
+RANGE_REFUSAL_KEY = "cos:range-refusal"
 
 Reply = tuple[bytes, int]
 """A response: data and the status word."""
@@ -73,6 +82,7 @@ class CardCore:
     _pins: set[str]
     _blocked: set[str]
     _card_blocked: bool
+    _range_refusal: int | None
 
     # -- the index of files and keys (derived from storage) ---------------------------------
 
@@ -110,6 +120,8 @@ class CardCore:
         self._pins = {name[4:] for name in self.storage.keys("pin:")}
         self._blocked = {name[4:] for name in self.storage.keys("blk:")}
         self._card_blocked = read(LIFE_KEY) == LIFE_BLOCKED
+        refusal = read(RANGE_REFUSAL_KEY)
+        self._range_refusal = int.from_bytes(refusal) if refusal else None
 
     def _index_file(self, path: str, header: EfHeader | DfHeader) -> None:
         """Add one file to the index (its parent's children are the caller's business)."""

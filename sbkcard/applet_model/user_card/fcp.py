@@ -13,6 +13,8 @@ path of a DF:
 ==============================  ====================================================
 ``cos:atr``                     the ATR (set at COS activation, Part 10 §5.1.2)
 ``cos:life``                    ``00`` operational, ``FF`` card blocked (CARD BLOCK)
+``cos:range-refusal``           present on a COS without READ RECORD's range modes:
+                                the status word it answers them with (2 bytes)
 ``fs:<path>``                   the file's header (:class:`EfHeader`/:class:`DfHeader`)
 ``<path>``                      an EF's content: transparent bytes; variable records
                                 as their simple-TLV encodings concatenated; fixed and

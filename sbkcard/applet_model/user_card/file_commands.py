@@ -22,7 +22,26 @@ class FileCommands(CardCore):
     """SELECT, READ BINARY, UPDATE BINARY, READ RECORD, UPDATE RECORD (Part 5 §6.9–§6.13)."""
 
     def _select(self, cmd: CommandAPDU) -> Reply:
-        """SELECT (Part 5 §6.11): MF/DF by FID, EF under the current DF, DF by name."""
+        """SELECT (Part 5 §6.11): MF/DF by FID, EF under the current DF, DF by name.
+
+        In a blocked application only the SELECT of another application succeeds; any
+        other SELECT (an EF inside it, a file not found, wrong P1-P2) answers ``9303``
+        (Part 7 §13.2).
+        """
+        s = self._session
+        blocked = self._blocked_df(s.df)
+        try:
+            reply = self._select_file(cmd)
+        except CardRefusal:
+            if not blocked:
+                raise
+            reply = sw_only(SW.APP_BLOCKED)
+        if blocked and (reply[1] != SW.OK or self._blocked_df(s.df)):
+            s.ef = None
+            raise CardRefusal(SW.APP_BLOCKED)
+        return reply
+
+    def _select_file(self, cmd: CommandAPDU) -> Reply:
         s = self._session
         if cmd.p2 not in (0x00, 0x02) or (cmd.p2 == 0x02 and cmd.p1 != 0x04):
             raise CardRefusal(SW.WRONG_P1P2)
@@ -153,9 +172,15 @@ class FileCommands(CardCore):
         return target, header
 
     def _read_record(self, cmd: CommandAPDU) -> Reply:
-        """READ RECORD (Part 5 §6.10): by number, P1 to last, last to P1, by identifier."""
+        """READ RECORD (Part 5 §6.10): by number, P1 to last, last to P1, by identifier.
+
+        A COS without the optional range modes answers them with its refusal status
+        word (``6A81`` or ``6A86``, Part 5 table 33; ISO/IEC 7816-4 §7.3.3).
+        """
         if cmd.data:
             raise CardRefusal(SW.WRONG_LENGTH)
+        if self._range_refusal is not None and cmd.p2 & 0x07 in (0x05, 0x06):
+            raise CardRefusal(self._range_refusal)
         path, header = self._record_file(cmd)
         if not self._allowed(header.read, parent(path)):
             raise CardRefusal(SW.SECURITY_NOT_SATISFIED)

@@ -85,6 +85,7 @@ from sbkcard.applet_model.records import (
 from sbkcard.applet_model.ssse import dir_records
 from sbkcard.applet_model.tree import DF, EF, Access, Rule, Structure
 from sbkcard.applet_model.user_card.card import ATR_KEY, LIFE_KEY
+from sbkcard.applet_model.user_card.core import RANGE_REFUSAL_KEY
 from sbkcard.applet_model.user_card.fcp import (
     LIFE_OPERATIONAL,
     MF,
@@ -270,16 +271,20 @@ def card_atr(profile: Profile, card_id: CardId) -> bytes:
 
 
 def blank_card_content(
-    transport_key: bytes, *, atr: bytes, algorithm: Algorithm
+    transport_key: bytes, *, atr: bytes, algorithm: Algorithm, range_refusal: int | None = None
 ) -> dict[str, bytes]:
-    """A chip after COS activation (Part 10 §5.1): ATR, MF, the batch's transport key."""
+    """A chip after COS activation (Part 10 §5.1): ATR, MF, the batch's transport key;
+    ``range_refusal`` for a COS without READ RECORD's range modes (:class:`Profile`)."""
     spec = card_key("MKMF")
-    return {
+    content = {
         ATR_KEY: atr,
         LIFE_KEY: LIFE_OPERATIONAL,
         header_key(MF): MF_HEADER.to_bytes(),
         **_key_entries(spec, transport_key, algorithm),
     }
+    if range_refusal is not None:
+        content[RANGE_REFUSAL_KEY] = range_refusal.to_bytes(2, "big")
+    return content
 
 
 @dataclass(frozen=True)
@@ -374,7 +379,10 @@ def user_card_content(
     plan = _plan(profile, cardholder, keys, card)
     algorithm = profile.algorithm
     out = blank_card_content(
-        plan.keys["MKMF"], atr=atr or card_atr(profile, card["card_id"]), algorithm=algorithm
+        plan.keys["MKMF"],
+        atr=atr or card_atr(profile, card["card_id"]),
+        algorithm=algorithm,
+        range_refusal=profile.range_refusal,
     )
     for path, decl in plan.tree.walk():
         if isinstance(decl, DF):

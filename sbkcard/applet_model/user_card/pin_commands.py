@@ -17,12 +17,16 @@ from sbkcard.keys import CryptoError, decrypt_data, session_key
 __all__ = ["PinCommands", "pin_bytes"]
 
 
-def pin_bytes(data: bytes) -> bytes | None:
-    """``data`` if it is a ``cn`` PIN of 4–16 digits (only the last nibble may be F)."""
+def pin_bytes(data: bytes, *, shortest: int = 4) -> bytes | None:
+    """``data`` if it is a ``cn`` PIN of ``shortest``–16 digits (only the last nibble may be F).
+
+    A PIN set by CHANGE PIN or reloaded has at least 4 digits (Part 5 §6.3.1); VERIFY
+    compares any well-formed PIN (``shortest=1``).
+    """
     digits = data.hex().upper()
     if digits.endswith("F"):
         digits = digits[:-1]
-    if not (4 <= len(digits) <= 16 and digits.isdigit()):
+    if not (shortest <= len(digits) <= 16 and digits.isdigit()):
         return None
     return data
 
@@ -31,7 +35,12 @@ class PinCommands(CardCore):
     """VERIFY, CHANGE PIN and PIN CHANGE/UNBLOCK (Part 5 §6.3, §6.8, §6.14)."""
 
     def _verify(self, cmd: CommandAPDU) -> Reply:
-        """VERIFY (Part 5 §6.14; Part 7 §5.6–5.8); empty data asks for the tries left."""
+        """VERIFY (Part 5 §6.14; Part 7 §5.6–5.8); empty data asks for the tries left.
+
+        A well-formed PIN that does not match answers ``63Cx`` whatever its length:
+        table 48 has no ``6A80``, so a PIN shorter than CHANGE PIN's 4 digits costs a
+        try like any other wrong PIN (Part 5 §6.14.5).
+        """
         if cmd.p1 or cmd.p2:
             raise CardRefusal(SW.WRONG_P1P2)
         home = self._pin_home(self._session.df)
@@ -47,7 +56,7 @@ class PinCommands(CardCore):
             raise CardRefusal(SW.WRONG_LENGTH)
         if self._left(counter) == 0:
             raise CardRefusal(SW.AUTH_BLOCKED)
-        entered = pin_bytes(cmd.data)
+        entered = pin_bytes(cmd.data, shortest=1)
         if entered is None:
             raise CardRefusal(SW.WRONG_DATA)
         return self._compare_pin(home, entered, stored, None)

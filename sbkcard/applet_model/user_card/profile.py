@@ -15,7 +15,7 @@ from sbkcard.applet_model.tree import Tree
 from sbkcard.identifiers.atr import DEFAULT_CHIP, DEFAULT_MANUFACTURER
 from sbkcard.keys import Algorithm
 
-__all__ = ["PROFILES", "SECOND_GENERATION", "THIRD_GENERATION", "Profile"]
+__all__ = ["ONE_RECORD_AT_A_TIME", "PROFILES", "SECOND_GENERATION", "THIRD_GENERATION", "Profile"]
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,10 @@ class Profile:
     chip: bytes = DEFAULT_CHIP
     vendor: bytes = b"SBK"
     manufacturer: bytes = DEFAULT_MANUFACTURER
+    range_refusal: int | None = None
+    """``None``: READ RECORD reads "P1 to last" and "last to P1" (P2 b3–b1 ``101``,
+    ``110``). Else the COS lacks those optional modes and answers this status word
+    (``6A81`` function not supported or ``6A86`` wrong P1-P2, Part 5 table 33)."""
 
     @property
     def layout(self) -> Layout:
@@ -48,6 +52,10 @@ SECOND_GENERATION = Profile(2, Algorithm.DES, "2.00")
 
 THIRD_GENERATION = Profile(3, Algorithm.SM4, "3.00", vendor=b"SB3")
 """3rd generation: SM4 (tag ``86`` = ``03``), version "3.00", EF06 behind RKSSSE."""
+
+ONE_RECORD_AT_A_TIME = Profile(2, Algorithm.DES, "2.00", vendor=b"SB1", range_refusal=0x6A81)
+"""2nd generation on another maker's COS (ATR bytes T3–T5 ``SB1``) without the optional
+READ RECORD range modes: a reader must read it one record per command."""
 
 PROFILES = MappingProxyType({2: SECOND_GENERATION, 3: THIRD_GENERATION})
 """Profiles by generation."""

@@ -19,9 +19,19 @@ must compute (the card keeps its challenges, so the card stays powered), step 2 
 take the HSM's answer.  :class:`~sbkcard.terminal.security.hsm_host.HsmHost` plays the HSM side
 for tests and the demo.
 
+PKI functions (LD/T 6001.5-2023 §7, over the card's certificate application, see
+:mod:`sbkcard.terminal.operations.pki`): :meth:`~NationalInterface.PKI_SignData`,
+:meth:`~NationalInterface.PKI_VerifySign`, :meth:`~NationalInterface.PKI_EnvelopeEncrypt`,
+:meth:`~NationalInterface.PKI_EnvelopeDecrypt`.  They take the PIN as an argument; it
+reaches the card only as a cryptogram and appears in no trace or message.  The standard
+lists no HSM-mode variant of them.  Codes where the table has none: ``-42`` for data
+over 1 MiB, ``-22`` (签名验证失败) for a signature that does not verify.
+
 Choices where S3 is silent, and why:
 
-* iType 2 (contactless only) answers ``-1``: the terminals here are contact readers;
+* iType 2 (contactless only) answers ``-1`` on a terminal without a contactless reader;
+  3 and 4 take whichever reader holds a card (:meth:`Terminal.reader_for
+  <sbkcard.terminal.terminal.Terminal.reader_for>`);
 * iDoDebit's amounts (总金额, 账户+统筹金额) go to the card as account ``0``, self-paid =
   total, pooled = account + pooled: the output's 交易金额 is "the last two amounts of
   the card command" and with a zero account amount those two are all the TAC needs;
@@ -70,7 +80,7 @@ from sbkcard.terminal.national.steps import (
     AwaitPinMac,
     Waiting,
 )
-from sbkcard.terminal.operations import fileaddr, files, pin, purse
+from sbkcard.terminal.operations import fileaddr, files, pin, pki, purse
 from sbkcard.terminal.operations.auth import internal_authenticate
 from sbkcard.terminal.operations.basic import (
     BasicInfo,
@@ -209,12 +219,13 @@ class NationalInterface:
         except SbkcardError as exc:
             return code_for(exc)
 
-    @staticmethod
-    def _check_type(i_type: int) -> None:
-        if i_type == 2:
-            raise UnsupportedCardError("contactless operation (iType 2) is not available")
-        if i_type not in (1, 3, 4):
+    def _check_type(self, i_type: int) -> None:
+        """Check iType and make it the terminal's interface for this call (S3 §1.1.2)."""
+        if i_type not in (1, 2, 3, 4):
             raise InvalidInputError(f"iType must be 1, 2, 3 or 4, got {i_type}")
+        if i_type == 2 and self.terminal.contactless_reader is None:
+            raise UnsupportedCardError("contactless operation (iType 2): no contactless reader")
+        self.terminal.interface = i_type
 
     def _require_psam(self) -> None:
         if self.terminal.psam_reader is None:
@@ -702,6 +713,106 @@ class NationalInterface:
             return fields(*rows)
 
         return self._run(body)
+
+    # -- 10 PKI (LD/T 6001.5-2023 §7) ----------------------------------------------------------
+
+    def _run_pki(self, body: Callable[[], str]) -> Result:
+        try:
+            return 0, body()
+        except pki.InputTooLongError as exc:
+            return int(Code.BAD_DATA_LENGTH), f"{TEXT[Code.BAD_DATA_LENGTH]}：{exc}"
+        except pki.SignatureInvalidError as exc:
+            return int(Code.DATA_MISMATCH), f"签名验证失败：{exc}"
+        except SbkcardError as exc:
+            return code_for(exc)
+
+    def PKI_SignData(self, pUserPin: str, pInData: str, iType: int) -> Result:
+        """数字签名 (LD/T 6001.5-2023 §7): the card signs pInData (GB 18030) with SM2.
+
+        pOutInfo: ``签名值|``, the signature ``r ‖ s`` in hex (128 characters).  The PIN
+        is verified through its hash's cryptogram; it appears in no trace or message.
+        """
+
+        def body() -> str:
+            self._check_type(iType)
+            data = pki.text_bytes(pInData, "pInData")
+            with self.terminal.session(hsm=False) as conn:
+                pki.select_application(conn.card, pki.PROFILE)
+                pki.verify_user_pin(conn.card, pki.PROFILE, pUserPin)
+                signature, _ = pki.sign(conn.card, pki.PROFILE, data)
+            return fields(signature.hex().upper())
+
+        return self._run_pki(body)
+
+    def PKI_VerifySign(
+        self, pUserPin: str, pCert: str, pClearText: str, pSignature: str, iType: int
+    ) -> Result:
+        """验证签名 (LD/T 6001.5-2023 §7): pSignature over pClearText under pCert.
+
+        pCert is the certificate (base64, PEM or hex DER); empty: the card's signing
+        certificate, read from the card after the PIN (when one is given) is verified.
+        pSignature is ``r ‖ s`` or DER, in hex or base64.  0 and ``1|`` when it verifies;
+        ``-22`` (签名验证失败) when it does not.
+        """
+
+        def body() -> str:
+            self._check_type(iType)
+            data = pki.text_bytes(pClearText, "pClearText")
+            signature = pki.parse_signature(pSignature)
+            cert = pki.parse_certificate(pCert) if pCert else b""
+            if not cert:
+                with self.terminal.session(hsm=False) as conn:
+                    pki.select_application(conn.card, pki.PROFILE)
+                    if pUserPin:
+                        pki.verify_user_pin(conn.card, pki.PROFILE, pUserPin)
+                    cert = pki.card_certificate(conn.card, pki.PROFILE)
+            pki.verify_signature(cert, data, signature)
+            return fields("1")
+
+        return self._run_pki(body)
+
+    def PKI_EnvelopeEncrypt(self, pCert: str, pInData: str, iType: int) -> Result:
+        """数字信封加密 (LD/T 6001.5-2023 §7): pInData sealed for pCert's holder.
+
+        pCert empty: the card's encryption certificate (read from the card).  pOutInfo:
+        ``会话密钥密文|数据密文|`` in hex (SM2 ``C1 ‖ C3 ‖ C2`` of an SM4 key; ``IV ‖
+        SM4-CBC`` of the GB 18030 text).
+        """
+
+        def body() -> str:
+            self._check_type(iType)
+            data = pki.text_bytes(pInData, "pInData")
+            cert = pki.parse_certificate(pCert) if pCert else b""
+            if not cert:
+                with self.terminal.session(hsm=False) as conn:
+                    pki.select_application(conn.card, pki.PROFILE)
+                    cert = pki.read_certificate(conn.card, pki.PROFILE, pki.PROFILE.enc_certificate)
+            wrapped, sealed = pki.seal_envelope(cert, data)
+            return fields(wrapped.hex().upper(), sealed.hex().upper())
+
+        return self._run_pki(body)
+
+    def PKI_EnvelopeDecrypt(self, pUserPin: str, pInData: str, iType: int) -> Result:
+        """数字信封解密 (LD/T 6001.5-2023 §7): the card opens an envelope after the PIN.
+
+        pInData is PKI_EnvelopeEncrypt's output; pOutInfo ``明文|``.
+        """
+
+        def body() -> str:
+            self._check_type(iType)
+            wrapped_hex, sealed_hex = split_fields(pInData, 2, "pInData")
+            wrapped = parse_hex(wrapped_hex, "pInData (会话密钥密文)")
+            sealed = parse_hex(sealed_hex, "pInData (数据密文)")
+            with self.terminal.session(hsm=False) as conn:
+                pki.select_application(conn.card, pki.PROFILE)
+                pki.verify_user_pin(conn.card, pki.PROFILE, pUserPin)
+                clear = pki.open_envelope(conn.card, pki.PROFILE, wrapped, sealed)
+            try:
+                return fields(clear.decode("gb18030"))
+            except UnicodeDecodeError:
+                raise InvalidInputError("the envelope's data is not GB 18030 text") from None
+
+        return self._run_pki(body)
 
 
 class _NotConnected(SbkcardError):

@@ -320,14 +320,8 @@ def _record_number(conn: Connection, sfi: int, ef: EF, item: DataItem, occurrenc
     """The record number holding the ``occurrence``-th ``item`` (or the next free one)."""
     if ef.structure is Structure.LINEAR_FIXED:
         return occurrence
-    response = conn.card.send(
-        b.read_record(1, sfi=sfi, mode=b.RecordMode.FROM_RECORD_TO_LAST, le=MAX_RESPONSE)
-    )
-    records: list[tuple[int, bytes]] = []
-    if response.sw != SW.RECORD_NOT_FOUND:
-        if response.sw != SW.OK:
-            raise CardStatusError(response.sw, f"READ RECORD EF{sfi:02X}")
-        records = parse_simple_tlv(response.data, allow_padding=True)
+    data = conn.read_all_records(sfi, (), f"READ RECORD EF{sfi:02X}", le=MAX_RESPONSE)
+    records = parse_simple_tlv(data, allow_padding=True)
     seen = 0
     for number, (tag, _value) in enumerate(records, 1):
         if tag == item.tag:

@@ -22,6 +22,25 @@ clients wait until the card is powered off.  ``hold=False`` leaves the card open
 others between commands, and ``with transport.transaction():`` then takes the lock for
 a run of commands.
 
+The card is shared the way PC/SC intends, so that other applications on the same reader
+(a second program at the counter, a monitoring tool) keep their sessions:
+
+* :meth:`~PcscTransport.power_on` connects in shared mode and begins the transaction
+  without resetting the card: pcscd keeps it powered, and the terminal's flow selects its
+  application by AID first anyway.  (Exclusive mode, where no one else can be connected,
+  cold-resets it, as the reader interface's power-on asks.)
+* :meth:`~PcscTransport.power_off` ends the transaction and disconnects leaving the card
+  as it is, unless the session may have raised the card's security state: a PIN
+  verified ("until power-off", Part 5 §6.11.1), a key authenticated, a challenge or a
+  purse transaction open.  Then it ends with ``SCARD_RESET_CARD``, a warm reset that
+  clears all of it, so that no application after the terminal finds the cardholder's PIN
+  still verified.  Only the plain reads of ISO 7816-4 (SELECT, READ BINARY, READ RECORD,
+  GET RESPONSE, GET DATA, and INTERNAL AUTHENTICATE, which proves the card and grants
+  nothing) leave the security state as it was; any other command counts as raising it.
+* A card another application reset between the terminal's connect and its transaction
+  (``SCARD_W_RESET_CARD``) is acknowledged and the transaction begun again: nothing of
+  the terminal's session was lost yet.
+
 :attr:`PcscTransport.inserted` and :attr:`PcscTransport.powered` say where the card is
 without connecting to it (the reader's state; the open handle's status), so the reader
 API's ``ICC_Reader_GetStatus`` is exact over PC/SC as over the simulator.
@@ -72,6 +91,9 @@ WinSCard counts up instead (ABSENT = 1 … SWALLOWED = 3, POWERED = 4 … SPECIF
 there only the powered states have this bit."""
 
 _T = TypeVar("_T")
+
+_STATELESS = frozenset({0xA4, 0xB0, 0xB2, 0xC0, 0xCA, 0x88})
+"""INS of the interindustry (CLA 00) commands that leave the security state as it was."""
 
 _PROTOCOLS = int(scard.SCARD_PROTOCOL_T0) | int(scard.SCARD_PROTOCOL_T1)
 _SETTLE_SECONDS = 1.0
@@ -136,6 +158,7 @@ class PcscTransport:
         self._ctx: Any = None
         self._card: Any = None
         self._held = False
+        self._raised = False
         self._protocol = 0
         self._atr = b""
 
@@ -153,12 +176,12 @@ class PcscTransport:
         return self._atr
 
     def power_on(self) -> bytes:
-        """Connect to the card and cold-reset it; returns the ATR.
+        """Connect to the card (and take it, see the module's notes); returns the ATR.
 
         Reconnects to pcscd first if it was restarted since the last call.  Raises
         :class:`NoCardError` if the reader is empty.
         """
-        self._drop_card()
+        self._release()
         return self._with_context(self._connect)
 
     def reset(self) -> bytes:
@@ -167,18 +190,14 @@ class PcscTransport:
         rc, protocol = scard.SCardReconnect(card, self.share, _PROTOCOLS, scard.SCARD_RESET_CARD)
         self._check(rc, "reset")
         self._protocol = protocol
+        self._raised = False
         self._atr = self._status_atr()
         return self._atr
 
     def power_off(self) -> None:
-        """Disconnect, powering the card down (a card or pcscd already gone is no error)."""
-        card, held = self._card, self._held
-        self._forget_card()
-        if card is None:
-            return
-        if held:
-            scard.SCardEndTransaction(card, scard.SCARD_LEAVE_CARD)
-        rc = scard.SCardDisconnect(card, scard.SCARD_UNPOWER_CARD) & 0xFFFFFFFF
+        """End the session: release the card, reset if the session raised its security
+        state (see the module's notes); a card or pcscd already gone is no error."""
+        rc = self._release()
         if rc in (_OK, _REMOVED, _INVALID_HANDLE) or rc in _NO_SERVICE or rc in _NO_CARD:
             return
         raise TransportError(f"{self._where()}: power off failed: {_message(rc)}")
@@ -186,6 +205,8 @@ class PcscTransport:
     def transmit(self, apdu: bytes) -> bytes:
         """Send one command APDU as it is; returns response data ‖ SW1 SW2."""
         card = self._require_card()
+        if not self._raised and (len(apdu) < 2 or apdu[0] != 0x00 or apdu[1] not in _STATELESS):
+            self._raised = True
         rc, response = scard.SCardTransmit(card, self._protocol, list(apdu))
         rc &= 0xFFFFFFFF
         what = f"transmitting {bytes(apdu[:4]).hex().upper()}"
@@ -300,15 +321,23 @@ class PcscTransport:
         rc, card, protocol = scard.SCardConnect(self._ctx, name, self.share, _PROTOCOLS)
         self.reader_name = name
         self._check(rc, "connecting to the card")
-        self._card, self._protocol = card, protocol
-        rc, protocol = scard.SCardReconnect(card, self.share, _PROTOCOLS, scard.SCARD_UNPOWER_CARD)
-        self._check(rc, "powering the card on")
-        self._protocol = protocol
-        self._atr = self._status_atr()
+        self._card, self._protocol, self._raised = card, protocol, False
+        if self.share == scard.SCARD_SHARE_EXCLUSIVE:  # no one else to disturb: cold reset
+            self._reconnect(scard.SCARD_UNPOWER_CARD, "powering the card on")
         if self.hold:
-            self._check(scard.SCardBeginTransaction(card), "reserving the card")
+            rc = scard.SCardBeginTransaction(card) & 0xFFFFFFFF
+            if rc == _RESET:  # reset by another application since our connect: nothing lost
+                self._reconnect(scard.SCARD_LEAVE_CARD, "reserving the card")
+                rc = scard.SCardBeginTransaction(card)
+            self._check(rc, "reserving the card")
             self._held = True
+        self._atr = self._status_atr()
         return self._atr
+
+    def _reconnect(self, initialization: int, what: str) -> None:
+        rc, protocol = scard.SCardReconnect(self._card, self.share, _PROTOCOLS, initialization)
+        self._check(rc, what)
+        self._protocol = protocol
 
     def _resolve(self, readers: list[str]) -> str:
         """The reader named (or uniquely matched by) ``self.reader``."""
@@ -347,13 +376,18 @@ class PcscTransport:
         self._card = None
         self._held = False
 
-    def _drop_card(self) -> None:
+    def _release(self) -> int:
+        """End the transaction and disconnect, resetting the card if the session raised its
+        security state; the disconnection's return code (success if not connected)."""
         card, held = self._card, self._held
         self._forget_card()
-        if card is not None:
-            if held:
-                scard.SCardEndTransaction(card, scard.SCARD_LEAVE_CARD)
-            scard.SCardDisconnect(card, scard.SCARD_LEAVE_CARD)
+        if card is None:
+            return _OK
+        disposition = scard.SCARD_RESET_CARD if self._raised else scard.SCARD_LEAVE_CARD
+        if held:
+            scard.SCardEndTransaction(card, disposition)
+            disposition = scard.SCARD_LEAVE_CARD
+        return int(scard.SCardDisconnect(card, disposition)) & 0xFFFFFFFF
 
     def _forget_context(self) -> None:
         ctx, self._ctx = self._ctx, None

@@ -1,0 +1,103 @@
+"""The certificate application against a reference model of its PINs and keys
+(a hypothesis state machine): tries count down and lock, a right PIN restores them,
+power-up forgets what was verified, signing needs the PIN and a key pair, private keys
+are never read."""
+
+from __future__ import annotations
+
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+
+from sbkcard.apdu import CommandAPDU
+from sbkcard.applet_model.cert_app import KIOSK_PROFILE, ThirdGenerationCard, cert_app_content
+from sbkcard.keys import sm2
+from sbkcard.simulator import SimulatedCard
+from sbkcard.simulator.nvm import JournaledNVM
+from sbkcard.terminal.errors import CardStatusError, PinBlockedError, WrongPinError
+from sbkcard.terminal.operations import pki
+from sbkcard.terminal.transports.transport import ReaderSession
+
+P = KIOSK_PROFILE
+USER, ADMIN = "123456", "12345678"
+
+
+class CertAppMachine(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        nvm = JournaledNVM(cert_app_content(USER, ADMIN))
+        self.card = SimulatedCard(ThirdGenerationCard(nvm), nvm, b"\x3b\x00", kind="user-card-3")
+        self.session = ReaderSession(self.card)
+        self.user_left, self.admin_left = P.user_tries, P.admin_tries
+        self.user_ok = self.admin_ok = False
+        self.public: bytes | None = None
+        self.power_up()
+
+    def power_up(self) -> None:
+        self.session.power_on()
+        pki.select_application(self.session, P)
+        self.user_ok = self.admin_ok = False
+
+    @rule()
+    def power_cycle(self) -> None:
+        self.session.power_off()
+        self.power_up()
+
+    @rule(admin=st.booleans(), right=st.booleans())
+    def verify(self, admin: bool, right: bool) -> None:
+        left = self.admin_left if admin else self.user_left
+        try:
+            if admin:
+                pki.verify_admin_pin(self.session, P, ADMIN if right else "99999999")
+            else:
+                pki.verify_user_pin(self.session, P, USER if right else "999999")
+        except WrongPinError as exc:
+            assert not right and left > 1
+            left, ok = left - 1, False
+            assert exc.tries_left == left
+        except PinBlockedError:
+            assert left <= 1
+            left, ok = 0, False
+        else:
+            assert right and left > 0
+            left, ok = P.admin_tries if admin else P.user_tries, True
+        if admin:
+            self.admin_left, self.admin_ok = left, ok
+        else:
+            self.user_left, self.user_ok = left, ok
+
+    @rule()
+    def generate(self) -> None:
+        try:
+            self.public = pki.generate_signing_key(self.session, P)
+        except CardStatusError as exc:
+            assert not self.admin_ok and exc.sw == 0x6982
+        else:
+            assert self.admin_ok
+
+    @rule(message=st.binary(max_size=64))
+    def sign(self, message: bytes) -> None:
+        e = sm2.digest(self.public or sm2.public_key(b"\x01" * 32), message)
+        response = self.session.send(CommandAPDU(0x00, 0x2A, 0x9E, 0x9A, data=e, le=256))
+        if not self.user_ok:
+            assert response.sw == 0x6982
+        elif self.public is None:
+            assert response.sw == 0x6A88
+        else:
+            assert response.sw == 0x9000 and sm2.verify_digest(self.public, e, response.data)
+
+    @rule(fid=st.sampled_from(sorted(P.private_files)))
+    def read_private(self, fid: int) -> None:
+        self.session.send(CommandAPDU(0x00, 0xA4, 0x02, 0x00, data=fid.to_bytes(2, "big")))
+        assert self.session.send(CommandAPDU(0x00, 0xB0, 0x00, 0x00, le=32)).sw == 0x6982
+
+    @invariant()
+    def counters_match(self) -> None:
+        user = self.card.nvm.read("pki:pin:user")
+        admin = self.card.nvm.read("pki:pin:admin")
+        assert user is not None and admin is not None
+        assert (user[0], admin[0]) == (self.user_left, self.admin_left)
+
+
+CertAppMachine.TestCase.settings = settings(max_examples=40, stateful_step_count=25, deadline=None)
+TestCertApp = CertAppMachine.TestCase
