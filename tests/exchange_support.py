@@ -86,7 +86,7 @@ def key_store(directory: Path) -> tuple[str, str]:
     secret.write_text(PASSPHRASE + "\n", encoding="utf-8")
     path = directory / "keys.json"
     common = ["--passphrase-file", str(secret)]
-    argv = ["keys", "new-demo", "--out", str(path), "--algorithm", "sm4", "--scrypt-n", "1024"]
+    argv = ["keys", "new-demo", "--out", str(path), "--algorithm", "sm4"]
     assert main([*argv, *common]) == 0
     argv = ["keys", "generate", str(path), "--label", "TRANSPORT", "--algorithm", "SM4"]
     assert main([*argv, "--length", "16", "--extractable", *common]) == 0

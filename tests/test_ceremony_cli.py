@@ -264,7 +264,7 @@ def test_a_failed_step_closes_its_transcript_so_the_failure_cannot_be_cut(
     run, parts = _site_and_components(tmp_path, capsys)
     run(
         "ceremony", "reform", str(parts[0]), str(parts[1]), "--store", *run.store("site.json"),
-        *run.custody(), "--operator", "operator", "--transcript", "reform.jsonl", code=2,
+        *run.custody(), "--operator", "operator", "--transcript", "reform.jsonl", code=1,
     )  # fmt: skip
     assert "are missing: all are needed" in run.printed[-1]
     head = run.heads["reform.jsonl"]
@@ -292,9 +292,9 @@ def test_a_generation_transcript_needs_the_head_from_its_minutes(
         "ceremony", "reform", *parts, "--store", *run.store("site.json"), *run.custody(),
         "--generation-transcript", "generate.jsonl", "--operator", "o", "--transcript",
     ]  # fmt: skip
-    run(*reform, "r1.jsonl", code=2)
+    run(*reform, "r1.jsonl", code=1)
     assert "--generation-transcript needs --generation-head DIGEST" in run.printed[-1]
-    run(*reform, "r2.jsonl", "--generation-head", "ab" * 32, code=2)
+    run(*reform, "r2.jsonl", "--generation-head", "ab" * 32, code=1)
     assert "not the recorded head" in run.printed[-1] and "Traceback" not in run.printed[-1]
     assert not (tmp_path / "r1.jsonl").exists() and not (tmp_path / "r2.jsonl").exists()
     run(*reform, "r3.jsonl", *run.head("generate.jsonl", "--generation-head"))
@@ -309,7 +309,7 @@ def test_a_weak_custodian_passphrase_stops_generation_before_any_key(
     run(
         "ceremony", "generate", "--label", "DES:IRK", "--algorithm", "DES", "--length", "16",
         *_custodians(), "--out-dir", str(tmp_path / "parts"), *run.custody(),
-        "--operator", "operator", "--transcript", "generate.jsonl", code=2,
+        "--operator", "operator", "--transcript", "generate.jsonl", code=1,
     )  # fmt: skip
     assert "custodian wang: passphrase refused" in run.printed[-1]
     assert "at least 12 characters" in run.printed[-1]

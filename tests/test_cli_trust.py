@@ -109,7 +109,7 @@ def test_broken_pipe_is_quiet(
     transcript = tmp_path / "t.jsonl"
     generate = ["ceremony", "generate", "--label", "K", "--algorithm", "AES", "--length", "16"]
     generate += ["--custodian", "a", "--custodian", "b", "--out-dir", str(tmp_path / "parts")]
-    generate += ["--custodian-passphrases", str(custodians), "--scrypt-n", "1024"]
+    generate += ["--custodian-passphrases", str(custodians)]
     assert main([*generate, "--operator", "o", "--transcript", str(transcript)]) == 0
     capsys.readouterr()
     assert main(["ceremony", "verify", str(transcript), "--json"]) == 0
@@ -287,7 +287,7 @@ def test_messages_name_the_real_problem(
     secret = tmp_path / "pass"
     secret.write_text("store passphrase\n")
     store = tmp_path / "store.json"
-    keys = ["keys", "new-demo", "--out", str(store), "--scrypt-n", "1024"]
+    keys = ["keys", "new-demo", "--out", str(store)]
     assert main([*keys, "--passphrase-file", str(secret)]) == 0
     capsys.readouterr()
     read = ["read", "--card", str(images["card"]), "--hsm-keys", str(store), "--json"]
@@ -376,8 +376,6 @@ def test_json_for_scripts(
                 "new-demo",
                 "--out",
                 store,
-                "--scrypt-n",
-                "1024",
                 "--passphrase-file",
                 str(secret),
             ]

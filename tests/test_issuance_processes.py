@@ -186,7 +186,7 @@ def test_a_registry_url_that_does_not_answer(tmp_path: Path) -> None:
         timeout=DEADLINE,
         check=False,
     )
-    assert done.returncode == 2
+    assert done.returncode == 1
     assert done.stderr.startswith("sbkcard: error: cannot open registry postgresql://issuer:***@")
     assert "No such file or directory" in done.stderr  # libpq's cause: no server socket
     assert "s3cret" not in done.stderr + done.stdout
@@ -211,7 +211,7 @@ def test_a_server_restarted_mid_batch(postgres: PostgresServer, tmp_path: Path, 
     finally:
         postgres.start()
     code, _out, err = _finish(line)
-    assert code == 2, err
+    assert code == 1, err
     (message,) = err.strip().splitlines()  # one line, after the progress bar is cleared
     assert message.startswith(("sbkcard: error: registry ", "sbkcard: error: hotlist "))
     assert "failed: " in message

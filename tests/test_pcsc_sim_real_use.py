@@ -106,7 +106,7 @@ def test_an_image_in_use_is_refused_to_card_send_and_to_another_sim(
     capsys.readouterr()
     with SimProcess(sbk_pcscd, tmp_path / "sim.log", "--card", str(card_image)) as served:
         served.started()
-        assert main(["card", "send", str(card_image), "00A40000023F00"]) == 2
+        assert main(["card", "send", str(card_image), "00A40000023F00"]) == 1
         assert (
             f"card image {card_image}: in use by another process (sbkcard sim, "
             f"pid {served.proc.pid})"

@@ -151,9 +151,7 @@ def test_card_new_with_the_ca_key_in_a_key_store(
 ) -> None:
     monkeypatch.setenv("SBKCARD_PASSPHRASE", "a passphrase for tests")
     store = str(tmp_path / "store.json")
-    assert (
-        main(["keys", "new-demo", "--out", store, "--algorithm", "sm4", "--scrypt-n", "1024"]) == 0
-    )
+    assert main(["keys", "new-demo", "--out", store, "--algorithm", "sm4"]) == 0
     generate = ["keys", "generate", store, "--label", "CA", "--algorithm", "SM2", "--length", "32"]
     assert main([*generate, "--extractable"]) == 0
     image = tmp_path / "card.json"

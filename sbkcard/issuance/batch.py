@@ -58,7 +58,6 @@ from sbkcard.applet_model.user_card import Profile
 from sbkcard.applet_model.user_card.personalise import PersonalisationError
 from sbkcard.errors import SbkcardError, TransportError
 from sbkcard.issuance.applicants import Action, Applicant, ApplicantRejection, read_applicants
-from sbkcard.issuance.locking import try_lock
 from sbkcard.issuance.personalise import (
     INITIAL_PIN,
     BlankCards,
@@ -71,6 +70,7 @@ from sbkcard.issuance.personalise import (
 )
 from sbkcard.issuance.registry import CardRecord, CardStatus, DuplicateCardError, Registry
 from sbkcard.keys.store_keyset import IssuerKeys
+from sbkcard.locking import try_lock
 from sbkcard.simulator import ImageError, load_image, save_image
 from sbkcard.terminal.errors import HotlistError, TerminalError
 from sbkcard.terminal.hotlist import Hotlist, Kind

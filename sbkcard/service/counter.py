@@ -29,8 +29,10 @@ from typing import Protocol
 
 from sbkcard.errors import SbkcardError
 from sbkcard.service.protocol import FUNCTIONS, Request, next_step
-from sbkcard.terminal.national.codes import HSM_FALLBACK
+from sbkcard.terminal.errors import PinEntryCancelled, TerminalError
+from sbkcard.terminal.national.codes import HSM_FALLBACK, code_for
 from sbkcard.terminal.national.interface import NationalInterface, split_fields
+from sbkcard.terminal.operations.pinpad import enter_pin
 from sbkcard.terminal.terminal import Terminal
 
 #: The HSM operation answering each step of a function's two-step form (S3 App. C).
@@ -112,7 +114,11 @@ class ReaderSlot:
         if kept is not None:
             return kept
         method: Callable[..., tuple[int, str]] = getattr(self.national, name)
-        code, out = method(**args)
+        try:
+            pins = self._pins(request)
+        except TerminalError as exc:
+            return Outcome(*code_for(exc))
+        code, out = method(**args, **pins)
         via = False
         if code in HSM_FALLBACK and hsm is not None and name in FALLBACK:
             via = True
@@ -122,6 +128,15 @@ class ReaderSlot:
             self.basics[outcome.card_number] = out
         self._keep(request, outcome)
         return outcome
+
+    def _pins(self, request: Request) -> dict[str, str]:
+        """The function's PIN parameters, typed on this counter's PIN pad (never sent)."""
+        pad = self.terminal.pinpad
+        if not request.function.pins:
+            return {}
+        if pad is None:
+            raise PinEntryCancelled(f"{request.function.name}: this counter has no PIN pad")
+        return {name: enter_pin(pad).reveal() for name in request.function.pins}
 
     def _kept(self, request: Request) -> Outcome | None:
         if request.function.name != "iDoDebit" or request.request_id is None:

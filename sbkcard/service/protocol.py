@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import re
 import typing
 from dataclasses import dataclass
 from typing import Any, Final
@@ -34,16 +35,24 @@ ENVELOPE: Final = frozenset({"function", "id", "reader", "hsm"})
 
 @dataclass(frozen=True)
 class Function:
-    """One national function: its name and its parameters (name → ``int`` or ``str``)."""
+    """One national function: its name, the parameters a request carries (name → ``int``
+    or ``str``) and the PIN parameters the counter fills from its PIN pad (``pUserPin`` of
+    the PKI functions, LD/T 6001.5-2023 §7)."""
 
     name: str
     parameters: dict[str, type]
     doc: str
+    pins: tuple[str, ...] = ()
 
     @property
     def step(self) -> int:
         """The HSM step number (0 for a one-call function)."""
         return int(self.name[-1]) if "_HSM_Step" in self.name else 0
+
+
+def is_pin_field(key: str) -> bool:
+    """Does a request key name a PIN (``pin``, ``pPIN``, ``newPin`` …)?"""
+    return re.search(r"(?:^pin|Pin|PIN)(?![a-z])", key) is not None
 
 
 def _functions() -> dict[str, Function]:
@@ -58,7 +67,9 @@ def _functions() -> dict[str, Function]:
         params = {p: hints[p] for p in inspect.signature(method).parameters if p != "self"}
         if all(kind in (int, str) for kind in params.values()):
             doc = (inspect.getdoc(method) or name).splitlines()[0]
-            table[name] = Function(name, params, doc)
+            pins = tuple(p for p in params if is_pin_field(p))
+            asked = {p: kind for p, kind in params.items() if p not in pins}
+            table[name] = Function(name, asked, doc, pins)
     return table
 
 
@@ -97,11 +108,6 @@ class Request:
     request_id: object = None
     reader: str | None = None
     hsm: bool | None = None
-
-
-def is_pin_field(key: str) -> bool:
-    """Does a request key name a PIN (``pin``, ``pPIN``, ``newPin`` …)?"""
-    return "pin" in key.lower()
 
 
 def decode(text: str | bytes, function: str | None = None) -> Request:

@@ -28,7 +28,7 @@ _NATIONAL_HISTORY = 13
 
 def check_content(kind: str, content: Mapping[str, bytes], atr: bytes, profile: int | None) -> None:
     """Raise ``ValueError`` naming the field if the image describes no possible card."""
-    if kind == "user-card":
+    if kind in ("user-card", "user-card-3"):
         _user_card(content, profile)
     elif kind == "psam":
         _psam(content, atr)

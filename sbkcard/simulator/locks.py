@@ -17,33 +17,12 @@ locker) and holds the holder's description.
 from __future__ import annotations
 
 import os
-import sys
 import tempfile
 from pathlib import Path
 from types import TracebackType
 
+from sbkcard.locking import try_lock
 from sbkcard.simulator.errors import ImageError, SimulatorError
-
-if sys.platform == "win32":
-    import msvcrt
-
-    def _try_lock(fd: int) -> bool:
-        try:
-            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
-        except OSError:
-            return False
-        return True
-
-else:
-    import fcntl
-
-    def _try_lock(fd: int) -> bool:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return False
-        return True
-
 
 __all__ = ["FileLock", "LockedError", "image_lock", "slot_lock"]
 
@@ -75,7 +54,7 @@ class FileLock:
             raise SimulatorError(
                 f"{self.subject}: cannot lock {self.path} ({exc.strerror or exc})"
             ) from exc
-        if not _try_lock(fd):
+        if not try_lock(fd):
             other = _read_holder(fd)
             os.close(fd)
             raise LockedError(
