@@ -13,12 +13,14 @@ from aiohttp import ClientSession, ClientTimeout, WSMsgType, web
 from service_support import TOKEN, PulledAt, counter, hsm_service, post, run, slot
 from terminal_support import CARD_INFO, PIN, user_card
 
+from sbkcard.cli import main
 from sbkcard.service.access import ClientAccess
 from sbkcard.service.audit import AuditLog
 from sbkcard.service.hsm_client import HttpHsmClient
 from sbkcard.service.hsm_server import hsm_app
 from sbkcard.service.hsm_service import HsmService
 from sbkcard.service.protocol import FUNCTIONS
+from sbkcard.simulator import load_image
 from sbkcard.terminal.national.interface import NationalInterface
 from sbkcard.terminal.operations.pinpad import CallbackPinPad
 from sbkcard.terminal.security.hsm import SoftwareKeyService
@@ -400,3 +402,25 @@ def test_hsm_service_checks_token_rate_and_audits(tmp_path: Path) -> None:
     audit = [json.loads(line) for line in log.read_text().splitlines()]
     assert [a["status"] for a in audit] == [401, 200, 200, 429]
     assert all("step" not in a for a in audit)
+
+
+def test_pki_signing_takes_the_pin_from_the_pad_never_from_the_request(tmp_path: Path) -> None:
+    """PKI_SignData's pUserPin (LD/T 6001.5-2023 §7) is typed on the counter's PIN pad."""
+    image = tmp_path / "card3.json"
+    assert main(["card", "new", "--profile", "3", "--out", str(image)]) == 0
+    reader = slot(card=load_image(image))
+
+    async def scenario() -> None:
+        async with counter(reader) as (base, session, _):
+            body = {"iType": 1, "pInData": "处方 0001"}
+            _, signed = await post(session, f"{base}/api/PKI_SignData", body)
+            assert signed["code"] == 0, signed
+            signature = signed["pOutInfo"].rstrip("|")
+            assert len(signature) == 128
+            verify = {"iType": 1, "pCert": "", "pClearText": "处方 0001", "pSignature": signature}
+            _, verified = await post(session, f"{base}/api/PKI_VerifySign", verify)
+            assert verified["code"] == 0, verified
+            _, refused = await post(session, f"{base}/api/PKI_SignData", {**body, "pUserPin": PIN})
+            assert refused["code"] == -14 and "never sent" in refused["pOutInfo"]
+
+    run(scenario())
