@@ -88,7 +88,6 @@ def make_card(
         DEMO_EXPIRY,
         DEMO_ISSUE_DATE,
         card_atr,
-        demo_card_content,
         user_card_content,
     )
     from sbkcard.identifiers import CardId, make_card_number
@@ -100,11 +99,9 @@ def make_card(
         raise ValueError(f"profile must be one of {sorted(PROFILES)}, not {profile!r}")
     spec = PROFILES[profile]
     if applicant is None:
-        from sbkcard.applet_model.user_card.personalise import DEMO_CARD_ID
+        from sbkcard.simulator.demo import demo_card
 
-        atr = card_atr(spec, DEMO_CARD_ID)
-        content = demo_card_content(spec, pin=pin)
-        return SimulatedCard.create("user-card", content, atr, profile=profile)
+        return demo_card(profile, pin=pin)
     person = applicant if isinstance(applicant, Applicant) else validate_applicant(applicant, 1)
     serial = sm3(person.ssn.encode())[:4]
     card_id = CardId(person.region, serial, b"\xff\xff\xff\xff")
@@ -142,10 +139,9 @@ def make_card(
 
 def make_psam(level: int = 3, terminal_number: str = PSAM_TERMINAL_NUMBER) -> SimulatedCard:
     """A PSAM with the demo key sets (DES and SM4) held at ``level`` (3: national roots)."""
-    from sbkcard.applet_model.psam import psam_atr, psam_content
+    from sbkcard.simulator.demo import demo_psam
 
-    content = psam_content(level=level, terminal_number=terminal_number)
-    return SimulatedCard.create("psam", content, psam_atr(terminal_number))
+    return demo_psam(level, terminal_number)
 
 
 def _card_from_param(param: object) -> SimulatedCard:

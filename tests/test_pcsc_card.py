@@ -107,7 +107,7 @@ def test_terminal_reads_basic_information(served: int) -> None:
     assert info.holder.name == DEMO_CARDHOLDER.name
     assert info.holder.ssn == DEMO_CARDHOLDER.ssn
     assert info.issuer.card_number == DEMO_CARD_NUMBER
-    assert info.issuer.card_id == DEMO_CARD_ID.hex
+    assert info.issuer.card_id == DEMO_CARD_ID
     assert info.genuine
     with in_process_terminal(served).session() as conn:
         reference = read_basic_info(conn)

@@ -18,6 +18,7 @@ import datetime
 from collections.abc import Sequence
 from enum import IntEnum
 
+from sbkcard.apdu import bodies
 from sbkcard.apdu.command import CommandAPDU
 from sbkcard.errors import SbkcardError
 
@@ -56,10 +57,10 @@ def _mac_field(mac: bytes | None) -> bytes:
     return b"" if mac is None else _check_len("mac", mac, 4)
 
 
-def _amount(name: str, fen: int) -> bytes:
+def _amount(name: str, fen: int) -> int:
     if not isinstance(fen, int) or not 0 <= fen <= 0xFFFFFFFF:
         raise BuilderError(f"{name} must be an amount in fen, 0..4294967295, got {fen!r}")
-    return fen.to_bytes(4, "big")
+    return fen
 
 
 def _cn(name: str, value: bytes | str, length: int) -> bytes:
@@ -71,10 +72,11 @@ def _cn(name: str, value: bytes | str, length: int) -> bytes:
     return _check_len(name, value, length)
 
 
-def _bcd_time(name: str, value: datetime.datetime | bytes, fmt: str, length: int) -> bytes:
+def _bcd_time(name: str, value: datetime.datetime | bytes) -> str:
+    """A ``cn 7`` time given as a datetime or as its 7 bytes, as its 14 digits."""
     if isinstance(value, datetime.datetime):
-        return bytes.fromhex(value.strftime(fmt))
-    return _check_len(name, value, length)
+        return value.strftime("%Y%m%d%H%M%S")
+    return _check_len(name, value, 7).hex()
 
 
 # -- PIN ---------------------------------------------------------------------------------
@@ -265,11 +267,15 @@ def key_id(number: int, *, local: bool = False) -> int:
     return (0x80 if local else 0x00) | number
 
 
-def _auth_data(first: bytes, original: bytes, version: int | None) -> bytes:
-    data = _check_len("authentication data", first, 8) + _check_len("original data", original, 8)
-    if version is not None:
-        data += bytes((_check_byte("key version", version),))
-    return data
+def _auth_data(
+    body: object, first: str, value: bytes, original: bytes, version: int | None
+) -> bytes:
+    return bodies.build(
+        body,
+        **{first: _check_len("authentication data", value, 8)},
+        original=_check_len("original data", original, 8),
+        version=None if version is None else _check_byte("key version", version),
+    )
 
 
 def get_challenge(length: int = 4) -> CommandAPDU:
@@ -286,9 +292,8 @@ def external_authenticate(
 
     ``kid`` is the key-id byte (see :func:`key_id`); the card and the PSAM share it.
     """
-    return CommandAPDU(
-        0x00, 0x82, 0x00, _check_byte("kid", kid), _auth_data(auth, original, version)
-    )
+    data = _auth_data(bodies.EXTERNAL_AUTHENTICATE, "auth", auth, original, version)
+    return CommandAPDU(0x00, 0x82, 0x00, _check_byte("kid", kid), data)
 
 
 def internal_authenticate(
@@ -298,7 +303,7 @@ def internal_authenticate(
 
     The IRK is key ``00`` (Part 9 table B1); the answer is the 8-byte authentication data.
     """
-    data = _auth_data(session_input, original, version)
+    data = _auth_data(bodies.INTERNAL_AUTHENTICATE, "factor", session_input, original, version)
     return CommandAPDU(0x00, 0x88, 0x00, _check_byte("kid", kid), data, 256)
 
 
@@ -325,8 +330,12 @@ def card_block(mac: bytes | None = None) -> CommandAPDU:
 
 def initialize_for_load(key_index: int, amount: int, terminal: bytes | str) -> CommandAPDU:
     """INITIALIZE FOR LOAD: ``B0 28 00 01 0B`` key index ‖ amount ‖ terminal no, Le ``10``."""
-    data = bytes((_check_byte("key_index", key_index),)) + _amount("amount", amount)
-    data += _cn("terminal", terminal, 6)
+    data = bodies.build(
+        bodies.INITIALIZE_FOR_LOAD,
+        key_index=_check_byte("key_index", key_index),
+        amount=_amount("amount", amount),
+        terminal=_cn("terminal", terminal, 6),
+    )
     return CommandAPDU(0xB0, 0x28, 0x00, 0x01, data, 0x10)
 
 
@@ -337,15 +346,24 @@ def initialize_for_purchase(
 
     Data: key index 1 ‖ account payment 4 ‖ self-paid 4 ‖ pooled-fund 4 ‖ terminal no 6.
     """
-    data = bytes((_check_byte("key_index", key_index),)) + _amount("account", account)
-    data += _amount("self_paid", self_paid) + _amount("pooled", pooled)
-    data += _cn("terminal", terminal, 6)
+    data = bodies.build(
+        bodies.INITIALIZE_FOR_PURCHASE,
+        key_index=_check_byte("key_index", key_index),
+        account=_amount("account", account),
+        self_paid=_amount("self_paid", self_paid),
+        pooled=_amount("pooled", pooled),
+        terminal=_cn("terminal", terminal, 6),
+    )
     return CommandAPDU(0xB0, 0x28, 0x01, 0x01, data, 0x16)
 
 
 def credit_for_load(host_time: datetime.datetime | bytes, mac2: bytes) -> CommandAPDU:
     """CREDIT FOR LOAD: ``B0 2A 00 00 0B`` host time(7, CCYYMMDDhhmmss) ‖ MAC2, Le ``04``."""
-    data = _bcd_time("host_time", host_time, "%Y%m%d%H%M%S", 7) + _check_len("mac2", mac2, 4)
+    data = bodies.build(
+        bodies.CREDIT_FOR_LOAD,
+        time=_bcd_time("host_time", host_time),
+        mac2=_check_len("mac2", mac2, 4),
+    )
     return CommandAPDU(0xB0, 0x2A, 0x00, 0x00, data, 0x04)
 
 
@@ -355,8 +373,12 @@ def debit_for_purchase(
     """DEBIT FOR PURCHASE: ``B0 2C 01 00 0F`` terminal seq 4 ‖ time 7 ‖ MAC1, Le ``08``."""
     if not isinstance(terminal_seq, int) or not 0 <= terminal_seq <= 0xFFFFFFFF:
         raise BuilderError(f"terminal_seq must fit 4 bytes, got {terminal_seq!r}")
-    data = terminal_seq.to_bytes(4, "big") + _bcd_time("time", time, "%Y%m%d%H%M%S", 7)
-    data += _check_len("mac1", mac1, 4)
+    data = bodies.build(
+        bodies.DEBIT_FOR_PURCHASE,
+        terminal_seq=terminal_seq,
+        time=_bcd_time("time", time),
+        mac1=_check_len("mac1", mac1, 4),
+    )
     return CommandAPDU(0xB0, 0x2C, 0x01, 0x00, data, 0x08)
 
 
@@ -385,7 +407,7 @@ def get_transaction_proof(transaction_type: int, sequence: int) -> CommandAPDU:
         0x2E,
         0x00,
         _check_byte("transaction_type", transaction_type),
-        sequence.to_bytes(2, "big"),
+        bodies.build(bodies.GET_TRANSACTION_PROOF, seq=sequence),
         0x08,
     )
 
@@ -398,7 +420,8 @@ def update_starting_day(month: int, day: int) -> CommandAPDU:
         datetime.date(2000, month, day)
     except ValueError as exc:
         raise BuilderError(f"starting day {month:02d}-{day:02d}: {exc}") from exc
-    return CommandAPDU(0xB0, 0x56, 0x00, 0x00, bytes.fromhex(f"{month:02d}{day:02d}"))
+    data = bodies.build(bodies.STARTING_DAY, start=f"{month:02d}{day:02d}")
+    return CommandAPDU(0xB0, 0x56, 0x00, 0x00, data)
 
 
 def get_starting_day() -> CommandAPDU:
@@ -411,15 +434,15 @@ def get_starting_day() -> CommandAPDU:
 
 def initialize_environment(card_id_first_byte: int) -> CommandAPDU:
     """INITIALIZE ENVIRONMENT: ``BF EC 00 00 01 xx`` (xx: first byte of the card ID)."""
-    return CommandAPDU(
-        0xBF, 0xEC, 0x00, 0x00, bytes((_check_byte("card_id_first_byte", card_id_first_byte),))
-    )
+    province = _check_byte("card_id_first_byte", card_id_first_byte)
+    data = bodies.build(bodies.INITIALIZE_ENVIRONMENT, province=bytes((province,)))
+    return CommandAPDU(0xBF, 0xEC, 0x00, 0x00, data)
 
 
-def _factors(factors: Sequence[bytes], low: int) -> bytes:
+def _factors(factors: Sequence[bytes], low: int) -> list[bytes]:
     if not low <= len(factors) <= 3:
         raise BuilderError(f"{low}..3 diversification factors expected, got {len(factors)}")
-    return b"".join(_check_len(f"factor {i}", f, 8) for i, f in enumerate(factors))
+    return [_check_len(f"factor {i}", f, 8) for i, f in enumerate(factors)]
 
 
 def delivery_session_key(
@@ -432,7 +455,7 @@ def delivery_session_key(
     :func:`sbkcard.keys.diversify`'s order).  ``session_input`` is 8 bytes (DES) or 16
     (SSF33, SM4), a shorter random right-padded with ``00`` by the caller.
     """
-    data = _factors(factors, 0) + _check_len("session_input", session_input, 8, 16)
+    data = b"".join(_factors(factors, 0)) + _check_len("session_input", session_input, 8, 16)
     return CommandAPDU(0xBF, 0xDE, _check_byte("usage", usage), _check_byte("kid", kid), data)
 
 
@@ -485,19 +508,27 @@ def init_sam_for_purchase(
     ‖ self-paid 4 ‖ pooled-fund 4 ‖ transaction type 1 ‖ date 4 ‖ time 3 ‖ key version
     1 ‖ algorithm 1 ‖ factors (card level first, 1–3 of them).
     """
-    _check_byte("card_sequence", card_sequence, 0, 0xFFFF)
-    data = _check_len("card_random", card_random, 4) + card_sequence.to_bytes(2, "big")
-    data += _amount("account", account) + _amount("self_paid", self_paid)
-    data += _amount("pooled", pooled) + bytes((_check_byte("transaction_type", transaction_type),))
-    data += bytes.fromhex(time.strftime("%Y%m%d%H%M%S"))
-    data += bytes((_check_byte("key_version", key_version), _check_byte("algorithm", algorithm)))
-    data += _factors(factors, 1)
+    data = bodies.build(
+        bodies.INIT_SAM_FOR_PURCHASE,
+        random=_check_len("card_random", card_random, 4),
+        seq=_check_byte("card_sequence", card_sequence, 0, 0xFFFF),
+        account=_amount("account", account),
+        self_paid=_amount("self_paid", self_paid),
+        pooled=_amount("pooled", pooled),
+        kind=_check_byte("transaction_type", transaction_type),
+        date=time.strftime("%Y%m%d"),
+        time=time.strftime("%H%M%S"),
+        key_version=_check_byte("key_version", key_version),
+        algorithm=_check_byte("algorithm", algorithm),
+        factors=_factors(factors, 1),
+    )
     return CommandAPDU(0x80, 0x70, 0x01, 0x00, data, 0x08)
 
 
 def credit_sam_for_purchase(mac2: bytes) -> CommandAPDU:
     """CREDIT SAM FOR PURCHASE: ``80 72 00 00 04 MAC2`` (``63CF``: MAC2 wrong)."""
-    return CommandAPDU(0x80, 0x72, 0x00, 0x00, _check_len("mac2", mac2, 4))
+    data = bodies.build(bodies.CREDIT_SAM_FOR_PURCHASE, mac2=_check_len("mac2", mac2, 4))
+    return CommandAPDU(0x80, 0x72, 0x00, 0x00, data)
 
 
 class PsamKeyAlgorithm(IntEnum):

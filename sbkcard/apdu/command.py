@@ -178,6 +178,21 @@ class CommandAPDU:
         return cls.from_bytes(raw)
 
     @classmethod
+    def _short(cls, cla: int, ins: int, p1: int, p2: int, data: bytes, le: int | None) -> Self:
+        """A command from parts known valid (decoded bytes, or a valid command's parts),
+        without the checks of ``__init__``: a card's hot path."""
+        cmd = object.__new__(cls)
+        set_cla, set_ins, set_p1, set_p2, set_data, set_le, set_extended = _SLOT_SETTERS
+        set_cla(cmd, cla)
+        set_ins(cmd, ins)
+        set_p1(cmd, p1)
+        set_p2(cmd, p2)
+        set_data(cmd, data)
+        set_le(cmd, le)
+        set_extended(cmd, False)
+        return cmd
+
+    @classmethod
     def from_bytes(cls, raw: bytes | bytearray | memoryview) -> Self:
         """Decode a command APDU (ISO 7816-3 §12.1.3 decoding of the body).
 
@@ -191,15 +206,15 @@ class CommandAPDU:
             raise ApduFormatError(f"truncated header: {n} of 4 bytes (CLA INS P1 P2)", n)
         cla, ins, p1, p2 = b[0], b[1], b[2], b[3]
         if n == 4:
-            return cls(cla, ins, p1, p2)
+            return cls._short(cla, ins, p1, p2, b"", None)
         if n == 5:
-            return cls(cla, ins, p1, p2, b"", b[4] or SHORT_MAX_LE)
+            return cls._short(cla, ins, p1, p2, b"", b[4] or SHORT_MAX_LE)
         if b[4] != 0:
             lc = b[4]
             if n == 5 + lc:
-                return cls(cla, ins, p1, p2, b[5:])
+                return cls._short(cla, ins, p1, p2, b[5:], None)
             if n == 6 + lc:
-                return cls(cla, ins, p1, p2, b[5 : 5 + lc], b[-1] or SHORT_MAX_LE)
+                return cls._short(cla, ins, p1, p2, b[5 : 5 + lc], b[-1] or SHORT_MAX_LE)
             if n < 5 + lc:
                 raise ApduFormatError(
                     f"Lc {lc} announces {lc} data bytes but only {n - 5} follow", 4
@@ -237,3 +252,10 @@ class CommandAPDU:
         raise ApduFormatError(
             f"{n - 9 - lc} trailing byte(s) after data (extended Lc {lc}) and Le", 9 + lc
         )
+
+
+_SLOT_SETTERS = tuple(
+    CommandAPDU.__dict__[name].__set__
+    for name in ("cla", "ins", "p1", "p2", "data", "le", "force_extended")
+)
+"""The slots' own setters (a frozen dataclass refuses ``setattr``): :meth:`CommandAPDU._short`."""

@@ -98,7 +98,10 @@ def _split(cmd: CommandAPDU) -> tuple[CommandAPDU, bytes]:
         raise SecureMessagingError(
             f"{cmd.header.hex().upper()}: {len(cmd.data)} data bytes cannot hold a 4-byte MAC"
         )
-    return dataclasses.replace(cmd, data=cmd.data[:-MAC_LENGTH]), cmd.data[-MAC_LENGTH:]
+    data, received = cmd.data[:-MAC_LENGTH], cmd.data[-MAC_LENGTH:]
+    if cmd.force_extended:
+        return dataclasses.replace(cmd, data=data), received
+    return CommandAPDU._short(cmd.cla, cmd.ins, cmd.p1, cmd.p2, data, cmd.le), received
 
 
 def verify_mac(

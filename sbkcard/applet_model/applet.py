@@ -7,7 +7,20 @@ import os
 import traceback
 from typing import Protocol
 
+from sbkcard.apdu.status import SW
 from sbkcard.applet_model.storage import Storage
+
+
+class CardRefusal(Exception):
+    """A command refused with a status word (``SW`` or a family such as ``6Cxx``).
+
+    Raised by a command handler anywhere below the dispatcher, which answers ``sw``
+    with no data; inside a storage transaction, nothing the command wrote is kept.
+    """
+
+    def __init__(self, sw: int) -> None:
+        super().__init__(f"{sw:04X}")
+        self.sw = sw if sw not in SW._value2member_map_ else SW(sw)
 
 
 class Applet(Protocol):

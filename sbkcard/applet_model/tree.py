@@ -13,7 +13,7 @@ in :data:`sbkcard.keys.hierarchy.CARD_KEYS`.
 
 from __future__ import annotations
 
-from collections.abc import Container, Iterator, Mapping
+from collections.abc import Callable, Container, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from types import MappingProxyType
@@ -35,6 +35,7 @@ __all__ = [
     "Tree",
     "df_path_name",
     "key",
+    "permits",
     "pin_and",
     "pin_or",
 ]
@@ -87,6 +88,27 @@ class Rule(Enum):
         return self in (Rule.KEY, Rule.PIN_OR_KEY, Rule.PIN_AND_KEY)
 
 
+def permits(rule: Rule, pin: Callable[[], bool], key: Callable[[], bool]) -> bool:
+    """Whether ``rule`` is met, given whether the PIN is verified and the rule's key is
+    authenticated (asked only when the rule depends on them; Part 5 table 14).
+
+    The one decision of an access rule: the card's COS, the declarations
+    (:meth:`Access.allows`) and the terminal
+    (:meth:`~sbkcard.terminal.connection.Connection.can_meet`) all ask it.
+    """
+    if rule is Rule.FREE:
+        return True
+    if rule is Rule.NEVER:
+        return False
+    if rule is Rule.PIN:
+        return pin()
+    if rule is Rule.KEY:
+        return key()
+    if rule is Rule.PIN_OR_KEY:
+        return key() or pin()
+    return key() and pin()
+
+
 @dataclass(frozen=True)
 class Access:
     """One read or write condition: a :class:`Rule` and, if it needs one, a key name."""
@@ -100,19 +122,7 @@ class Access:
 
     def allows(self, pin: bool, keys: Container[str]) -> bool:
         """Whether a verified PIN (``pin``) and the authenticated ``keys`` satisfy it."""
-        rule = self.rule
-        if rule is Rule.FREE:
-            return True
-        if rule is Rule.NEVER:
-            return False
-        if rule is Rule.PIN:
-            return pin
-        authed = self.key in keys
-        if rule is Rule.KEY:
-            return authed
-        if rule is Rule.PIN_OR_KEY:
-            return pin or authed
-        return pin and authed
+        return permits(self.rule, lambda: pin, lambda: self.key in keys)
 
     def __str__(self) -> str:
         if self.rule is Rule.PIN_OR_KEY:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from sbkcard.errors import SbkcardError
+from sbkcard.identifiers import CardId
 
 EXAMPLES = """examples:
   sbkcard demo
@@ -106,6 +107,8 @@ def add_json_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def _plain(value: Any) -> Any:
+    if isinstance(value, CardId):
+        return value.hex
     if isinstance(value, bytes | bytearray):
         return value.hex().upper()
     if isinstance(value, datetime.date | datetime.datetime):

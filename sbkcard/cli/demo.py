@@ -31,12 +31,12 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
-from sbkcard.applet_model.psam import psam_atr, psam_content
 from sbkcard.applet_model.user_card import PROFILES
 from sbkcard.applet_model.user_card.personalise import (
     DEMO_CARD_ID,
@@ -52,6 +52,7 @@ from sbkcard.identifiers import CardId
 from sbkcard.identifiers.card_number import make_card_number
 from sbkcard.keys.hierarchy import DEMO_LABEL
 from sbkcard.simulator import SimulatedCard, save_image
+from sbkcard.simulator.demo import demo_psam
 from sbkcard.terminal.connection import AuthPreference
 from sbkcard.terminal.errors import ApplicationBlockedError, HotlistedCardError
 from sbkcard.terminal.hotlist import Hotlist
@@ -145,34 +146,74 @@ def _demo(args: argparse.Namespace) -> int:
 
 def run_demo(console: Console, workdir: Path, *, generation: int = 3, trace: bool = True) -> None:
     """Play the whole demo, printing to ``console``; images and hotlist in ``workdir``."""
-    profile = PROFILES[generation]
-    when = dt.datetime.now().replace(microsecond=0)
     console.rule("[bold]sbkcard demo[/bold] — 社会保障卡 at a hospital and a pharmacy")
     console.print(f"[yellow]Keys: {DEMO_LABEL}.[/yellow]\n")
+    scene = _issue(console, workdir, generation)
+    hospital = _hospital_visit(scene)
+    if trace:
+        _print_trace(console, hospital)
+    facts = _pharmacy_purchase(scene)
+    _loss_and_replacement(scene, hospital, facts, trace=trace)
+    scene.hotlist.close()
+    # the images as the story left them: the purse paid from, the application blocked
+    save_image(scene.card, workdir / "card.json")
+    save_image(scene.psam, workdir / "psam.json")
 
-    # -- issuing ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Scene:
+    """What the demo's acts share: the card, the hospital's PSAM, the hotlist, the HSM."""
+
+    console: Console
+    workdir: Path
+    generation: int
+    when: dt.datetime
+    card: SimulatedCard
+    psam: SimulatedCard
+    hotlist: Hotlist
+    hsm: SoftwareKeyService
+
+    def pad(self) -> _Pad:
+        return _Pad(self.console, DEMO_PIN)
+
+
+def _issue(console: Console, workdir: Path, generation: int) -> _Scene:
+    """The provincial card centre issues the card and the PSAM and loads the purse."""
     console.print("[bold]Issuing[/bold] (the provincial card centre)")
     card = _issue_card(DEMO_CARD_ID, DEMO_CARD_NUMBER, generation)
-    psam = SimulatedCard.create(
-        "psam", psam_content(level=2, terminal_number=HOSPITAL_PSAM), psam_atr(HOSPITAL_PSAM)
+    psam = demo_psam(level=2, terminal_number=HOSPITAL_PSAM)
+    when = dt.datetime.now().replace(microsecond=0)
+    scene = _Scene(
+        console,
+        workdir,
+        generation,
+        when,
+        card,
+        psam,
+        Hotlist(workdir / "hotlist.db"),
+        SoftwareKeyService(),
     )
-    hotlist = Hotlist(workdir / "hotlist.db")
-    hsm = SoftwareKeyService()
     _step(
         console,
         "•",
-        f"card for {DEMO_CARDHOLDER.name}: {profile}, card number {DEMO_CARD_NUMBER}, "
-        f"ATR {card.atr.hex().upper()}",
+        f"card for {DEMO_CARDHOLDER.name}: {PROFILES[generation]}, card number "
+        f"{DEMO_CARD_NUMBER}, ATR {card.atr.hex().upper()}",
     )
     _step(console, "•", f"hospital PSAM: provincial keys (level 2), terminal {HOSPITAL_PSAM}")
-    loader = Terminal(card, key_service=hsm, pinpad=_Pad(console, DEMO_PIN), hotlist=hotlist)
+    loader = Terminal(card, key_service=scene.hsm, pinpad=scene.pad(), hotlist=scene.hotlist)
     with loader.session() as conn:
-        loaded = purse.load(conn, 50_000, hsm, time=when)
+        loaded = purse.load(conn, 50_000, scene.hsm, time=when)
     _step(console, "•", f"medical account loaded onto the card (帐户划入): ¥{yuan(loaded.amount)}")
+    return scene
 
-    # -- the hospital ----------------------------------------------------------------------
+
+def _hospital_visit(scene: _Scene) -> Terminal:
+    """The hospital reads, authenticates, pays from the purse and writes the settlement."""
+    console = scene.console
     console.print("\n[bold]Hospital visit[/bold] (郑州市, reader with the PSAM)")
-    hospital = Terminal(card, psam_reader=psam, hotlist=hotlist, pinpad=_Pad(console, DEMO_PIN))
+    hospital = Terminal(
+        scene.card, psam_reader=scene.psam, hotlist=scene.hotlist, pinpad=scene.pad()
+    )
     with hospital.session() as conn:
         _step(console, "1", "card inserted; hotlist checked: not reported lost")
         info = read_basic_info(conn)
@@ -190,7 +231,7 @@ def run_demo(console: Console, workdir: Path, *, generation: int = 3, trace: boo
         )
         _step(console, "4", "medical insurance data read (DF04 EF05)")
         console.print(_medical_table(medical.files[0].values))
-        paid = purse.purchase(conn, account=12_050, self_paid=3_600, pooled=8_900, time=when)
+        paid = purse.purchase(conn, account=12_050, self_paid=3_600, pooled=8_900, time=scene.when)
         _step(
             console,
             "5",
@@ -203,19 +244,25 @@ def run_demo(console: Console, workdir: Path, *, generation: int = 3, trace: boo
         _step(console, "6", "offline-settlement record written and read back (DF04 EF06)")
         balance = purse.balance(conn)
         _step(console, "7", f"balance now ¥{yuan(balance.account)}")
-    if trace:
-        console.print(
-            f"\n  [bold]APDU trace of the visit[/bold]: {hospital.trace.count('card')} card "
-            f"and {hospital.trace.count('psam')} PSAM APDUs (PIN and key data masked)"
-        )
-        for line in hospital.trace.text().splitlines():
-            console.print(f"    {line}", style="dim", soft_wrap=True, markup=False)
+    return hospital
 
-    # -- the pharmacy ----------------------------------------------------------------------
+
+def _print_trace(console: Console, terminal: Terminal) -> None:
+    """The visit's APDUs, PIN and key data masked."""
+    console.print(
+        f"\n  [bold]APDU trace of the visit[/bold]: {terminal.trace.count('card')} card "
+        f"and {terminal.trace.count('psam')} PSAM APDUs (PIN and key data masked)"
+    )
+    for line in terminal.trace.text().splitlines():
+        console.print(f"    {line}", style="dim", soft_wrap=True, markup=False)
+
+
+def _pharmacy_purchase(scene: _Scene) -> CardFacts:
+    """A pharmacy without a PSAM reads and debits through the HSM's national strings."""
+    console = scene.console
     console.print("\n[bold]Pharmacy purchase[/bold] (no PSAM: the HSM, through national strings)")
-    pharmacy = Terminal(card, hotlist=hotlist, pinpad=_Pad(console, DEMO_PIN))
-    national = NationalInterface(pharmacy)
-    host = HsmHost(hsm)
+    national = NationalInterface(Terminal(scene.card, hotlist=scene.hotlist, pinpad=scene.pad()))
+    host = HsmHost(scene.hsm)
     code, out = national.iReadCardBas(1)
     _step(console, "1", f"iReadCardBas → {code} {out}  (no PSAM: fall back to the HSM)")
     code, step1 = national.iReadCardBas_HSM_Step1(1)
@@ -224,7 +271,8 @@ def run_demo(console: Console, workdir: Path, *, generation: int = 3, trace: boo
     _exact(console, basic)
     facts = CardFacts.from_basic(basic)
     card_info = f"{facts.card_id}|{facts.card_number}|"
-    code, step1 = national.iDoDebit_HSM_Step1(1, card_info, f"35.80|0.00|{when:%Y%m%d%H%M%S}|")
+    pay_info = f"35.80|0.00|{scene.when:%Y%m%d%H%M%S}|"
+    code, step1 = national.iDoDebit_HSM_Step1(1, card_info, pay_info)
     code, out = national.iDoDebit_HSM_Step2(host.debit(step1, facts))
     _step(console, "3", f"iDoDebit_HSM_Step1/2 (¥35.80) → {code}")
     _exact(console, out)
@@ -233,34 +281,37 @@ def run_demo(console: Console, workdir: Path, *, generation: int = 3, trace: boo
     code, records = national.iReadDebitRecord(1)
     _step(console, "5", f"iReadDebitRecord → {code}")
     _exact(console, records)
+    return facts
 
-    # -- loss ------------------------------------------------------------------------------
+
+def _loss_and_replacement(
+    scene: _Scene, hospital: Terminal, facts: CardFacts, *, trace: bool
+) -> None:
+    """The card is reported lost, refused, blocked, and a replacement is issued."""
+    console, hotlist = scene.console, scene.hotlist
     console.print("\n[bold]Loss reporting[/bold] (挂失 and 补卡)")
     hotlist.report(facts.card_number, facts.card_id, "持卡人电话挂失")
     _step(console, "1", f"card {facts.card_number} reported lost")
-    code, out = national.iReadCardBas_HSM_Step1(1)
+    pharmacy = NationalInterface(Terminal(scene.card, hotlist=hotlist, pinpad=scene.pad()))
+    code, out = pharmacy.iReadCardBas_HSM_Step1(1)
     _step(console, "2", f"the pharmacy refuses it: iReadCardBas_HSM_Step1 → {code} {out}")
     try:
         with hospital.session():
             pass
     except HotlistedCardError as exc:
         _step(console, "3", f"so does the hospital: [red]{exc}[/red]")
-    _block_lost_card(console, card, psam, hotlist, trace=trace)
+    _block_lost_card(console, scene.card, scene.psam, hotlist, trace=trace)
     new_id = CardId(DEMO_CARD_ID.region, bytes.fromhex("00000002"), bytes.fromhex("FFFFFFFF"))
     new_number = make_card_number("A0000002")
-    replacement = _issue_card(new_id, new_number, generation)
+    replacement = _issue_card(new_id, new_number, scene.generation)
     hotlist.replace(facts.card_number, facts.card_id, new_number, new_id.hex)
-    save_image(replacement, workdir / "replacement.json")
-    fresh = Terminal(replacement, psam_reader=psam, hotlist=hotlist)
+    save_image(replacement, scene.workdir / "replacement.json")
+    fresh = Terminal(replacement, psam_reader=scene.psam, hotlist=hotlist)
     code, out = NationalInterface(fresh).iReadCardBas(1)
     _step(console, "6", f"replacement card {new_number} issued (补卡): iReadCardBas → {code}")
     _exact(console, out)
     listed = ", ".join(f"{e.card_number} ({e.kind.value})" for e in hotlist.entries())
     _step(console, "7", f"hotlist now: {listed}")
-    hotlist.close()
-    # the images as the story left them: the purse paid from, the application blocked
-    save_image(card, workdir / "card.json")
-    save_image(psam, workdir / "psam.json")
 
 
 def _block_lost_card(

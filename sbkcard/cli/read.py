@@ -30,7 +30,7 @@ from sbkcard.cli._terminal import add_terminal_arguments, build_terminal
 from sbkcard.errors import SbkcardError
 from sbkcard.identifiers.regions import region_name
 from sbkcard.terminal.national.codes import HSM_FALLBACK
-from sbkcard.terminal.national.interface import NationalInterface
+from sbkcard.terminal.national.interface import NationalInterface, national_date
 from sbkcard.terminal.operations.basic import BasicInfo, read_basic_info
 from sbkcard.terminal.security.hsm_host import HsmHost
 
@@ -74,11 +74,11 @@ def basic_table(info: BasicInfo) -> Table:
         ("出生日期 birth date", info.holder.birth_date),
         ("出生地 birthplace", info.holder.birthplace),
         ("卡号 card number", info.issuer.card_number),
-        ("卡识别码 card id", info.issuer.card_id),
+        ("卡识别码 card id", str(info.issuer.card_id)),
         ("发卡地区 region", region),
         ("规范版本 version", info.issuer.version),
-        ("发卡日期 issued", info.issuer.issue_date),
-        ("卡有效期 expiry", info.issuer.expiry),
+        ("发卡日期 issued", national_date(info.issue_date)),
+        ("卡有效期 expiry", national_date(info.expiry)),
         ("算法 algorithm", info.algorithm.label),
         ("复位信息 ATR history", info.history.hex().upper()),
         ("真伪 authenticity", "genuine (IRK checked)" if info.genuine else "not checked"),

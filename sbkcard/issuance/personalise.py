@@ -54,6 +54,7 @@ from sbkcard.keys.store_keyset import IssuerKeys, card_keys_of
 from sbkcard.simulator import SimulatedCard
 from sbkcard.terminal.connection import AuthPreference
 from sbkcard.terminal.hotlist import Hotlist
+from sbkcard.terminal.national.interface import national_date
 from sbkcard.terminal.operations.basic import BasicInfo, read_basic_info
 from sbkcard.terminal.operations.files import read_address
 from sbkcard.terminal.operations.pinpad import Pin
@@ -299,12 +300,12 @@ def _expected(order: CardOrder) -> dict[str, str]:
 def _read(info: BasicInfo) -> dict[str, str]:
     issuer, holder = info.issuer, info.holder
     return {
-        "card identification code": issuer.card_id,
+        "card identification code": str(issuer.card_id),
         "card number": issuer.card_number,
         "card type": issuer.card_type,
         "specification version": issuer.version,
-        "issue date": issuer.issue_date,
-        "expiry": issuer.expiry,
+        "issue date": national_date(issuer.issue_date),
+        "expiry": national_date(issuer.expiry),
         "SSN": holder.ssn,
         "name": holder.name,
         "gender": holder.gender,

@@ -406,10 +406,7 @@ def generate_parts(
     needed = len(custodians) if threshold is None else threshold
     with wiped(random_secret(length)) as key:
         key_kcv = check_value(bytes(key), algorithm)
-        if kind is PartKind.COMPONENT:
-            values = list(enumerate(split_components(key, len(custodians)), start=1))
-        else:
-            values = split_shares(key, needed, len(custodians))
+        values = _split(key, kind, needed, len(custodians))
         transcript.record(
             "key generated",
             operator,
@@ -440,15 +437,27 @@ def generate_parts(
             part_check_value(value, algorithm),
         )
         result.parts.append(part)
-        transcript.record(
-            f"{kind.value} issued",
-            custodian,
-            label=label,
-            index=index,
-            count=len(custodians),
-            check=part.check,
-        )
+        _record_part(transcript, part, "issued", count=part.count)
     return result
+
+
+def _split(key: bytearray, kind: PartKind, needed: int, count: int) -> list[tuple[int, bytearray]]:
+    """The numbered parts of ``key``: XOR components (all needed) or M-of-N shares."""
+    if kind is PartKind.COMPONENT:
+        return list(enumerate(split_components(key, count), start=1))
+    return split_shares(key, needed, count)
+
+
+def _record_part(transcript: Transcript, part: KeyPart, event: str, **more: Any) -> None:
+    """The transcript's line for a part issued or accepted (its check, never its value)."""
+    transcript.record(
+        f"{part.kind.value} {event}",
+        part.custodian,
+        label=part.key_label,
+        index=part.index,
+        **more,
+        check=part.check,
+    )
 
 
 # -- re-forming ------------------------------------------------------------------------------
@@ -548,16 +557,8 @@ def reform_key(
     """
     try:
         first = _consistent(parts)
-        if expected is not None and (
-            expected.label != first.key_label
-            or expected.kind is not first.kind
-            or expected.kcv != first.key_kcv
-        ):
-            raise CeremonyError(
-                f"the parts are for {first.key_label} ({first.kind.value}s, KCV "
-                f"{first.key_kcv}), the transcript for {expected.label} ({expected.kind.value}s,"
-                f" KCV {expected.kcv})"
-            )
+        if expected is not None:
+            _check_expected(first, expected)
         for part in parts:
             if expected is not None and part.index not in expected.checks:
                 raise CeremonyError(f"{part.title}: the transcript records no such part issued")
@@ -566,26 +567,8 @@ def reform_key(
                 where="re-forming",
                 expected=None if expected is None else expected.checks[part.index],
             )
-            transcript.record(
-                f"{part.kind.value} accepted",
-                part.custodian,
-                label=part.key_label,
-                index=part.index,
-                check=part.check,
-            )
-        if first.kind is PartKind.COMPONENT:
-            missing = sorted(set(range(1, first.count + 1)) - {p.index for p in parts})
-            if missing:
-                raise CeremonyError(
-                    f"components {missing} of {first.count} are missing: all are needed"
-                )
-            key = combine_components([part.value for part in parts])
-        else:
-            if len(parts) < first.threshold:
-                raise CeremonyError(
-                    f"{len(parts)} shares given, {first.threshold} of {first.count} needed"
-                )
-            key = combine_shares([(part.index, part.value) for part in parts], first.key_length)
+            _record_part(transcript, part, "accepted")
+        key = _combine(first, parts)
         kcv = check_value(bytes(key), first.algorithm)
         if kcv != first.key_kcv:
             zeroize(key)
@@ -603,6 +586,34 @@ def reform_key(
         parts=sorted(part.index for part in parts),
     )
     return key
+
+
+def _check_expected(first: KeyPart, expected: Expected) -> None:
+    """The parts are of the key the generation transcript recorded."""
+    if (
+        expected.label != first.key_label
+        or expected.kind is not first.kind
+        or expected.kcv != first.key_kcv
+    ):
+        raise CeremonyError(
+            f"the parts are for {first.key_label} ({first.kind.value}s, KCV "
+            f"{first.key_kcv}), the transcript for {expected.label} ({expected.kind.value}s,"
+            f" KCV {expected.kcv})"
+        )
+
+
+def _combine(first: KeyPart, parts: Sequence[KeyPart]) -> bytearray:
+    """The key from every component, or from at least the threshold of shares."""
+    if first.kind is PartKind.COMPONENT:
+        missing = sorted(set(range(1, first.count + 1)) - {p.index for p in parts})
+        if missing:
+            raise CeremonyError(
+                f"components {missing} of {first.count} are missing: all are needed"
+            )
+        return combine_components([part.value for part in parts])
+    if len(parts) < first.threshold:
+        raise CeremonyError(f"{len(parts)} shares given, {first.threshold} of {first.count} needed")
+    return combine_shares([(part.index, part.value) for part in parts], first.key_length)
 
 
 def reform_into_store(
@@ -675,32 +686,9 @@ def export_keys(
     if level not in (Level.PROVINCE, Level.CITY):
         raise CeremonyError(f"export: level 1 (city) or 2 (province), not {int(level)}")
     kek = store.info(kek_label)
-    try:
-        source = StoreKeySet.from_store(store, algorithm, region)
-        factors = source.level_factors(region, level)
-    except KeyStoreError as exc:
-        raise CeremonyError(f"export of {region}: {exc}") from exc
-    wanted = list(source.labels) if names is None else [card_key(n).name for n in names]
-    missing = sorted(set(wanted) - set(source.labels))
-    if missing:
-        raise CeremonyError(
-            f"{store.description}: no {algorithm.name} key at level {int(source.level)} "
-            f"for {missing}"
-        )
-    roots = {name: source.labels[name] for name in wanted}
-    entries: list[dict[str, Any]] = []
-    kcvs: dict[str, str] = {}
-    for name, label in roots.items():
-        wrapped = store.wrap(label, kek_label, factors)
-        kcvs[name] = wrapped.kcv
-        entries.append(
-            {
-                "name": name,
-                "length": wrapped.length,
-                "kcv": wrapped.kcv,
-                "wrapped": wrapped.data.hex(),
-            }
-        )
+    source, factors, roots = _export_source(store, algorithm, region, level, names)
+    entries = [_wrapped_entry(store, name, label, kek_label, factors) for name, label in roots]
+    kcvs = {entry["name"]: entry["kcv"] for entry in entries}
     package = {
         "format": EXPORT_FORMAT,
         "version": VERSION,
@@ -733,6 +721,73 @@ def export_keys(
     return kcvs
 
 
+def _export_source(
+    store: KeyStore, algorithm: Algorithm, region: str, level: Level, names: Sequence[str] | None
+) -> tuple[StoreKeySet, list[bytes], list[tuple[str, str]]]:
+    """The keys the store derives ``region``'s from, the factors down to ``level``, and
+    the (name, store label) of each key wanted (all when ``names`` is ``None``)."""
+    try:
+        source = StoreKeySet.from_store(store, algorithm, region)
+        factors = source.level_factors(region, level)
+    except KeyStoreError as exc:
+        raise CeremonyError(f"export of {region}: {exc}") from exc
+    wanted = list(source.labels) if names is None else [card_key(n).name for n in names]
+    missing = sorted(set(wanted) - set(source.labels))
+    if missing:
+        raise CeremonyError(
+            f"{store.description}: no {algorithm.name} key at level {int(source.level)} "
+            f"for {missing}"
+        )
+    return source, factors, [(name, source.labels[name]) for name in wanted]
+
+
+def _wrapped_entry(
+    store: KeyStore, name: str, label: str, kek_label: str, factors: Sequence[bytes]
+) -> dict[str, Any]:
+    """One key of an export package: derived and wrapped inside the store, KCV beside it."""
+    wrapped = store.wrap(label, kek_label, factors)
+    return {
+        "name": name,
+        "length": wrapped.length,
+        "kcv": wrapped.kcv,
+        "wrapped": wrapped.data.hex(),
+    }
+
+
+_PackageKey = tuple[str, int, str, bytes]
+"""A key of an export package: name, length, KCV, wrapped value."""
+
+
+def _package_contents(
+    source: Path, package: Mapping[str, Any]
+) -> tuple[Algorithm, str, Level, str, list[_PackageKey]]:
+    """An export package's algorithm, region, level, transport-key KCV and keys."""
+    try:
+        keys = [
+            (str(e["name"]), int(e["length"]), str(e["kcv"]), bytes.fromhex(e["wrapped"]))
+            for e in package["keys"]
+        ]
+        return (
+            Algorithm[package["algorithm"]],
+            str(package["region"]),
+            Level(int(package["level"])),
+            str(package["kek"]["kcv"]),
+            keys,
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CeremonyError(f"{source}: malformed export package ({exc})") from exc
+
+
+def _check_kek(store: KeyStore, kek_label: str, kcv: str) -> None:
+    """The transport key in the store is the one the package was wrapped under."""
+    kek = store.info(kek_label)
+    if kek.kcv != kcv:
+        raise CheckValueError(
+            f"transport key {kek_label!r} has KCV {kek.kcv}; the package was wrapped under "
+            f"a key with KCV {kcv}"
+        )
+
+
 def _exported_entry(report: TranscriptReport, digest: str) -> Mapping[str, Any]:
     for entry in report.entries:
         if entry.step == "keys exported" and entry.details.get("package_sm3") == digest:
@@ -763,26 +818,11 @@ def import_keys(
     """
     source = Path(package_path)
     data, package = _read_document(source, EXPORT_FORMAT, "export package")
-    try:
-        algorithm = Algorithm[package["algorithm"]]
-        region = str(package["region"])
-        level = Level(int(package["level"]))
-        kek_kcv = str(package["kek"]["kcv"])
-        keys = [
-            (str(e["name"]), int(e["length"]), str(e["kcv"]), bytes.fromhex(e["wrapped"]))
-            for e in package["keys"]
-        ]
-    except (KeyError, TypeError, ValueError) as exc:
-        raise CeremonyError(f"{source}: malformed export package ({exc})") from exc
+    algorithm, region, level, kek_kcv, keys = _package_contents(source, package)
     digest = sm3(data).hex()
     imported: list[KeyInfo] = []
     try:
-        kek = store.info(kek_label)
-        if kek.kcv != kek_kcv:
-            raise CheckValueError(
-                f"transport key {kek_label!r} has KCV {kek.kcv}; the package was wrapped under "
-                f"a key with KCV {kek_kcv}"
-            )
+        _check_kek(store, kek_label, kek_kcv)
         recorded: Mapping[str, Any] | None = None
         if exporter_transcript is not None:
             report = verified_transcript(exporter_transcript, exporter_head, what="exporter")

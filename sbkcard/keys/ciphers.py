@@ -100,7 +100,11 @@ def encrypt_block(key: bytes, data: bytes, algorithm: Algorithm) -> bytes:
     """ECB-encrypt whole blocks of ``data`` under ``key``.
 
     Known answer (GB/T 32907 appendix A): SM4 with K = P =
-    ``0123456789ABCDEFFEDCBA9876543210`` gives ``681EDF34D206965E86B3E94F536E4246``.
+    ``0123456789ABCDEFFEDCBA9876543210`` gives ``681EDF34D206965E86B3E94F536E4246``:
+
+    >>> k = bytes.fromhex("0123456789ABCDEFFEDCBA9876543210")
+    >>> encrypt_block(k, k, Algorithm.SM4).hex().upper()
+    '681EDF34D206965E86B3E94F536E4246'
     """
     check_key(key, algorithm)
     _check_blocks(data, algorithm, "plaintext")

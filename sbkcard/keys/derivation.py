@@ -57,7 +57,12 @@ def diversify(key: bytes, factors: Sequence[bytes], algorithm: Algorithm) -> byt
 
     Known answer (Part 9 figure 3 applied to the FIPS 81 ECB example): a double-length
     parent ``0123456789ABCDEF0123456789ABCDEF`` (which is single DES) and the factor
-    ``4E6F772069732074`` ("Now is t") give a left half ``3FA40E8A984D4815``.
+    ``4E6F772069732074`` ("Now is t") give a left half ``3FA40E8A984D4815``:
+
+    >>> from sbkcard.keys import Algorithm
+    >>> parent = bytes.fromhex("0123456789ABCDEF" * 2)
+    >>> diversify(parent, [b"Now is t"], Algorithm.DES)[:8].hex().upper()
+    '3FA40E8A984D4815'
     """
     check_key(key, algorithm, what="parent key")
     for level, factor in enumerate(factors, start=1):

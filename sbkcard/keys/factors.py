@@ -42,8 +42,11 @@ def city_factor(region: str) -> bytes:
 def card_factor(atr: bytes) -> bytes:
     """Level-3 factor: historical bytes T6…TD of ``atr`` (Part 9 §7.3.3).
 
-    Known answer (a real card): the ATR ``3B6D0000 00814A4446 8660 5199 000001AC`` gives
-    ``86 60 51 99 00 00 01 AC``.
+    Known answer (a real card's ATR): the ATR ``3B6D0000 00814A4446 8660 5199 000001AC``
+    gives ``86 60 51 99 00 00 01 AC``:
+
+    >>> card_factor(bytes.fromhex("3B6D000000814A444686605199000001AC")).hex().upper()
+    '86605199000001AC'
     """
     history = historical_bytes(atr)
     if len(history) < 13:

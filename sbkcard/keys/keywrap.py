@@ -42,7 +42,12 @@ def kw_wrap(kek: bytearray, algorithm: KeyAlgorithm, plaintext: bytearray) -> by
     """Wrap ``plaintext`` (≥ 16 bytes, a multiple of 8) under ``kek`` (SP 800-38F §6.2).
 
     Known answer (RFC 3394 §4.1): KEK ``000102…0F`` wraps ``00112233…FF`` (16 bytes) to
-    ``1FA68B0A8112B447AEF34BD8FB5A7B829D3E862371D2CFE5``.
+    ``1FA68B0A8112B447AEF34BD8FB5A7B829D3E862371D2CFE5``:
+
+    >>> kek = bytearray(range(16))
+    >>> key = bytearray.fromhex("00112233445566778899AABBCCDDEEFF")
+    >>> kw_wrap(kek, KeyAlgorithm.AES, key).hex().upper()
+    '1FA68B0A8112B447AEF34BD8FB5A7B829D3E862371D2CFE5'
     """
     if len(plaintext) < 16 or len(plaintext) % 8:
         raise UnsupportedKeyError(

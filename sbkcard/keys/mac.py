@@ -73,7 +73,14 @@ def mac(key: bytes, data: bytes, algorithm: Algorithm, iv: bytes | None = None) 
     appendix D.3, algorithm 3 with padding method 2): key
     ``7962D9ECE03D1ACD4C76089DCE131543`` over
     ``72C29C2371CC9BDB65B779B8E8D37B29ECC154AA56A8799FAE2F498F76ED92F2`` gives
-    ``5F1448EE``.
+    ``5F1448EE``:
+
+    >>> from sbkcard.keys import Algorithm
+    >>> key = bytes.fromhex("7962D9ECE03D1ACD4C76089DCE131543")
+    >>> data = bytes.fromhex(
+    ...     "72C29C2371CC9BDB65B779B8E8D37B29ECC154AA56A8799FAE2F498F76ED92F2")
+    >>> mac(key, data, Algorithm.DES).hex().upper()
+    '5F1448EE'
     """
     check_key(key, algorithm)
     padded = pad80(data, algorithm.block_size)

@@ -36,6 +36,8 @@ if TYPE_CHECKING:
     from sbkcard.terminal.operations.basic import read_basic_info as read_basic_info
     from sbkcard.terminal.operations.maintenance import block_application as block_application
     from sbkcard.terminal.operations.maintenance import block_card as block_card
+    from sbkcard.terminal.operations.pinpad import CallbackPinPad as CallbackPinPad
+    from sbkcard.terminal.operations.pinpad import ConsolePinPad as ConsolePinPad
     from sbkcard.terminal.policy import CardPolicy as CardPolicy
     from sbkcard.terminal.security.hsm import HsmModule as HsmModule
     from sbkcard.terminal.security.hsm import KeyService as KeyService
@@ -56,6 +58,8 @@ _HOMES = {
     "read_basic_info": "sbkcard.terminal.operations.basic",
     "block_application": "sbkcard.terminal.operations.maintenance",
     "block_card": "sbkcard.terminal.operations.maintenance",
+    "CallbackPinPad": "sbkcard.terminal.operations.pinpad",
+    "ConsolePinPad": "sbkcard.terminal.operations.pinpad",
     "CardPolicy": "sbkcard.terminal.policy",
     "HsmModule": "sbkcard.terminal.security.hsm",
     "KeyService": "sbkcard.terminal.security.hsm",

@@ -34,10 +34,12 @@ from enum import Enum
 
 from sbkcard.apdu import builders as b
 from sbkcard.apdu.errors import TlvError
+from sbkcard.apdu.status import SW, parse_tries_left, tries_left
 from sbkcard.apdu.tlv import parse_ber_tlv, parse_simple_tlv
 from sbkcard.applet_model.data_items import FILE_ITEMS, DataItem
+from sbkcard.applet_model.records import IssuerData, RecordError
 from sbkcard.applet_model.ssse import Layout, LayoutError, national_tree
-from sbkcard.applet_model.tree import EF, Access, Rule, Tree
+from sbkcard.applet_model.tree import EF, Access, Rule, Tree, permits
 from sbkcard.errors import SbkcardError
 from sbkcard.identifiers.atr import historical_bytes
 from sbkcard.identifiers.errors import IdentifierError
@@ -55,14 +57,13 @@ from sbkcard.terminal.errors import (
 )
 from sbkcard.terminal.hotlist import Hotlist
 from sbkcard.terminal.operations.pinpad import Pin, PinPad, PinPrompt, enter_pin
-from sbkcard.terminal.operations.values import item_text
 from sbkcard.terminal.policy import CardPolicy
 from sbkcard.terminal.security.base import CardContext, SecurityModule
 from sbkcard.terminal.transports.transport import ReaderSession
 
 SSSE = "SSSE"
 CHALLENGE_LENGTH = 8
-RANGE_REFUSALS = frozenset({0x6A81, 0x6A86})
+RANGE_REFUSALS = frozenset({SW.FUNCTION_NOT_SUPPORTED, SW.WRONG_P1P2})
 """What a COS without READ RECORD's range modes answers them (Part 5 table 33)."""
 LAST_RECORD = 0xFE
 """The highest record number (Part 5 §6.10.2)."""
@@ -108,29 +109,6 @@ def default_algorithm(region: str) -> Algorithm:
     """The algorithm of a card whose FCI has no tag ``86``: SSF33 for Beijing (region 11),
     DES otherwise (S3 §10.1)."""
     return Algorithm.SSF33 if region.startswith("11") else Algorithm.DES
-
-
-@dataclass(frozen=True)
-class IssuerInfo:
-    """SSSE EF05, 发卡机构数据 (S2 §8.1.1), as the interface writes each item."""
-
-    card_id: str
-    card_type: str
-    version: str
-    init_org: str
-    issue_date: str
-    expiry: str
-    card_number: str
-
-    @property
-    def region(self) -> str:
-        """发卡地区行政区划代码: the first 6 characters of the card identification code."""
-        return self.card_id[:6]
-
-    @property
-    def layout(self) -> Layout:
-        """1.0, 2.0 or 3.0 from the version's first three characters (S3 §10.2)."""
-        return Layout.of(self.version)
 
 
 def decode_records(data: bytes) -> dict[tuple[int, int], bytes]:
@@ -194,7 +172,7 @@ class Connection:
         self.rng = rng
         self.clock = clock
         self.fci: Fci | None = None
-        self.issuer: IssuerInfo | None = None
+        self.issuer: IssuerData | None = None
         self.context: CardContext | None = None
         self.tree: Tree | None = None
         self.current_df: str | None = None
@@ -203,7 +181,7 @@ class Connection:
 
     # -- preprocessing --------------------------------------------------------------------
 
-    def open(self) -> IssuerInfo:
+    def open(self) -> IssuerData:
         """Power up, select the SSSE, read EF05, check the card (Part 7 §5, §5.4).
 
         The issuer data and card context are kept before the checks, so that a terminal
@@ -218,28 +196,17 @@ class Connection:
         items = FILE_ITEMS["SSSE/EF05"]
         with card.during("reading the issuer data (EF05)"):
             raw = self.read_all_records(0x05, items, "READ RECORD SSSE EF05")
-        values = decode_records(raw)
-
-        def text(field: str, cut: int | None = None) -> str:
-            (item,) = [i for i in items if i.field == field]
-            value = values.get((item.tag or 0, 1))
-            return "" if value is None else item_text(item, value)[:cut]
-
-        issuer = IssuerInfo(
-            card_id=text("card_id"),
-            card_type=text("card_type"),
-            version=text("version"),
-            init_org=text("init_org"),
-            issue_date=text("issue_date"),
-            expiry=text("expiry"),
-            card_number=text("card_number", 9),
-        )
-        if len(issuer.card_id) != 32:
+        try:
+            issuer = IssuerData.decode(raw)
+        except RecordError as exc:
+            raise UnsupportedCardError(f"EF05 is not well formed: {exc}") from exc
+        if issuer.card_id is None:
             raise UnsupportedCardError("EF05 holds no card identification code (tag 01)")
-        algorithm = self.fci.algorithm or default_algorithm(issuer.region)
+        card_id = issuer.card_id
+        algorithm = self.fci.algorithm or default_algorithm(card_id.region)
         self.issuer = issuer
         self.context = CardContext(
-            atr, bytes.fromhex(issuer.card_id), issuer.card_number, issuer.version, algorithm
+            atr, card_id.to_bytes(), issuer.card_number, issuer.version, algorithm
         )
         try:
             layout = issuer.layout
@@ -249,7 +216,7 @@ class Connection:
             layout_error = None
             self.tree = _tree(Layout.V2 if layout is Layout.V1 else layout, algorithm)
         if self.hotlist is not None:
-            self.hotlist.ensure_clear(issuer.card_number, issuer.card_id)
+            self.hotlist.ensure_clear(issuer.card_number, card_id.hex)
         self.policy.check(issuer, self.clock().date())
         if layout_error is not None:
             raise UnsupportedCardError(str(layout_error)) from layout_error
@@ -279,11 +246,11 @@ class Connection:
 
     def _select_name(self, name: bytes, what: str) -> bytes:
         response = self.card.send(b.select_by_name(name))
-        if response.sw == 0x6A81:
+        if response.sw == SW.FUNCTION_NOT_SUPPORTED:
             raise CardBlockedError(response.sw, what)
-        if response.sw == 0x9303:
+        if response.sw == SW.APP_BLOCKED:
             raise ApplicationBlockedError(response.sw, what)
-        if response.sw != 0x9000:
+        if response.sw != SW.OK:
             raise CardStatusError(response.sw, what)
         return response.data
 
@@ -326,9 +293,9 @@ class Connection:
             expected = min(max(records_length(items), 1), 256) if le is None else le
             command = b.read_record(1, sfi=sfi, mode=b.RecordMode.FROM_RECORD_TO_LAST, le=expected)
             response = self.card.send(command)
-            if response.sw == 0x6A83:
+            if response.sw == SW.RECORD_NOT_FOUND:
                 return b""
-            if response.sw == 0x9000:
+            if response.sw == SW.OK:
                 return response.data
             if response.sw not in RANGE_REFUSALS:
                 raise CardStatusError(response.sw, what)
@@ -336,9 +303,9 @@ class Connection:
         data = b""
         for number in range(1, LAST_RECORD + 1):
             response = self.card.send(b.read_record(number, sfi=sfi))
-            if response.sw == 0x6A83:
+            if response.sw == SW.RECORD_NOT_FOUND:
                 break
-            if response.sw != 0x9000:
+            if response.sw != SW.OK:
                 raise CardStatusError(response.sw, f"{what} (record {number})")
             data += response.data
         return data
@@ -371,19 +338,12 @@ class Connection:
 
     def can_meet(self, access: Access) -> bool:
         """Whether :meth:`require` could meet ``access`` without asking the cardholder."""
-        rule = access.rule
-        if rule is Rule.FREE:
-            return True
-        if rule is Rule.NEVER:
-            return False
-        keyed = access.key in self.granted or (access.key is not None and self.has_module())
-        if rule is Rule.PIN:
-            return self.pin_verified
-        if rule is Rule.KEY:
-            return keyed
-        if rule is Rule.PIN_OR_KEY:
-            return self.pin_verified or keyed
-        return self.pin_verified and keyed
+        key = access.key
+        return permits(
+            access.rule,
+            lambda: self.pin_verified,
+            lambda: key in self.granted or (key is not None and self.has_module()),
+        )
 
     def terminal_number(self) -> str:
         """终端机编号: the security module's (the PSAM's file 0016); the terminal's own
@@ -415,12 +375,21 @@ class Connection:
             challenge = card.call(b.get_challenge(CHALLENGE_LENGTH), "GET CHALLENGE")
             original = self.rng(8)
             auth = module.auth_data(self.ctx, spec, version or 1, challenge, original)
-            card.call(
-                b.external_authenticate(spec.card_kid, auth, original, version),
-                f"EXTERNAL AUTHENTICATE {spec.name}",
-            )
-        self.granted.add(spec.name)
+            self.present_authentication(spec, auth, original, version)
         return auth
+
+    def present_authentication(
+        self, key: KeySpec, auth: bytes, original: bytes, version: int | None = None
+    ) -> None:
+        """EXTERNAL AUTHENTICATE of the current DF with ``auth`` computed elsewhere (the
+        security module, or an HSM in two-step mode); the key counts as granted."""
+        if key.card_kid is None:
+            raise InvalidInputError(f"key {key.name} is not used for external authentication")
+        self.card.call(
+            b.external_authenticate(key.card_kid, auth, original, version),
+            f"EXTERNAL AUTHENTICATE {key.name}",
+        )
+        self.granted.add(key.name)
 
     def pad(self) -> PinPad:
         """The PIN pad (:class:`InvalidInputError` when the terminal has none)."""
@@ -443,9 +412,9 @@ class Connection:
 
     def require(self, access: Access, prefer: AuthPreference = AuthPreference.PIN) -> None:
         """Meet ``access`` in the current DF (S3 §2.1.3 step 6)."""
-        rule = access.rule
-        if rule is Rule.FREE:
+        if access.allows(self.pin_verified, self.granted):
             return
+        rule = access.rule
         if rule is Rule.NEVER:
             raise InvalidInputError("the file is maintained by the card's COS only")
         if rule is Rule.PIN:
@@ -457,11 +426,10 @@ class Connection:
         elif rule is Rule.PIN_AND_KEY:
             self._key(access.key)
             self._pin()
-        elif not (self.pin_verified or access.key in self.granted):
-            if prefer is AuthPreference.PIN:
-                self._pin()
-            else:
-                self._key(access.key)
+        elif prefer is AuthPreference.PIN:
+            self._pin()
+        else:
+            self._key(access.key)
 
     def _pin(self) -> None:
         if not self.pin_verified:
@@ -483,10 +451,10 @@ def card_type(atr: bytes) -> bytes:
 
 def check_pin_status(sw: int, command: str) -> None:
     """Raise the PIN error a VERIFY / CHANGE PIN status word means (``9000`` passes)."""
-    if sw == 0x9000:
+    if sw == SW.OK:
         return
-    if sw == 0x6983 or sw == 0x63C0:
+    if sw in (SW.AUTH_BLOCKED, tries_left(0)):
         raise PinBlockedError(sw, command)
-    if sw & 0xFFF0 == 0x63C0:
+    if parse_tries_left(sw) is not None:
         raise WrongPinError(sw, command)
     raise CardStatusError(sw, command)

@@ -8,7 +8,7 @@ status word (:class:`CardStatusError`), so nothing of the card's answer is lost.
 
 from __future__ import annotations
 
-from sbkcard.apdu.status import describe
+from sbkcard.apdu.status import SW, describe
 from sbkcard.errors import SbkcardError
 
 
@@ -55,7 +55,7 @@ class ApplicationBlockedError(CardStatusError):
     §13.2) — or, as :class:`CardBlockedError`, ``6A81`` (CARD BLOCK, §13.1)."""
 
     def __init__(self, sw: int, command: str, *, device: str = "card") -> None:
-        what = "card blocked" if sw == 0x6A81 else "application blocked"
+        what = "card blocked" if sw == SW.FUNCTION_NOT_SUPPORTED else "application blocked"
         super().__init__(
             sw,
             command,

@@ -29,6 +29,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from sbkcard.applet_model.ssse import LayoutError
 from sbkcard.terminal.errors import (
     CardExpiredError,
     CardNotYetValidError,
@@ -36,7 +37,7 @@ from sbkcard.terminal.errors import (
 )
 
 if TYPE_CHECKING:
-    from sbkcard.terminal.connection import IssuerInfo
+    from sbkcard.applet_model.records import IssuerData
 
 VERSIONS = ("1.0", "2.0", "3.0")
 """The specification versions a terminal supports by default (first three characters)."""
@@ -61,7 +62,7 @@ class CardPolicy:
     init_orgs: tuple[str, ...] | None = None
     block_hotlisted: str | None = None
 
-    def check(self, issuer: IssuerInfo, today: dt.date) -> None:
+    def check(self, issuer: IssuerData, today: dt.date) -> None:
         """Raise the error of the first §5.4 check ``issuer`` fails on ``today``."""
         org = issuer.init_org
         if self.init_orgs is not None and not org.startswith(tuple(self.init_orgs)):
@@ -74,7 +75,10 @@ class CardPolicy:
                 f"card type {issuer.card_type or '(none)'} (EF05 tag 02) is not one this "
                 f"terminal supports ({', '.join(self.card_types)})"
             )
-        head = issuer.version.strip("\x00 ")[:3] or "1.0"
+        try:
+            head: str | None = issuer.layout.value
+        except LayoutError:
+            head = None
         if head not in self.versions:
             supported = ", ".join(f"{v}x" for v in self.versions)
             raise UnsupportedCardError(
@@ -84,21 +88,14 @@ class CardPolicy:
         check_validity(issuer, today)
 
 
-def card_date(text: str, field: str) -> dt.date | None:
-    """An EF05 date as the interface writes it (``YYYYMMDD``; empty: none)."""
-    if not text:
-        return None
-    try:
-        return dt.datetime.strptime(text, "%Y%m%d").date()
-    except ValueError:
-        raise UnsupportedCardError(f"{field} {text!r} is not a date (CCYYMMDD)") from None
-
-
-def check_validity(issuer: IssuerInfo, today: dt.date) -> None:
+def check_validity(issuer: IssuerData, today: dt.date) -> None:
     """The card's validity period (Part 7 §5.4): issued on or before ``today``, not expired."""
-    issued = card_date(issuer.issue_date, "issue date (EF05 tag 05)")
-    expiry = card_date(issuer.expiry, "expiry (EF05 tag 06)")
-    dates = {"issue_date": issuer.issue_date, "expiry": issuer.expiry, "today": f"{today:%Y%m%d}"}
+    issued, expiry = issuer.issue_date, issuer.expiry
+    dates = {
+        "issue_date": "" if issued is None else f"{issued:%Y%m%d}",
+        "expiry": "" if expiry is None else f"{expiry:%Y%m%d}",
+        "today": f"{today:%Y%m%d}",
+    }
     if issued is not None and today < issued:
         raise CardNotYetValidError(
             f"card {issuer.card_number} is not valid yet: issued {issued}, today is {today}",

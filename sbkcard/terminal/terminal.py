@@ -143,7 +143,7 @@ class Terminal:
                     raise
                 raise self._block_hotlisted(conn, exc, self.policy.block_hotlisted) from exc
             if expect is not None and (
-                expect[0].upper() != issuer.card_id or expect[1].upper() != issuer.card_number
+                expect[0].upper() != str(issuer.card_id) or expect[1].upper() != issuer.card_number
             ):
                 raise CardMismatchError(
                     f"the card in the reader is {issuer.card_id}|{issuer.card_number}, not "

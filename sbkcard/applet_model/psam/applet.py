@@ -46,9 +46,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from hmac import compare_digest
 
-from sbkcard.apdu import SW, ApduFormatError, CommandAPDU, more_data, tries_left, wrong_le
+from sbkcard.apdu import SW, ApduFormatError, CommandAPDU, bodies, more_data, tries_left, wrong_le
 from sbkcard.apdu.tlv import build_ber_tlv
-from sbkcard.applet_model.applet import log_fault
+from sbkcard.applet_model.applet import CardRefusal, log_fault
 from sbkcard.applet_model.psam.errors import PsamError
 from sbkcard.applet_model.psam.files import decode_sequence, encode_sequence
 from sbkcard.applet_model.psam.key_records import (
@@ -107,14 +107,6 @@ _KEY_COMMAND_LC = {
 }
 
 
-class _Reject(Exception):
-    """Ends a command with a status word; raised inside the transaction, so nothing is written."""
-
-    def __init__(self, sw: int) -> None:
-        super().__init__(f"{sw:04X}")
-        self.sw = sw
-
-
 @dataclass(frozen=True)
 class _Location:
     """The current DF: an environment's DDF, or its ADF (DF01)."""
@@ -160,7 +152,7 @@ def _check_le(cmd: CommandAPDU, length: int) -> None:
     so does a case-4 command, whose Le a T=0 card never sees (Part 2 §9.3.1.4).
     """
     if length and not cmd.data and cmd.le is not None and cmd.le != length:
-        raise _Reject(wrong_le(length))
+        raise CardRefusal(wrong_le(length))
 
 
 def _is_bcd(value: int) -> bool:
@@ -210,11 +202,11 @@ class Psam:
         try:
             handler = self._handler(cmd)
             if cmd.extended:
-                raise _Reject(SW.WRONG_LENGTH)
+                raise CardRefusal(SW.WRONG_LENGTH)
             with self.storage.transaction() as tx:
                 data, sw = handler(self, cmd, tx)
-        except _Reject as reject:
-            return _sw(reject.sw)
+        except CardRefusal as refusal:
+            return _sw(refusal.sw)
         except UnsupportedAlgorithmError:
             return _sw(SW.FUNCTION_NOT_SUPPORTED)
         except Exception as exc:  # a COS answers, whatever happened inside it
@@ -230,10 +222,10 @@ class Psam:
         entry = _COMMANDS.get(cmd.ins)
         if entry is None:
             known = cmd.cla in _CLASSES
-            raise _Reject(SW.INS_NOT_SUPPORTED if known else SW.CLA_NOT_SUPPORTED)
+            raise CardRefusal(SW.INS_NOT_SUPPORTED if known else SW.CLA_NOT_SUPPORTED)
         cla, handler = entry
         if cmd.cla != cla:
-            raise _Reject(SW.CLA_NOT_SUPPORTED)
+            raise CardRefusal(SW.CLA_NOT_SUPPORTED)
         return handler
 
     # -- state helpers -------------------------------------------------------------------
@@ -246,7 +238,7 @@ class Psam:
 
     def _require_adf(self) -> Environment:
         if not self._location.in_adf:
-            raise _Reject(SW.CONDITIONS_NOT_SATISFIED)
+            raise CardRefusal(SW.CONDITIONS_NOT_SATISFIED)
         return self._location.env
 
     @staticmethod
@@ -259,34 +251,34 @@ class Psam:
     def _ef_in_current_df(self, fid: int) -> EfSpec:
         spec = file_spec(fid)
         if spec is None or spec.in_adf != self._location.in_adf:
-            raise _Reject(SW.FILE_NOT_FOUND)
+            raise CardRefusal(SW.FILE_NOT_FOUND)
         return spec
 
     # -- SELECT (Part 9 §9.1) ------------------------------------------------------------
 
     def _select(self, cmd: CommandAPDU, tx: Transaction) -> _Answer:
         if cmd.p2 != 0x00:
-            raise _Reject(SW.WRONG_P1P2)
+            raise CardRefusal(SW.WRONG_P1P2)
         data = cmd.data
         if cmd.p1 == 0x04:
             if not 5 <= len(data) <= 16:
-                raise _Reject(SW.WRONG_LENGTH)
+                raise CardRefusal(SW.WRONG_LENGTH)
             target = self._by_name(tx, data)
         elif cmd.p1 == 0x00:
             if data and len(data) != 2:
-                raise _Reject(SW.WRONG_LENGTH)
+                raise CardRefusal(SW.WRONG_LENGTH)
             target = self._by_df_fid(tx, int.from_bytes(data) if data else MF_FID)
         elif cmd.p1 == 0x02:
             if len(data) != 2:
-                raise _Reject(SW.WRONG_LENGTH)
+                raise CardRefusal(SW.WRONG_LENGTH)
             spec = self._ef_in_current_df(int.from_bytes(data))
             env = self._location.env
             if spec.structure is Structure.TRANSPARENT and tx.read(env.ef_key(spec.fid)) is None:
-                raise _Reject(SW.FILE_NOT_FOUND)
+                raise CardRefusal(SW.FILE_NOT_FOUND)
             self._ef = spec.fid
             return b"", SW.OK
         else:
-            raise _Reject(SW.WRONG_P1P2)
+            raise CardRefusal(SW.WRONG_P1P2)
         fci = self._fci(tx, target)
         _check_le(cmd, len(fci))
         if target != self._location:
@@ -311,7 +303,7 @@ class Psam:
         env = self._location.env
         if is_adf and tx.read(env.adf_path) is not None:
             return _Location(env, True)
-        raise _Reject(SW.FILE_NOT_FOUND)
+        raise CardRefusal(SW.FILE_NOT_FOUND)
 
     @staticmethod
     def _fci(tx: Transaction, target: _Location) -> bytes:
@@ -331,77 +323,77 @@ class Psam:
 
     def _read_binary(self, cmd: CommandAPDU, tx: Transaction) -> _Answer:
         if cmd.data or cmd.le is None:
-            raise _Reject(SW.WRONG_LENGTH)
+            raise CardRefusal(SW.WRONG_LENGTH)
         if cmd.p1 & 0x80:
             if cmd.p1 & 0x60:
-                raise _Reject(SW.WRONG_P1P2)
+                raise CardRefusal(SW.WRONG_P1P2)
             spec = self._by_sfi(cmd.p1 & 0x1F)
             offset = cmd.p2
         else:
             spec = self._current_ef()
             offset = cmd.p1 << 8 | cmd.p2
         if spec.structure is not Structure.TRANSPARENT:
-            raise _Reject(SW.INCOMPATIBLE_FILE)
+            raise CardRefusal(SW.INCOMPATIBLE_FILE)
         content = tx.read(self._location.env.ef_key(spec.fid))
         if content is None:
-            raise _Reject(SW.FILE_NOT_FOUND)
+            raise CardRefusal(SW.FILE_NOT_FOUND)
         self._ef = spec.fid
         if offset >= len(content):
-            raise _Reject(SW.WRONG_OFFSET)
+            raise CardRefusal(SW.WRONG_OFFSET)
         available = len(content) - offset
         if cmd.le != 256 and cmd.le > available:
-            raise _Reject(wrong_le(available))
+            raise CardRefusal(wrong_le(available))
         return content[offset : offset + min(cmd.le, available)], SW.OK
 
     def _read_record(self, cmd: CommandAPDU, tx: Transaction) -> _Answer:
         if cmd.data or cmd.le is None:
-            raise _Reject(SW.WRONG_LENGTH)
+            raise CardRefusal(SW.WRONG_LENGTH)
         if cmd.p2 & 0x07 != 0x04 or cmd.p1 == 0:
-            raise _Reject(SW.WRONG_P1P2)
+            raise CardRefusal(SW.WRONG_P1P2)
         sfi = cmd.p2 >> 3
         spec = self._by_sfi(sfi) if sfi else self._current_ef()
         if spec.structure is not Structure.RECORD:
-            raise _Reject(SW.INCOMPATIBLE_FILE)
+            raise CardRefusal(SW.INCOMPATIBLE_FILE)
         self._ef = spec.fid
         record = tx.read(self._location.env.dir_record_key(cmd.p1))
         if record is None:
-            raise _Reject(SW.RECORD_NOT_FOUND)
+            raise CardRefusal(SW.RECORD_NOT_FOUND)
         _check_le(cmd, len(record))
         return record, SW.OK
 
     def _by_sfi(self, sfi: int) -> EfSpec:
         if sfi == 0:
-            raise _Reject(SW.FILE_NOT_FOUND)
+            raise CardRefusal(SW.FILE_NOT_FOUND)
         return self._ef_in_current_df(sfi)
 
     def _current_ef(self) -> EfSpec:
         if self._ef is None:
-            raise _Reject(SW.NO_CURRENT_EF)
+            raise CardRefusal(SW.NO_CURRENT_EF)
         return self._ef_in_current_df(self._ef)
 
     # -- GET CHALLENGE, GET RESPONSE ------------------------------------------------------
 
     def _get_challenge(self, cmd: CommandAPDU, tx: Transaction) -> _Answer:
         if cmd.p1 or cmd.p2:
-            raise _Reject(SW.WRONG_P1P2)
+            raise CardRefusal(SW.WRONG_P1P2)
         if cmd.data or cmd.le not in self._location.env.challenge_lengths:
-            raise _Reject(SW.WRONG_LENGTH)
+            raise CardRefusal(SW.WRONG_LENGTH)
         self._challenge = self._random(cmd.le)
         return self._challenge, SW.OK
 
     def _get_response(self, cmd: CommandAPDU, tx: Transaction) -> _Answer:
         if cmd.p1 or cmd.p2:
-            raise _Reject(SW.WRONG_P1P2)
+            raise CardRefusal(SW.WRONG_P1P2)
         if cmd.data or cmd.le is None:
-            raise _Reject(SW.WRONG_LENGTH)
+            raise CardRefusal(SW.WRONG_LENGTH)
         held = self._held
         if not held:
-            raise _Reject(SW.CONDITIONS_NOT_SATISFIED)
+            raise CardRefusal(SW.CONDITIONS_NOT_SATISFIED)
         if cmd.le == len(held):
             return held, SW.OK
         if cmd.le > len(held):
             self._pending = held
-            raise _Reject(wrong_le(len(held)))
+            raise CardRefusal(wrong_le(len(held)))
         self._pending = held[cmd.le :]
         return held[: cmd.le], more_data(len(self._pending))
 
@@ -409,28 +401,29 @@ class Psam:
 
     def _external_authenticate(self, cmd: CommandAPDU, tx: Transaction) -> _Answer:
         if cmd.p1:
-            raise _Reject(SW.WRONG_P1P2)
+            raise CardRefusal(SW.WRONG_P1P2)
         data = cmd.data
         if len(data) not in (0x10, 0x11):
-            raise _Reject(SW.WRONG_LENGTH)
+            raise CardRefusal(SW.WRONG_LENGTH)
         env = self._require_adf()
         challenge, self._challenge = self._challenge, None
         if challenge is None:
-            raise _Reject(SW.REF_DATA_INVALID)
+            raise CardRefusal(SW.REF_DATA_INVALID)
         kid = cmd.p2
         cell = allocation_of(kid)
         record = None
-        if cell is not None and cell.holder is KeyHolder.PSAM and data[16:] in (b"", b"\x00"):
+        body = bodies.parse(bodies.EXTERNAL_AUTHENTICATE, data)
+        if cell is not None and cell.holder is KeyHolder.PSAM and body.version in (None, 0):
             record = self._record(tx, env, cell.authority, KeyType.MAINTENANCE, kid)
         if record is None:
-            raise _Reject(SW.REF_NOT_FOUND)
+            raise CardRefusal(SW.REF_NOT_FOUND)
         counter = tx.read(env.tries_key(kid)) or bytes((AUTH_KEY_TRIES, AUTH_KEY_TRIES))
         maximum, left = counter[0], counter[1]
         if left == 0:
-            raise _Reject(SW.AUTH_BLOCKED)
+            raise CardRefusal(SW.AUTH_BLOCKED)
         cipher = record.algorithm.cipher
-        expected = auth_data(session_key(record.key, challenge, cipher), data[8:16], cipher)
-        if compare_digest(expected, data[:8]):
+        expected = auth_data(session_key(record.key, challenge, cipher), body.original, cipher)
+        if compare_digest(expected, body.auth):
             if left != maximum:
                 tx.write(env.tries_key(kid), bytes((maximum, maximum)))
             self._authenticated.add(kid)
@@ -447,13 +440,13 @@ class Psam:
         purchase in progress are dropped.
         """
         if cmd.p1 or cmd.p2:
-            raise _Reject(SW.WRONG_P1P2)
+            raise CardRefusal(SW.WRONG_P1P2)
         if len(cmd.data) != 1:
-            raise _Reject(SW.WRONG_LENGTH)
+            raise CardRefusal(SW.WRONG_LENGTH)
         self._require_adf()
         province = cmd.data[0]
         if province == 0 or not _is_bcd(province):
-            raise _Reject(SW.WRONG_DATA)
+            raise CardRefusal(SW.WRONG_DATA)
         self._session = None
         self._purchase = None
         return b"", SW.OK
@@ -466,16 +459,16 @@ class Psam:
         data = cmd.data
         count, extra = divmod(len(data) - env.block_size, 8)
         if len(data) < env.block_size or extra or count > 3:
-            raise _Reject(SW.WRONG_LENGTH)
+            raise CardRefusal(SW.WRONG_LENGTH)
         levels, type_code = split_usage(cmd.p1)
         cell = allocation_of(cmd.p2)
         record = None if cell is None else self._record(tx, env, cell.authority, type_code, cmd.p2)
         if record is None:
-            raise _Reject(SW.REF_NOT_FOUND)
+            raise CardRefusal(SW.REF_NOT_FOUND)
         if not record.key_type.operations:
-            raise _Reject(SW.CONDITIONS_NOT_SATISFIED)
+            raise CardRefusal(SW.CONDITIONS_NOT_SATISFIED)
         if levels != record.levels or count != record.levels:
-            raise _Reject(SW.WRONG_DATA)
+            raise CardRefusal(SW.WRONG_DATA)
         cipher = record.algorithm.cipher
         factors = [data[8 * i : 8 * i + 8] for i in range(count)]
         child = diversify(record.key, factors[::-1], cipher)
@@ -489,19 +482,19 @@ class Psam:
     def _cipher_data(self, cmd: CommandAPDU, tx: Transaction) -> _Answer:
         p1, data = cmd.p1, cmd.data
         if p1 not in (0x00, 0x01, 0x02, 0x03, 0x05, 0x07) or cmd.p2:
-            raise _Reject(SW.WRONG_P1P2)
+            raise CardRefusal(SW.WRONG_P1P2)
         session = self._session
         if session is None:
-            raise _Reject(SW.INVALID_STATE)
+            raise CardRefusal(SW.INVALID_STATE)
         size = session.cipher.block_size
         shortest = 2 * size if p1 == 0x05 else size
         if not shortest <= len(data) <= 8 * size or len(data) % size:
-            raise _Reject(SW.WRONG_LENGTH)
+            raise CardRefusal(SW.WRONG_LENGTH)
         operation = Operation.ENCRYPT if p1 in (0x00, 0x02) else Operation.MAC
         if operation not in session.allowed:
-            raise _Reject(SW.CONDITIONS_NOT_SATISFIED)
+            raise CardRefusal(SW.CONDITIONS_NOT_SATISFIED)
         if operation not in session.unused:
-            raise _Reject(SW.INVALID_STATE)
+            raise CardRefusal(SW.INVALID_STATE)
         key, cipher = session.key, session.cipher
         if operation is Operation.ENCRYPT:
             if p1 == 0x00:
@@ -510,7 +503,7 @@ class Psam:
         if p1 in (0x05, 0x07):
             start, blocks = data[:size], data[size:]
         elif session.chain is None:
-            raise _Reject(SW.CONDITIONS_NOT_SATISFIED)
+            raise CardRefusal(SW.CONDITIONS_NOT_SATISFIED)
         else:
             start, blocks = session.chain, data
         final = p1 in (0x05, 0x01)
@@ -531,34 +524,53 @@ class Psam:
 
     def _init_sam_for_purchase(self, cmd: CommandAPDU, tx: Transaction) -> _Answer:
         if cmd.p1 != 0x01 or cmd.p2 != 0x00:
-            raise _Reject(SW.WRONG_P1P2)
+            raise CardRefusal(SW.WRONG_P1P2)
         env = self._require_adf()
         self._purchase = None
         data = cmd.data
         count, extra = divmod(len(data) - PURCHASE_DATA_LENGTH, 8)
         if len(data) < PURCHASE_DATA_LENGTH + 8 or extra or count > 3:
-            raise _Reject(SW.WRONG_LENGTH)
-        random, purchase_seq = data[0:4], data[4:6]
-        amounts, kind, when = data[6:18], data[18:19], data[19:26]
-        version, algorithm = data[26], data[27]
-        record = self._purchase_key(tx, env, version)
-        if record is None or not self._same_cipher(algorithm, record):
-            raise _Reject(SW.REF_NOT_FOUND)
+            raise CardRefusal(SW.WRONG_LENGTH)
+        try:
+            body = bodies.parse(bodies.INIT_SAM_FOR_PURCHASE, data)
+        except bodies.BodyError:
+            raise CardRefusal(SW.WRONG_DATA) from None
+        record = self._purchase_key(tx, env, body.key_version)
+        if record is None or not self._same_cipher(body.algorithm, record):
+            raise CardRefusal(SW.REF_NOT_FOUND)
         if record.levels != count:
-            raise _Reject(SW.WRONG_DATA)
+            raise CardRefusal(SW.WRONG_DATA)
         terminal = tx.read(env.ef_key(0x0016))
         sequence = tx.read(env.ef_key(0x0019))
         if terminal is None or sequence is None or decode_sequence(sequence) == 0xFFFFFFFF:
-            raise _Reject(SW.CONDITIONS_NOT_SATISFIED)
+            raise CardRefusal(SW.CONDITIONS_NOT_SATISFIED)
         sequence = encode_sequence(decode_sequence(sequence) + 1)
         tx.write(env.ef_key(0x0019), sequence)
         cipher = record.algorithm.cipher
-        factors = [data[i : i + 8] for i in range(PURCHASE_DATA_LENGTH, len(data), 8)]
-        dpk = diversify(record.key, factors[::-1], cipher)
-        sespk = session_key(dpk, random + purchase_seq + sequence[2:], cipher)
-        mac1 = mac(sespk, amounts + kind + terminal + when, cipher)
+        dpk = diversify(record.key, list(body.factors)[::-1], cipher)
+        session_input = bodies.build(
+            bodies.PURCHASE_SESSION_INPUT,
+            random=body.random,
+            seq=body.seq,
+            terminal_seq=sequence[2:],
+        )
+        sespk = session_key(dpk, session_input, cipher)
+        mac1 = mac(
+            sespk,
+            bodies.build(
+                bodies.PURCHASE_MAC1_INPUT,
+                **{**body, "terminal": terminal, "time": body.date + body.time},
+            ),
+            cipher,
+        )
+        amounts = bodies.build(bodies.PURCHASE_AMOUNTS, **body)
         self._purchase = _Purchase(sespk, cipher, amounts)
-        return sequence + mac1, SW.OK
+        answer = bodies.build(
+            bodies.INIT_SAM_FOR_PURCHASE_ANSWER,
+            terminal_seq=decode_sequence(sequence),
+            mac1=mac1,
+        )
+        return answer, SW.OK
 
     def _purchase_key(self, tx: Transaction, env: Environment, version: int) -> KeyRecord | None:
         for authority in _PURCHASE_FILES:
@@ -577,12 +589,12 @@ class Psam:
 
     def _credit_sam_for_purchase(self, cmd: CommandAPDU, tx: Transaction) -> _Answer:
         if cmd.p1 or cmd.p2:
-            raise _Reject(SW.WRONG_P1P2)
+            raise CardRefusal(SW.WRONG_P1P2)
         if len(cmd.data) != MAC_LENGTH:
-            raise _Reject(SW.WRONG_LENGTH)
+            raise CardRefusal(SW.WRONG_LENGTH)
         purchase, self._purchase = self._purchase, None
         if purchase is None:
-            raise _Reject(SW.INVALID_STATE)
+            raise CardRefusal(SW.INVALID_STATE)
         expected = mac(purchase.sespk, purchase.amounts, purchase.cipher)
         if not compare_digest(expected, cmd.data):
             return b"", SW.PSAM_MAC2_INVALID
@@ -592,28 +604,28 @@ class Psam:
 
     def _write_key(self, cmd: CommandAPDU, tx: Transaction) -> _Answer:
         if cmd.p1 not in (0x00, 0x01):
-            raise _Reject(SW.WRONG_P1P2)
+            raise CardRefusal(SW.WRONG_P1P2)
         authority = Authority.of_key_file(cmd.p2)
         if authority is None:
-            raise _Reject(SW.FILE_NOT_FOUND)
+            raise CardRefusal(SW.FILE_NOT_FOUND)
         env = self._require_adf()
         data = cmd.data
         if len(data) not in _KEY_COMMAND_LC[env.block_size, cmd.p1]:
-            raise _Reject(SW.WRONG_LENGTH)
+            raise CardRefusal(SW.WRONG_LENGTH)
         if authority.auth_kid not in self._authenticated:
-            raise _Reject(SW.SECURITY_NOT_SATISFIED)
+            raise CardRefusal(SW.SECURITY_NOT_SATISFIED)
         challenge, self._challenge = self._challenge, None
         if challenge is None:
-            raise _Reject(SW.REF_DATA_INVALID)
+            raise CardRefusal(SW.REF_DATA_INVALID)
         raw_master = tx.read(env.master_key_key)
         if raw_master is None:
-            raise _Reject(SW.REF_NOT_FOUND)
+            raise CardRefusal(SW.REF_NOT_FOUND)
         master = KeyRecord.from_bytes(raw_master)
         cipher = master.algorithm.cipher
         header = bytes((cmd.cla, cmd.ins, cmd.p1, cmd.p2, len(data)))
         expected = mac(master.key, header + data[:-MAC_LENGTH], cipher, iv=challenge)
         if not compare_digest(expected, data[-MAC_LENGTH:]):
-            raise _Reject(SW.SM_INCORRECT)
+            raise CardRefusal(SW.SM_INCORRECT)
         try:
             plain = decrypt_data(master.key, data[:-MAC_LENGTH], cipher)
             if cmd.p1 == 0x00:
@@ -623,7 +635,7 @@ class Psam:
         except UnsupportedAlgorithmError:
             raise
         except (CryptoError, PsamError):
-            raise _Reject(SW.WRONG_DATA) from None
+            raise CardRefusal(SW.WRONG_DATA) from None
         tx.write(env.key_record_key(authority, record.key_type, record.ident), record.to_bytes())
         if record.key_type is KeyType.MAINTENANCE:
             tx.write(env.tries_key(record.ident), bytes((AUTH_KEY_TRIES, AUTH_KEY_TRIES)))
@@ -652,7 +664,7 @@ class Psam:
         _, type_code = split_usage(plain[0])
         existing = self._record(tx, env, authority, type_code, plain[1])
         if existing is None:
-            raise _Reject(SW.REF_NOT_FOUND)
+            raise CardRefusal(SW.REF_NOT_FOUND)
         return KeyRecord.from_change_data(plain, existing.algorithm)
 
 

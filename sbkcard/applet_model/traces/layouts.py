@@ -1,10 +1,11 @@
 """The data fields of commands and responses, as the standard's tables lay them out.
 
 Trace decoding (:mod:`sbkcard.applet_model.traces`) reads the data of the purse,
-authentication and PSAM commands with these declarations: one :class:`Field` per row of
-the standard's "命令报文数据域" / "响应报文数据域" tables, in order, with its length and how
-to show its value.  File contents are not here: they come from the data-item
-declarations (:mod:`sbkcard.applet_model.data_items`) through the typed records.
+authentication and PSAM commands with these tables: one :class:`Field` per row of the
+standard's "命令报文数据域" / "响应报文数据域" tables, in order, with its length and how
+to show its value, derived from the bodies declared once in :mod:`sbkcard.apdu.bodies`.
+File contents are not here: they come from the data-item declarations
+(:mod:`sbkcard.applet_model.data_items`) through the typed records.
 
 Sources: user card Part 5 §6.4, §6.5, §6.7 (authentication), §7 tables 51–71 (purse);
 PSAM Part 9 §9.3, §9.7–§9.10.  A table is keyed by ``(INS, P1, P2)``, ``None``
@@ -18,6 +19,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
+from construct import Construct, FormatField, Select, SizeofError
+
+from sbkcard.apdu import bodies
 from sbkcard.apdu.builders import CipherMode
 from sbkcard.keys import Algorithm
 
@@ -31,6 +35,7 @@ __all__ = [
     "Row",
     "layout_of",
     "render",
+    "rows",
     "split",
 ]
 
@@ -136,106 +141,77 @@ def layout_of(
     return None
 
 
-# -- shared rows ---------------------------------------------------------------------------
+# -- rows derived from the declared bodies -------------------------------------------------
 
-_AUTH = (
-    Field("鉴别数据", "authentication data", 8),
-    Field("原始信息", "original data", 8),
-    Field("密钥版本号", "key version", 1, Render.NUMBER, optional=True),
-)
-_INTERNAL = (
-    Field("内部认证过程因子", "session-key input", 8),
-    Field("原始信息", "original data", 8),
-    Field("密钥版本号", "key version", 1, Render.NUMBER, optional=True),
-)
-_KEY_INDEX = Field("密钥索引号", "key index", 1, Render.NUMBER)
-_TERMINAL = Field("终端机编号", "terminal number", 6)
-_ACCOUNT = Field("个人帐户支付金额", "personal account payment", 4, Render.FEN)
-_SELF_PAID = Field("个人自付金额", "self-paid amount", 4, Render.FEN)
-_POOLED = Field("统筹基金支付金额", "pooled-fund payment", 4, Render.FEN)
-_BALANCE = Field("CIA 余额", "account balance", 4, Render.FEN)
-_KEY_VERSION = Field("密钥版本号", "key version", 1, Render.NUMBER)
-_ALGORITHM = Field("算法标识", "algorithm", 1, Render.ALGORITHM)
-_RANDOM = Field("伪随机数", "card random", 4)
-_YEAR = Field("支付年度", "payment year", 2)
-_MAC1 = Field("MAC1", "", 4)
-_MAC2 = Field("MAC2", "", 4)
-_TAC = Field("TAC", "", 4)
-_CHALLENGE = (Field("随机数", "challenge", 0),)
+_RENDERS = {
+    id(bodies.Fen): Render.FEN,
+    id(bodies.Time): Render.TIME,
+    id(bodies.Date): Render.DATE,
+    id(bodies.TextCode): Render.TEXT,
+    id(bodies.AlgorithmId): Render.ALGORITHM,
+}
+
+
+def _row(row: Construct) -> Field:
+    """One :class:`Field` of a declared body's row."""
+    zh, en = bodies.names(row)
+    inner = row.subcon
+    optional = isinstance(inner, Select)
+    if optional:
+        inner = inner.subcons[0]
+    how = _RENDERS.get(id(inner))
+    if how is None:
+        how = Render.NUMBER if isinstance(inner, FormatField) else Render.HEX
+    try:
+        length = inner.sizeof()
+    except SizeofError:
+        length = 0  # the rest of the data
+    return Field(zh, en, length, how, optional)
+
+
+def rows(body: Construct) -> tuple[Field, ...]:
+    """The :class:`Field` rows of a body declared in :mod:`sbkcard.apdu.bodies`."""
+    return tuple(_row(row) for row in body.subcons)
+
 
 CARD_COMMANDS: Mapping[Key, tuple[Field, ...]] = {
-    (0x82, None, None): _AUTH,
-    (0x88, None, None): _INTERNAL,
-    (0x28, 0x00, None): (_KEY_INDEX, Field("交易金额", "amount", 4, Render.FEN), _TERMINAL),
-    (0x28, 0x01, None): (_KEY_INDEX, _ACCOUNT, _SELF_PAID, _POOLED, _TERMINAL),
-    (0x2A, None, None): (Field("交易时间（主机）", "host time", 7, Render.TIME), _MAC2),
-    (0x2C, None, None): (
-        Field("终端交易序号", "terminal sequence number", 4, Render.NUMBER),
-        Field("交易时间", "transaction time", 7, Render.TIME),
-        _MAC1,
-    ),
-    (0x2E, None, None): (Field("交易序号", "transaction sequence number", 2, Render.NUMBER),),
-    (0x56, 0x00, None): (Field("年度起始日期", "year start (MMDD)", 2),),
+    (0x82, None, None): rows(bodies.EXTERNAL_AUTHENTICATE),
+    (0x88, None, None): rows(bodies.INTERNAL_AUTHENTICATE),
+    (0x28, 0x00, None): rows(bodies.INITIALIZE_FOR_LOAD),
+    (0x28, 0x01, None): rows(bodies.INITIALIZE_FOR_PURCHASE),
+    (0x2A, None, None): rows(bodies.CREDIT_FOR_LOAD),
+    (0x2C, None, None): rows(bodies.DEBIT_FOR_PURCHASE),
+    (0x2E, None, None): rows(bodies.GET_TRANSACTION_PROOF),
+    (0x56, 0x00, None): rows(bodies.STARTING_DAY),
 }
 """User card command data (Part 5 §6.4, §6.7, tables 51, 55, 62, 66, 70)."""
 
 CARD_RESPONSES: Mapping[Key, tuple[Field, ...]] = {
-    (0x84, None, None): _CHALLENGE,
-    (0x88, None, None): (Field("鉴别数据", "authentication data", 8),),
-    (0x28, 0x00, None): (
-        _BALANCE,
-        Field("CIA 划入交易序号", "load sequence number", 2, Render.NUMBER),
-        _KEY_VERSION,
-        _ALGORITHM,
-        _RANDOM,
-        _MAC1,
-    ),
-    (0x28, 0x01, None): (
-        _BALANCE,
-        Field("SPIP 金额", "year's self-paid total", 4, Render.FEN),
-        Field("SPFP 金额", "year's pooled-fund total", 4, Render.FEN),
-        _YEAR,
-        Field("医疗消费交易序号", "purchase sequence number", 2, Render.NUMBER),
-        _KEY_VERSION,
-        _ALGORITHM,
-        _RANDOM,
-    ),
-    (0x2A, None, None): (_TAC,),
-    (0x2C, None, None): (_TAC, _MAC2),
-    (0x26, None, 0x01): (_BALANCE,),
-    (0x26, None, 0x02): (Field("SPIP 金额", "year's self-paid total", 4, Render.FEN), _YEAR),
-    (0x26, None, 0x03): (Field("SPFP 金额", "year's pooled-fund total", 4, Render.FEN), _YEAR),
-    (0x2E, None, None): (Field("MAC", "", 4), _TAC),
-    (0x56, 0x01, None): (Field("年度起始日期", "year start (MMDD)", 2),),
+    (0x84, None, None): rows(bodies.GET_CHALLENGE_ANSWER),
+    (0x88, None, None): rows(bodies.INTERNAL_AUTHENTICATE_ANSWER),
+    (0x28, 0x00, None): rows(bodies.INITIALIZE_FOR_LOAD_ANSWER),
+    (0x28, 0x01, None): rows(bodies.INITIALIZE_FOR_PURCHASE_ANSWER),
+    (0x2A, None, None): rows(bodies.CREDIT_FOR_LOAD_ANSWER),
+    (0x2C, None, None): rows(bodies.DEBIT_FOR_PURCHASE_ANSWER),
+    (0x26, None, 0x01): rows(bodies.GET_BALANCE_ANSWER),
+    (0x26, None, 0x02): rows(bodies.GET_SPIP_ANSWER),
+    (0x26, None, 0x03): rows(bodies.GET_SPFP_ANSWER),
+    (0x2E, None, None): rows(bodies.GET_TRANSACTION_PROOF_ANSWER),
+    (0x56, 0x01, None): rows(bodies.STARTING_DAY),
 }
 """User card response data (Part 5 §6.5, §6.7, tables 52, 56, 59, 63, 67, 71)."""
 
 PSAM_COMMANDS: Mapping[Key, tuple[Field, ...]] = {
-    (0x82, None, None): _AUTH,
-    (0xEC, None, None): (Field("卡识别码首字节", "first byte of the card ID", 1),),
-    (0x70, 0x01, None): (
-        Field("用户卡随机数", "card random", 4),
-        Field("用户卡交易序号", "card purchase sequence number", 2, Render.NUMBER),
-        _ACCOUNT,
-        _SELF_PAID,
-        _POOLED,
-        Field("交易类型标识", "transaction type", 1, Render.TEXT),
-        Field("交易日期", "date", 4, Render.DATE),
-        Field("交易时间", "time (hhmmss)", 3),
-        _KEY_VERSION,
-        _ALGORITHM,
-        Field("分散因子", "diversification factors", 0),
-    ),
-    (0x72, None, None): (_MAC2,),
+    (0x82, None, None): rows(bodies.EXTERNAL_AUTHENTICATE),
+    (0xEC, None, None): rows(bodies.INITIALIZE_ENVIRONMENT),
+    (0x70, 0x01, None): rows(bodies.INIT_SAM_FOR_PURCHASE),
+    (0x72, None, None): rows(bodies.CREDIT_SAM_FOR_PURCHASE),
 }
 """PSAM command data (Part 9 §9.3, tables 27, 31)."""
 
 PSAM_RESPONSES: Mapping[Key, tuple[Field, ...]] = {
-    (0x84, None, None): _CHALLENGE,
-    (0x70, None, None): (
-        Field("终端交易序号", "terminal sequence number", 4, Render.NUMBER),
-        _MAC1,
-    ),
+    (0x84, None, None): rows(bodies.GET_CHALLENGE_ANSWER),
+    (0x70, None, None): rows(bodies.INIT_SAM_FOR_PURCHASE_ANSWER),
     **{
         (0xFA, mode.value, None): (
             (Field("MAC", "", 0),) if mode.is_mac else (Field("密文", "enciphered data", 0),)

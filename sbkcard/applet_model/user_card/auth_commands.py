@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import hmac
 
+from sbkcard.apdu import bodies
+from sbkcard.apdu.command import CommandAPDU
 from sbkcard.apdu.status import SW
-from sbkcard.applet_model.user_card.core import CardCore, Command, Reply, capped_tries, sw_only
+from sbkcard.applet_model.applet import CardRefusal
+from sbkcard.applet_model.user_card.core import CardCore, Reply, capped_tries, sw_only
 from sbkcard.applet_model.user_card.fcp import Role, counter_key
 from sbkcard.applet_model.user_card.session import home_of
 from sbkcard.keys import auth_data, session_key
@@ -23,17 +26,17 @@ AUTH_FAILED = SW.WARNING_NV_CHANGED
 class AuthCommands(CardCore):
     """GET CHALLENGE, EXTERNAL AUTHENTICATE, INTERNAL AUTHENTICATE (Part 5 §6.4, §6.5, §6.7)."""
 
-    def _get_challenge(self, cmd: Command) -> Reply:
+    def _get_challenge(self, cmd: CommandAPDU) -> Reply:
         """GET CHALLENGE (Part 5 §6.5): 4, 8 or 16 bytes, good for one use."""
         if cmd.p1 or cmd.p2:
-            return sw_only(SW.WRONG_P1P2)
+            raise CardRefusal(SW.WRONG_P1P2)
         if cmd.data or cmd.le not in (4, 8, 16):
-            return sw_only(SW.WRONG_LENGTH)
+            raise CardRefusal(SW.WRONG_LENGTH)
         challenge = self._random(cmd.le)
         self._session.challenge = challenge
         return challenge, SW.OK
 
-    def _external_auth(self, cmd: Command) -> Reply:
+    def _external_auth(self, cmd: CommandAPDU) -> Reply:
         """EXTERNAL AUTHENTICATE (Part 5 §6.4): auth(8) ‖ original(8) ‖ [version].
 
         Part 7 §6.6: a key whose counter is 0 is locked (``6983``) whatever else the
@@ -41,30 +44,30 @@ class AuthCommands(CardCore):
         """
         s = self._session
         if cmd.p1:
-            return sw_only(SW.WRONG_P1P2)
+            raise CardRefusal(SW.WRONG_P1P2)
         if len(cmd.data) not in (16, 17):
-            return sw_only(SW.WRONG_LENGTH)
+            raise CardRefusal(SW.WRONG_LENGTH)
         kid = cmd.p2
-        version = cmd.data[16] if len(cmd.data) == 17 else None
-        record = self._key(s.df, kid, version)
+        data = bodies.parse(bodies.EXTERNAL_AUTHENTICATE, cmd.data)
+        record = self._key(s.df, kid, data.version)
         if record is None or record.role not in (Role.AUTH, Role.MASTER, Role.UNBLOCK):
-            return sw_only(SW.REF_NOT_FOUND)
+            raise CardRefusal(SW.REF_NOT_FOUND)
         home = home_of(s.df, kid)
         challenge = s.take_challenge()
         counter = counter_key(home, kid)
         if record.tries and self._left(counter) == 0:
-            return sw_only(SW.AUTH_BLOCKED)
+            raise CardRefusal(SW.AUTH_BLOCKED)
         if challenge is None or len(challenge) > record.algorithm.block_size:
-            return sw_only(SW.REF_DATA_INVALID)
+            raise CardRefusal(SW.REF_DATA_INVALID)
         left = 0
         if record.tries:
             spent = self._spend_try(counter)
             if spent is None:
-                return sw_only(SW.AUTH_BLOCKED)
+                raise CardRefusal(SW.AUTH_BLOCKED)
             left = spent
         sk = session_key(record.key, challenge, record.algorithm)
-        expected = auth_data(sk, cmd.data[8:16], record.algorithm)
-        if not hmac.compare_digest(expected, cmd.data[:8]):
+        expected = auth_data(sk, data.original, record.algorithm)
+        if not hmac.compare_digest(expected, data.auth):
             s.revoke(home, kid)
             return sw_only(capped_tries(left) if record.tries else AUTH_FAILED)
         if record.tries:
@@ -72,15 +75,16 @@ class AuthCommands(CardCore):
         s.grant(home, kid)
         return sw_only(SW.OK)
 
-    def _internal_auth(self, cmd: Command) -> Reply:
+    def _internal_auth(self, cmd: CommandAPDU) -> Reply:
         """INTERNAL AUTHENTICATE (Part 5 §6.7): R1 (session input) ‖ R2 ‖ [version] → auth(R2)."""
         if cmd.p1:
-            return sw_only(SW.WRONG_P1P2)
+            raise CardRefusal(SW.WRONG_P1P2)
         if len(cmd.data) not in (16, 17):
-            return sw_only(SW.WRONG_LENGTH)
-        version = cmd.data[16] if len(cmd.data) == 17 else None
-        record = self._key(self._session.df, cmd.p2, version)
+            raise CardRefusal(SW.WRONG_LENGTH)
+        data = bodies.parse(bodies.INTERNAL_AUTHENTICATE, cmd.data)
+        record = self._key(self._session.df, cmd.p2, data.version)
         if record is None or record.role is not Role.INTERNAL:
-            return sw_only(SW.REF_NOT_FOUND)
-        sk = session_key(record.key, cmd.data[:8], record.algorithm)
-        return auth_data(sk, cmd.data[8:16], record.algorithm), SW.OK
+            raise CardRefusal(SW.REF_NOT_FOUND)
+        sk = session_key(record.key, data.factor, record.algorithm)
+        answer = auth_data(sk, data.original, record.algorithm)
+        return bodies.build(bodies.INTERNAL_AUTHENTICATE_ANSWER, auth=answer), SW.OK

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from sbkcard.apdu.command import CommandAPDU
 from sbkcard.apdu.status import SW
-from sbkcard.applet_model.user_card.core import LIFE_KEY, CardCore, Command, Reply, sw_only
+from sbkcard.applet_model.applet import CardRefusal
+from sbkcard.applet_model.user_card.core import LIFE_KEY, CardCore, Reply, sw_only
 from sbkcard.applet_model.user_card.fcp import LIFE_BLOCKED, MF, DfHeader, block_key
 
 __all__ = ["BlockCommands"]
@@ -12,41 +14,37 @@ __all__ = ["BlockCommands"]
 class BlockCommands(CardCore):
     """APPLICATION BLOCK and CARD BLOCK, both with a MAC (Part 5 §6.1–§6.2; Part 7 §13.2)."""
 
-    def _application_block(self, cmd: Command) -> Reply:
+    def _application_block(self, cmd: CommandAPDU) -> Reply:
         """APPLICATION BLOCK ``84 1E 00 01`` (Part 5 §6.1; Part 7 §13.2)."""
         if cmd.p1 != 0x00 or cmd.p2 != 0x01:
-            return sw_only(SW.WRONG_P1P2)
+            raise CardRefusal(SW.WRONG_P1P2)
         if len(cmd.data) != 4:
-            return sw_only(SW.WRONG_LENGTH)
+            raise CardRefusal(SW.WRONG_LENGTH)
         df = self._session.df
         header = self._headers[df]
         if df == MF or not isinstance(header, DfHeader):
-            return sw_only(SW.CONDITIONS_NOT_SATISFIED)
+            raise CardRefusal(SW.CONDITIONS_NOT_SATISFIED)
         if not self._allowed(header.block, df):
-            return sw_only(SW.SECURITY_NOT_SATISFIED)
-        sw = self._check_mac(cmd, self._mac_key(df), b"")
-        if sw != SW.OK:
-            return sw_only(sw)
+            raise CardRefusal(SW.SECURITY_NOT_SATISFIED)
+        self._check_mac(cmd, self._mac_key(df))
         self._write({block_key(df): b"\x01"})
         self._blocked.add(df)
         return sw_only(SW.OK)
 
-    def _card_block(self, cmd: Command) -> Reply:
+    def _card_block(self, cmd: CommandAPDU) -> Reply:
         """CARD BLOCK ``84 16 00 00`` (Part 5 §6.2): every later command answers ``6A81``."""
         if cmd.p1 or cmd.p2:
-            return sw_only(SW.WRONG_P1P2)
+            raise CardRefusal(SW.WRONG_P1P2)
         if len(cmd.data) != 4:
-            return sw_only(SW.WRONG_LENGTH)
+            raise CardRefusal(SW.WRONG_LENGTH)
         s = self._session
         env = s.df.partition("/")[0]
         header = self._headers[env]
         if env == MF or not isinstance(header, DfHeader):
-            return sw_only(SW.CONDITIONS_NOT_SATISFIED)
+            raise CardRefusal(SW.CONDITIONS_NOT_SATISFIED)
         if not self._allowed(header.block, s.df):
-            return sw_only(SW.SECURITY_NOT_SATISFIED)
-        sw = self._check_mac(cmd, self._mac_key(env), b"")
-        if sw != SW.OK:
-            return sw_only(sw)
+            raise CardRefusal(SW.SECURITY_NOT_SATISFIED)
+        self._check_mac(cmd, self._mac_key(env))
         self._write({LIFE_KEY: LIFE_BLOCKED})
         self._card_blocked = True
         return sw_only(SW.OK)

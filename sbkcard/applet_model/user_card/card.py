@@ -31,12 +31,14 @@ import logging
 import os
 from collections.abc import Callable
 
+from sbkcard.apdu.command import CommandAPDU
+from sbkcard.apdu.errors import ApduFormatError
 from sbkcard.apdu.status import SW, more_data, wrong_le
-from sbkcard.applet_model.applet import log_fault
+from sbkcard.applet_model.applet import CardRefusal, log_fault
 from sbkcard.applet_model.storage import Storage
 from sbkcard.applet_model.user_card.auth_commands import AuthCommands
 from sbkcard.applet_model.user_card.block_commands import BlockCommands
-from sbkcard.applet_model.user_card.core import ATR_KEY, LIFE_KEY, Command, Reply, sw_only
+from sbkcard.applet_model.user_card.core import ATR_KEY, LIFE_KEY, Reply, sw_only
 from sbkcard.applet_model.user_card.file_commands import FileCommands
 from sbkcard.applet_model.user_card.personalisation_commands import PersonalisationCommands
 from sbkcard.applet_model.user_card.pin_commands import PinCommands
@@ -48,26 +50,6 @@ __all__ = ["ATR_KEY", "LIFE_KEY", "UserCard"]
 _log = logging.getLogger(__name__)
 
 _CLASSES = frozenset((0x00, 0x04, 0x80, 0x84, 0xB0))
-
-
-def _parse(apdu: bytes) -> Command | None:
-    """A short-length command APDU, or ``None`` (extended length is not supported)."""
-    n = len(apdu)
-    if n < 4:
-        return None
-    cla, ins, p1, p2 = apdu[0], apdu[1], apdu[2], apdu[3]
-    if n == 4:
-        return Command(cla, ins, p1, p2, b"", None)
-    if n == 5:
-        return Command(cla, ins, p1, p2, b"", apdu[4] or 256)
-    lc = apdu[4]
-    if lc == 0:
-        return None
-    if n == 5 + lc:
-        return Command(cla, ins, p1, p2, apdu[5:], None)
-    if n == 6 + lc:
-        return Command(cla, ins, p1, p2, apdu[5:-1], apdu[-1] or 256)
-    return None
 
 
 class UserCard(
@@ -145,7 +127,10 @@ class UserCard(
         s = self._session
         if self._card_blocked:
             return sw_only(SW.FUNCTION_NOT_SUPPORTED)
-        cmd = _parse(apdu)
+        try:  # short length only (Part 5 §5.1): a 00 at offset 4 would start an extended one
+            cmd = None if len(apdu) > 5 and not apdu[4] else CommandAPDU.from_bytes(apdu)
+        except ApduFormatError:
+            cmd = None
         if cmd is None:
             s.response = b""
             s.purse_idle()
@@ -170,13 +155,17 @@ class UserCard(
         if cmd.cla not in classes:
             s.purse_idle()
             return sw_only(SW.SM_MISSING if cmd.cla | 0x04 in classes else SW.CLA_NOT_SUPPORTED)
-        data, sw = handler(self, cmd)
+        try:
+            data, sw = handler(self, cmd)
+        except CardRefusal as refusal:
+            s.purse_idle()
+            return sw_only(refusal.sw)
         if sw == SW.OK and data and cmd.data:
             s.response = data
             return b"", more_data(len(data))
         return data, sw
 
-    def _get_response(self, cmd: Command) -> Reply:
+    def _get_response(self, cmd: CommandAPDU) -> Reply:
         """GET RESPONSE (Part 5 §6.6): the data a ``61xx`` announced."""
         s = self._session
         pending, s.response = s.response, b""
@@ -196,7 +185,7 @@ class UserCard(
         return pending[:le], more_data(len(s.response))
 
 
-Handler = Callable[[UserCard, Command], Reply]
+Handler = Callable[[UserCard, CommandAPDU], Reply]
 
 _COMMANDS: dict[int, tuple[frozenset[int], Handler, bool]] = {
     0xA4: (frozenset({0x00}), UserCard._select, False),

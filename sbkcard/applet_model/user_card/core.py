@@ -2,19 +2,21 @@
 
 :class:`CardCore` indexes what the card's storage holds (:mod:`.fcp` lists the keys),
 answers whether an access condition is met and checks the MAC of a
-secure-messaging command (Part 4 §8.2.4); :class:`Command` is a parsed short APDU.
+secure-messaging command (Part 4 §8.2.4).  A command the card refuses raises
+:class:`~sbkcard.applet_model.applet.CardRefusal` with its status word.
 """
 
 from __future__ import annotations
 
 import bisect
-import hmac
 from collections.abc import Callable, Container
-from dataclasses import dataclass
 
+from sbkcard.apdu.command import CommandAPDU
+from sbkcard.apdu.secure_messaging import verify_mac
 from sbkcard.apdu.status import SW, tries_left
+from sbkcard.applet_model.applet import CardRefusal
 from sbkcard.applet_model.storage import Storage
-from sbkcard.applet_model.tree import Rule
+from sbkcard.applet_model.tree import Rule, permits
 from sbkcard.applet_model.user_card.fcp import (
     LIFE_BLOCKED,
     MF,
@@ -30,14 +32,13 @@ from sbkcard.applet_model.user_card.fcp import (
     pin_key,
 )
 from sbkcard.applet_model.user_card.session import Session, home_of
-from sbkcard.keys import mac, session_key
+from sbkcard.keys import session_key
 
 __all__ = [
     "ATR_KEY",
     "LIFE_KEY",
     "RANGE_REFUSAL_KEY",
     "CardCore",
-    "Command",
     "Reply",
     "capped_tries",
     "sw_only",
@@ -59,23 +60,6 @@ def sw_only(sw: int) -> Reply:
 def capped_tries(left: int) -> int:
     """``63Cx``, a counter read from storage capped at the 15 tries one nibble holds."""
     return tries_left(min(left, 0x0F))
-
-
-@dataclass(frozen=True, slots=True)
-class Command:
-    """A short-length command APDU: CLA INS P1 P2, the data and Le (``None``: case 1 or 3)."""
-
-    cla: int
-    ins: int
-    p1: int
-    p2: int
-    data: bytes
-    le: int | None
-
-    @property
-    def mac_header(self) -> bytes:
-        """CLA INS P1 P2 Lc, the start of the MAC input (Part 4 §8.2.4)."""
-        return bytes((self.cla, self.ins, self.p1, self.p2, len(self.data)))
 
 
 class CardCore:
@@ -212,19 +196,13 @@ class CardCore:
         return not pin or home in self._session.pin_ok
 
     def _allowed(self, cond: Condition, df: str) -> bool:
-        rule = cond.rule
-        if rule is Rule.FREE:
+        if cond.rule is Rule.FREE:  # the hot path of every free read: nothing to look up
             return True
-        if rule is Rule.NEVER:
-            return False
-        if rule is Rule.PIN:
-            return self._pin_satisfied(df)
-        authed = self._session.authenticated(df, cond.kid)
-        if rule is Rule.KEY:
-            return authed
-        if rule is Rule.PIN_OR_KEY:
-            return authed or self._pin_satisfied(df)
-        return authed and self._pin_satisfied(df)
+        return permits(
+            cond.rule,
+            lambda: self._pin_satisfied(df),
+            lambda: self._session.authenticated(df, cond.kid),
+        )
 
     def _left(self, name: str) -> int:
         """The tries a stored counter has left (0 when it is missing)."""
@@ -253,21 +231,22 @@ class CardCore:
             return None
         return record
 
-    def _check_mac(self, cmd: Command, key: KeyRecord | None, body: bytes) -> int:
-        """Check a command's MAC under the session key of ``key`` and the challenge."""
+    def _check_mac(self, cmd: CommandAPDU, key: KeyRecord | None) -> None:
+        """Refuse a command whose MAC is wrong under the session key of ``key`` and the
+        challenge (the MAC input starts with CLA INS P1 P2 Lc, Part 4 §8.2.4)."""
         if key is None:
-            return SW.REF_NOT_FOUND
+            raise CardRefusal(SW.REF_NOT_FOUND)
         challenge = self._session.take_challenge()
         if challenge is None or len(challenge) > key.algorithm.block_size:
-            return SW.REF_DATA_INVALID
+            raise CardRefusal(SW.REF_DATA_INVALID)
         sk = session_key(key.key, challenge, key.algorithm)
-        expected = mac(sk, cmd.mac_header + body, key.algorithm)
-        return SW.OK if hmac.compare_digest(expected, cmd.data[-4:]) else SW.SM_INCORRECT
+        if not verify_mac(cmd, sk, key.algorithm):
+            raise CardRefusal(SW.SM_INCORRECT)
 
-    def _unwrap(self, cmd: Command) -> bytes | int:
+    def _unwrap(self, cmd: CommandAPDU) -> bytes:
         """The data of a CLA ``04`` command with its MAC checked and removed (Part 4 §8)."""
         if len(cmd.data) < 5:
-            return SW.SM_MISSING
+            raise CardRefusal(SW.SM_MISSING)
         body = cmd.data[:-4]
-        sw = self._check_mac(cmd, self._mac_key(self._session.df), body)
-        return body if sw == SW.OK else sw
+        self._check_mac(cmd, self._mac_key(self._session.df))
+        return body

@@ -73,6 +73,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Required, TypedDict, Unpack
 
+from sbkcard.apdu.status import SW
 from sbkcard.applet_model.records import (
     Cardholder,
     FileContent,
@@ -488,7 +489,7 @@ class _Machine:
     def send(self, apdu: bytes) -> bytes:
         response = self.transmit(apdu)
         sw = int.from_bytes(response[-2:], "big")
-        if sw != 0x9000 and sw >> 8 != 0x61:
+        if sw != SW.OK and sw >> 8 != 0x61:
             raise PersonalisationError(f"card answered {sw:04X} to {apdu[:4].hex().upper()}")
         return response[:-2]
 

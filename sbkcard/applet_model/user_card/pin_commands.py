@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import hmac
 
+from sbkcard.apdu.command import CommandAPDU
 from sbkcard.apdu.status import SW
-from sbkcard.applet_model.user_card.core import CardCore, Command, Reply, capped_tries, sw_only
+from sbkcard.applet_model.applet import CardRefusal
+from sbkcard.applet_model.user_card.core import CardCore, Reply, capped_tries, sw_only
 from sbkcard.applet_model.user_card.fcp import Role, counter_key, pin_key
 from sbkcard.keys import CryptoError, decrypt_data, session_key
 
@@ -32,7 +34,7 @@ def pin_bytes(data: bytes, *, shortest: int = 4) -> bytes | None:
 class PinCommands(CardCore):
     """VERIFY, CHANGE PIN and PIN CHANGE/UNBLOCK (Part 5 §6.3, §6.8, §6.14)."""
 
-    def _verify(self, cmd: Command) -> Reply:
+    def _verify(self, cmd: CommandAPDU) -> Reply:
         """VERIFY (Part 5 §6.14; Part 7 §5.6–5.8); empty data asks for the tries left.
 
         A well-formed PIN that does not match answers ``63Cx`` whatever its length:
@@ -40,10 +42,10 @@ class PinCommands(CardCore):
         try like any other wrong PIN (Part 5 §6.14.5).
         """
         if cmd.p1 or cmd.p2:
-            return sw_only(SW.WRONG_P1P2)
+            raise CardRefusal(SW.WRONG_P1P2)
         home = self._pin_home(self._session.df)
         if home is None:
-            return sw_only(SW.REF_NOT_FOUND)
+            raise CardRefusal(SW.REF_NOT_FOUND)
         counter = counter_key(home, None)
         _, stored = self._pin_record(home)
         if not cmd.data:
@@ -51,12 +53,12 @@ class PinCommands(CardCore):
                 return sw_only(SW.OK)
             return sw_only(capped_tries(self._left(counter)))
         if not 2 <= len(cmd.data) <= 8:
-            return sw_only(SW.WRONG_LENGTH)
+            raise CardRefusal(SW.WRONG_LENGTH)
         if self._left(counter) == 0:
-            return sw_only(SW.AUTH_BLOCKED)
+            raise CardRefusal(SW.AUTH_BLOCKED)
         entered = pin_bytes(cmd.data, shortest=1)
         if entered is None:
-            return sw_only(SW.WRONG_DATA)
+            raise CardRefusal(SW.WRONG_DATA)
         return self._compare_pin(home, entered, stored, None)
 
     def _compare_pin(self, home: str, entered: bytes, stored: bytes, new: bytes | None) -> Reply:
@@ -64,7 +66,7 @@ class PinCommands(CardCore):
         counter = counter_key(home, None)
         left = self._spend_try(counter)
         if left is None:
-            return sw_only(SW.AUTH_BLOCKED)
+            raise CardRefusal(SW.AUTH_BLOCKED)
         if not (stored and hmac.compare_digest(entered, stored)) and (entered or stored):
             self._session.pin_ok.discard(home)
             return sw_only(capped_tries(left))
@@ -76,45 +78,43 @@ class PinCommands(CardCore):
         self._session.pin_ok.add(home)
         return sw_only(SW.OK)
 
-    def _change_pin(self, cmd: Command) -> Reply:
+    def _change_pin(self, cmd: CommandAPDU) -> Reply:
         """CHANGE PIN ``80 5E 01 00``: old PIN ‖ ``FF`` ‖ new PIN in clear (Part 5 §6.3)."""
         if cmd.p1 != 0x01 or cmd.p2 != 0x00:
-            return sw_only(SW.WRONG_P1P2)
+            raise CardRefusal(SW.WRONG_P1P2)
         if not 3 <= len(cmd.data) <= 0x11:
-            return sw_only(SW.WRONG_LENGTH)
+            raise CardRefusal(SW.WRONG_LENGTH)
         home = self._pin_home(self._session.df)
         if home is None:
-            return sw_only(SW.REF_NOT_FOUND)
+            raise CardRefusal(SW.REF_NOT_FOUND)
         old, sep, new = cmd.data.partition(b"\xff")
         if not sep or (old and pin_bytes(old) is None) or (new and pin_bytes(new) is None):
-            return sw_only(SW.WRONG_DATA)
+            raise CardRefusal(SW.WRONG_DATA)
         if self._left(counter_key(home, None)) == 0:
-            return sw_only(SW.AUTH_BLOCKED)
+            raise CardRefusal(SW.AUTH_BLOCKED)
         _, stored = self._pin_record(home)
         return self._compare_pin(home, old, stored, new)
 
-    def _pin_unblock(self, cmd: Command) -> Reply:
+    def _pin_unblock(self, cmd: CommandAPDU) -> Reply:
         """PIN CHANGE/UNBLOCK ``84 24 00 P2`` (Part 5 §6.8): MAC, and a new PIN encrypted."""
         if cmd.p1 or cmd.p2 not in (0x00, 0x01):
-            return sw_only(SW.WRONG_P1P2)
+            raise CardRefusal(SW.WRONG_P1P2)
         s = self._session
         home = self._pin_home(s.df)
         stk = self._mac_key(home) if home is not None else None
         if home is None or stk is None:
-            return sw_only(SW.REF_NOT_FOUND)
+            raise CardRefusal(SW.REF_NOT_FOUND)
         size = stk.algorithm.block_size
         body = cmd.data[:-4]
         if cmd.p2 == 0x00 and len(cmd.data) != 4:
-            return sw_only(SW.WRONG_LENGTH)
+            raise CardRefusal(SW.WRONG_LENGTH)
         if cmd.p2 == 0x01 and (not body or len(body) % size):
-            return sw_only(SW.WRONG_LENGTH)
+            raise CardRefusal(SW.WRONG_LENGTH)
         unblock = [kid for (df, kid) in s.auths if df == home and self._is_unblock(df, kid)]
         if not unblock:
-            return sw_only(SW.SECURITY_NOT_SATISFIED)
+            raise CardRefusal(SW.SECURITY_NOT_SATISFIED)
         challenge = s.challenge
-        sw = self._check_mac(cmd, stk, body)
-        if sw != SW.OK:
-            return sw_only(sw)
+        self._check_mac(cmd, stk)
         allowed, _ = self._pin_record(home)
         writes = {counter_key(home, None): bytes((allowed,))}
         if cmd.p2 == 0x01:
@@ -123,9 +123,9 @@ class PinCommands(CardCore):
             try:
                 new = decrypt_data(sk, body, stk.algorithm)
             except CryptoError:
-                return sw_only(SW.WRONG_DATA)
+                raise CardRefusal(SW.WRONG_DATA) from None
             if new and pin_bytes(new) is None:
-                return sw_only(SW.WRONG_DATA)
+                raise CardRefusal(SW.WRONG_DATA)
             writes[pin_key(home)] = bytes((allowed,)) + new
         self._write(writes)
         return sw_only(SW.OK)

@@ -37,9 +37,10 @@ good for the next command only (Part 5 §7.5.1, §7.6.1).
 from __future__ import annotations
 
 import datetime
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 from enum import Enum
 
+from sbkcard.apdu import bodies
 from sbkcard.keys import Algorithm, mac, session_key, tac
 
 __all__ = [
@@ -108,13 +109,9 @@ COUNTER_MAX = 0xFFFF
 BALANCE_MAX = 0xFFFFFFFF
 
 
-def _bcd2(value: str) -> bytes:
-    return bytes.fromhex(value)
-
-
 @dataclass(frozen=True)
 class PurseData:
-    """The 20 bytes of the purse file."""
+    """The 20 bytes of the purse file (:data:`sbkcard.apdu.bodies.PURSE`)."""
 
     load_seq: int = 0
     purchase_seq: int = 0
@@ -126,31 +123,14 @@ class PurseData:
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> PurseData:
-        return cls(
-            int.from_bytes(raw[0:2], "big"),
-            int.from_bytes(raw[2:4], "big"),
-            int.from_bytes(raw[4:8], "big"),
-            int.from_bytes(raw[8:12], "big"),
-            int.from_bytes(raw[12:16], "big"),
-            raw[16:18].hex(),
-            raw[18:20].hex(),
-        )
+        """The purse of the file's bytes; an absent file is a new purse."""
+        if not raw:
+            return cls()
+        value = bodies.parse(bodies.PURSE, raw)
+        return cls(*(value[f.name] for f in fields(cls)))
 
     def to_bytes(self) -> bytes:
-        return (
-            self.load_seq.to_bytes(2, "big")
-            + self.purchase_seq.to_bytes(2, "big")
-            + self.balance.to_bytes(4, "big")
-            + self.spip.to_bytes(4, "big")
-            + self.spfp.to_bytes(4, "big")
-            + _bcd2(self.year)
-            + _bcd2(self.start)
-        )
-
-    @property
-    def year_bytes(self) -> bytes:
-        """The payment year as the card returns it (``cn 2``)."""
-        return _bcd2(self.year)
+        return bodies.build(bodies.PURSE, **asdict(self))
 
 
 def settle_year(purse: PurseData, when: datetime.date, self_paid: int, pooled: int) -> PurseData:
@@ -170,15 +150,20 @@ def settle_year(purse: PurseData, when: datetime.date, self_paid: int, pooled: i
     return replace(purse, year=f"{year:04d}", spip=self_paid, spfp=pooled)
 
 
-def _amounts(account: int, self_paid: int, pooled: int) -> bytes:
-    return account.to_bytes(4, "big") + self_paid.to_bytes(4, "big") + pooled.to_bytes(4, "big")
+def _amounts(account: int, self_paid: int, pooled: int) -> dict[str, int]:
+    return {"account": account, "self_paid": self_paid, "pooled": pooled}
 
 
 def purchase_session_key(
     dpk: bytes, random: bytes, purchase_seq: int, terminal_seq: bytes, algorithm: Algorithm
 ) -> bytes:
     """SESPK = DPK session key of random ‖ purchase seq ‖ terminal seq's last 2 bytes."""
-    data = random + purchase_seq.to_bytes(2, "big") + terminal_seq[-2:]
+    data = bodies.build(
+        bodies.PURCHASE_SESSION_INPUT,
+        random=random,
+        seq=purchase_seq,
+        terminal_seq=terminal_seq[-2:],
+    )
     return session_key(dpk, data, algorithm)
 
 
@@ -190,12 +175,19 @@ def purchase_mac1(
     algorithm: Algorithm,
 ) -> bytes:
     """MAC1 of a medical purchase (Part 7 §12.3), computed by the PSAM, checked by the card."""
-    return mac(sespk, _amounts(*amounts) + PURCHASE + terminal + time, algorithm)
+    data = bodies.build(
+        bodies.PURCHASE_MAC1_INPUT,
+        **_amounts(*amounts),
+        kind=PURCHASE[0],
+        terminal=terminal,
+        time=time.hex(),
+    )
+    return mac(sespk, data, algorithm)
 
 
 def purchase_mac2(sespk: bytes, amounts: tuple[int, int, int], algorithm: Algorithm) -> bytes:
     """MAC2 of a medical purchase (Part 7 §12.6), computed by the card, checked by the PSAM."""
-    return mac(sespk, _amounts(*amounts), algorithm)
+    return mac(sespk, bodies.build(bodies.PURCHASE_AMOUNTS, **_amounts(*amounts)), algorithm)
 
 
 def purchase_tac(
@@ -207,19 +199,30 @@ def purchase_tac(
     algorithm: Algorithm,
 ) -> bytes:
     """TAC of a medical purchase (Part 7 §12.6, §15)."""
-    return tac(dtk, _amounts(*amounts) + PURCHASE + terminal + terminal_seq + time, algorithm)
+    data = bodies.build(
+        bodies.PURCHASE_TAC_INPUT,
+        **_amounts(*amounts),
+        kind=PURCHASE[0],
+        terminal=terminal,
+        terminal_seq=int.from_bytes(terminal_seq, "big"),
+        time=time.hex(),
+    )
+    return tac(dtk, data, algorithm)
 
 
 def load_session_key(dlk: bytes, random: bytes, load_seq: int, algorithm: Algorithm) -> bytes:
     """SESLK = DLK session key of random ‖ load seq ‖ ``80 00`` (Part 7 §11.2)."""
-    return session_key(dlk, random + load_seq.to_bytes(2, "big") + b"\x80\x00", algorithm)
+    data = bodies.build(bodies.LOAD_SESSION_INPUT, random=random, seq=load_seq, pad=0x8000)
+    return session_key(dlk, data, algorithm)
 
 
 def load_mac1(
     seslk: bytes, balance: int, amount: int, terminal: bytes, algorithm: Algorithm
 ) -> bytes:
     """MAC1 of an account load (Part 7 §11.2), computed by the card, checked by the host."""
-    data = balance.to_bytes(4, "big") + amount.to_bytes(4, "big") + LOAD + terminal
+    data = bodies.build(
+        bodies.LOAD_MAC1_INPUT, balance=balance, amount=amount, kind=LOAD[0], terminal=terminal
+    )
     return mac(seslk, data, algorithm)
 
 
@@ -227,7 +230,10 @@ def load_mac2(
     seslk: bytes, amount: int, terminal: bytes, time: bytes, algorithm: Algorithm
 ) -> bytes:
     """MAC2 of an account load (Part 7 §11.5), computed by the host, checked by the card."""
-    return mac(seslk, amount.to_bytes(4, "big") + LOAD + terminal + time, algorithm)
+    data = bodies.build(
+        bodies.LOAD_MAC2_INPUT, amount=amount, kind=LOAD[0], terminal=terminal, time=time.hex()
+    )
+    return mac(seslk, data, algorithm)
 
 
 def load_tac(
@@ -240,12 +246,13 @@ def load_tac(
     algorithm: Algorithm,
 ) -> bytes:
     """TAC of an account load over the new balance and the seq before +1 (Part 7 §11.8)."""
-    data = (
-        balance.to_bytes(4, "big")
-        + load_seq.to_bytes(2, "big")
-        + amount.to_bytes(4, "big")
-        + LOAD
-        + terminal
-        + time
+    data = bodies.build(
+        bodies.LOAD_TAC_INPUT,
+        balance=balance,
+        seq=load_seq,
+        amount=amount,
+        kind=LOAD[0],
+        terminal=terminal,
+        time=time.hex(),
     )
     return tac(dtk, data, algorithm)

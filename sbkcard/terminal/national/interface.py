@@ -55,8 +55,9 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from typing import TypeVar
 
-from sbkcard.apdu import CommandAPDU
+from sbkcard.apdu import CommandAPDU, bodies
 from sbkcard.apdu import builders as b
 from sbkcard.applet_model.ssse import Layout
 from sbkcard.applet_model.tree import Rule
@@ -70,6 +71,15 @@ from sbkcard.terminal.errors import (
     UnsupportedCardError,
 )
 from sbkcard.terminal.national.codes import TEXT, Code, code_for
+from sbkcard.terminal.national.steps import (
+    TRANSITIONS,
+    AwaitBasicInfo,
+    AwaitDebit,
+    AwaitKeyedFile,
+    AwaitPinCommand,
+    AwaitPinMac,
+    Waiting,
+)
 from sbkcard.terminal.operations import fileaddr, files, pin, pki, purse
 from sbkcard.terminal.operations.auth import internal_authenticate
 from sbkcard.terminal.operations.basic import (
@@ -104,18 +114,23 @@ def split_fields(text: str, count: int, what: str) -> list[str]:
     return parts
 
 
+def national_date(day: dt.date | None) -> str:
+    """A date as the national strings write it, ``YYYYMMDD`` (empty: none)."""
+    return "" if day is None else f"{day:%Y%m%d}"
+
+
 def basic_string(info: BasicInfo) -> str:
     """iReadCardBas's pOutInfo (S3 §1.1.2)."""
     return fields(
         info.region,
         info.holder.ssn,
         info.issuer.card_number,
-        info.issuer.card_id,
+        "" if info.issuer.card_id is None else info.issuer.card_id.hex,
         info.holder.name,
         info.history.hex().upper(),
         info.issuer.version,
-        info.issuer.issue_date,
-        info.issuer.expiry,
+        national_date(info.issue_date),
+        national_date(info.expiry),
         info.terminal_number,
         info.device_number,
     )
@@ -174,12 +189,17 @@ def parse_hex(text: str, what: str, length: int | None = None) -> bytes:
 
 @dataclass
 class _Pending:
-    """An HSM two-step operation between its steps: the card stays powered."""
+    """An HSM operation between its steps: the card stays powered (:mod:`.steps`)."""
 
     function: str
+    """The step that may come next."""
     stack: ExitStack
     conn: Connection
-    state: dict[str, object]
+    state: Waiting | None = None
+    """What the next step needs (``None`` while step 1 runs)."""
+
+
+_W = TypeVar("_W")
 
 
 class NationalInterface:
@@ -227,7 +247,7 @@ class NationalInterface:
         except BaseException:
             stack.close()
             raise
-        self._pending = _Pending(function, stack, conn, {})
+        self._pending = _Pending(function, stack, conn)
         return conn
 
     def _step(self, function: str) -> _Pending:
@@ -237,24 +257,39 @@ class NationalInterface:
             raise _NotConnected(f"{function}: call its previous step first")
         return pending
 
-    def _run_step(self, function: str, body: Callable[[_Pending], str], *, last: bool) -> Result:
-        """Run an HSM step; the card stays up after a successful non-final step."""
+    def _run_step(
+        self,
+        function: str,
+        kind: type[_W],
+        body: Callable[[Connection, _W], tuple[str, Waiting | None]],
+    ) -> Result:
+        """Run a later HSM step on the state of ``kind`` the previous one left.
+
+        The card stays up when :data:`~.steps.TRANSITIONS` names a step after this one.
+        """
         try:
             pending = self._step(function)
-            out = body(pending)
+            state = pending.state
+            if not isinstance(state, kind):
+                self._abandon()
+                raise _NotConnected(f"{function}: call its previous step first")
+            out, after = body(pending.conn, state)
         except _NotConnected as exc:
             return int(Code.NOT_CONNECTED), f"未建立连接：{exc}"
         except SbkcardError as exc:
             self._abandon()
             return code_for(exc)
-        if last:
+        following = TRANSITIONS.get(function)
+        if following is None:
             self._abandon()
+        else:
+            pending.function, pending.state = following[0], after
         return 0, out
 
-    def _first_step(self, next_function: str, body: Callable[[], str]) -> Result:
-        """Run step 1; on success the card stays up, waiting for ``next_function``."""
+    def _first_step(self, function: str, body: Callable[[], tuple[str, Waiting]]) -> Result:
+        """Run step 1; on success the card stays up, waiting for the step that follows."""
         try:
-            out = body()
+            out, state = body()
         except _CardIdFormat as exc:
             self._abandon()
             return int(Code.CARD_ID_FORMAT), f"卡识别码格式错：{exc}"
@@ -264,8 +299,8 @@ class NationalInterface:
         except SbkcardError as exc:
             self._abandon()
             return code_for(exc)
-        assert self._pending is not None
-        self._pending.function = next_function
+        if self._pending is not None:
+            self._pending.function, self._pending.state = TRANSITIONS[function][0], state
         return 0, out
 
     # -- 1 读基本信息 -------------------------------------------------------------------------
@@ -284,7 +319,7 @@ class NationalInterface:
     def iReadCardBas_HSM_Step1(self, iType: int) -> Result:
         """基于加密机的读基本信息（步骤一）(S3 §1.2): the challenges for the HSM."""
 
-        def body() -> str:
+        def body() -> tuple[str, Waiting]:
             conn = self._begin("iReadCardBas_HSM_Step1", iType)
             ctx = conn.ctx
             card = conn.card
@@ -295,8 +330,7 @@ class NationalInterface:
             if conn.layout is Layout.V3:
                 ea_original = card.call(b.get_challenge(8), "GET CHALLENGE").hex().upper()
                 ea_factor = card.call(b.get_challenge(8), "GET CHALLENGE").hex().upper()
-            assert self._pending is not None
-            self._pending.state.update(answer=answer, original=original, external=bool(ea_factor))
+            waiting = AwaitBasicInfo(answer, original, external=bool(ea_factor))
             return fields(
                 ctx.region,
                 ctx.history.hex().upper(),
@@ -306,31 +340,28 @@ class NationalInterface:
                 original.hex().upper(),
                 ea_factor,
                 ea_original,
-            )
+            ), waiting
 
-        return self._first_step("iReadCardBas_HSM_Step2", body)
+        return self._first_step("iReadCardBas_HSM_Step1", body)
 
     def iReadCardBas_HSM_Step2(self, pKey: str) -> Result:
         """基于加密机的读基本信息（步骤二）(S3 §1.3): check the card, authenticate, read."""
 
-        def body(pending: _Pending) -> str:
-            conn, state = pending.conn, pending.state
+        def body(conn: Connection, state: AwaitBasicInfo) -> tuple[str, None]:
             internal, external = split_fields(pKey, 2, "pKey")
             expected = parse_hex(internal, "internal authentication result", 16)
-            if expected[8:] != state["original"]:
+            if expected[8:] != state.original:
                 raise InvalidInputError("pKey: the internal authentication's original data differ")
-            answer = state["answer"]
-            assert isinstance(answer, bytes)
-            if not hmac.compare_digest(expected[:8], answer):
+            if not hmac.compare_digest(expected[:8], state.answer):
                 raise AuthenticityError("the card's IRK answer does not match the HSM's")
-            if state["external"]:
+            if state.external:
                 data = parse_hex(external, "external authentication result", 16)
                 _external(conn, card_key("RKSSSE"), data)
             elif external:
                 raise InvalidInputError("pKey: no external authentication was asked for")
-            return basic_string(basic_info(conn, read_cardholder(conn), genuine=True))
+            return basic_string(basic_info(conn, read_cardholder(conn), genuine=True)), None
 
-        return self._run_step("iReadCardBas_HSM_Step2", body, last=True)
+        return self._run_step("iReadCardBas_HSM_Step2", AwaitBasicInfo, body)
 
     # -- 2 通用读卡 ---------------------------------------------------------------------------
 
@@ -360,7 +391,7 @@ class NationalInterface:
     ) -> Result:
         """Step 1 of iReadCard/iWriteCard_HSM: the key of the first file, its challenges."""
 
-        def body() -> str:
+        def body() -> tuple[str, Waiting]:
             expect = parse_card_info(card_info)
             request = fileaddr.parse(address)[0]
             conn = self._begin(f"{function}_HSM_Step1", i_type, expect)
@@ -376,11 +407,9 @@ class NationalInterface:
             if access.rule is Rule.PIN_AND_KEY:
                 conn.verify_pin()
             address_text = fileaddr.format_values([(request, [i.token for i in request.items])])
-            assert self._pending is not None
-            self._pending.state.update(key=key, address=address_text)
-            return _challenges(conn, key)
+            return _challenges(conn, key), AwaitKeyedFile(key, address_text)
 
-        return self._first_step(f"{function}_HSM_Step2", body)
+        return self._first_step(f"{function}_HSM_Step1", body)
 
     def iReadCard_HSM_Step1(
         self,
@@ -394,13 +423,12 @@ class NationalInterface:
     def iReadCard_HSM_Step2(self, pKey: str) -> Result:
         """基于加密机的通用读卡（步骤二）(S3 §2.3): authenticate, read the first file."""
 
-        def body(pending: _Pending) -> str:
-            _hsm_authenticate(pending, pKey)
-            address = pending.state["address"]
-            assert isinstance(address, str)
-            return files.read_address(pending.conn, address, prefer=AuthPreference.KEY).national()
+        def body(conn: Connection, state: AwaitKeyedFile) -> tuple[str, None]:
+            _external(conn, state.key, parse_hex(pKey, "pKey", 16))
+            read = files.read_address(conn, state.address, prefer=AuthPreference.KEY)
+            return read.national(), None
 
-        return self._run_step("iReadCard_HSM_Step2", body, last=True)
+        return self._run_step("iReadCard_HSM_Step2", AwaitKeyedFile, body)
 
     # -- 3 通用写卡 ---------------------------------------------------------------------------
 
@@ -436,16 +464,14 @@ class NationalInterface:
     def iWriteCard_HSM_Step2(self, pKey: str, pWriteData: str) -> Result:
         """基于加密机的通用写卡（步骤二）(S3 §3.3): authenticate, write the first file."""
 
-        def body(pending: _Pending) -> str:
-            address = pending.state["address"]
-            assert isinstance(address, str)
+        def body(conn: Connection, state: AwaitKeyedFile) -> tuple[str, None]:
             first = pWriteData.split("$", 1)[0] + "$"
-            fileaddr.parse_values(first, fileaddr.parse(address))
-            _hsm_authenticate(pending, pKey)
-            files.write_address(pending.conn, address, first)
-            return ""
+            fileaddr.parse_values(first, fileaddr.parse(state.address))
+            _external(conn, state.key, parse_hex(pKey, "pKey", 16))
+            files.write_address(conn, state.address, first)
+            return "", None
 
-        return self._run_step("iWriteCard_HSM_Step2", body, last=True)
+        return self._run_step("iWriteCard_HSM_Step2", AwaitKeyedFile, body)
 
     # -- 4, 5 PIN 校验、修改 ------------------------------------------------------------------
 
@@ -499,22 +525,19 @@ class NationalInterface:
     def _maintenance_step1(self, function: str, i_type: int, card_info: str) -> Result:
         """Step 1 of ``function`` (iReloadPIN or iUnblockPIN): the PUK's challenges."""
 
-        def body() -> str:
+        def body() -> tuple[str, Waiting]:
             conn = self._begin(f"{function}_HSM_Step1", i_type, parse_card_info(card_info))
             key = card_key(pin.AUTH_KEY)
             conn.select(key.df)
-            assert self._pending is not None
-            self._pending.state["key"] = key
-            return _challenges(conn, key)
+            return _challenges(conn, key), AwaitPinCommand(key)
 
-        return self._first_step(f"{function}_HSM_Step2", body)
+        return self._first_step(f"{function}_HSM_Step1", body)
 
     def _maintenance_step2(self, function: str, p_key: str, p2: b.PinOperation) -> Result:
         """Step 2: authenticate with the HSM's answer; the command for the HSM to MAC."""
 
-        def body(pending: _Pending) -> str:
-            conn, state = pending.conn, pending.state
-            _hsm_authenticate(pending, p_key)
+        def body(conn: Connection, state: AwaitPinCommand) -> tuple[str, Waiting]:
+            _external(conn, state.key, parse_hex(p_key, "pKey", 16))
             plain = ""
             body_length = 0
             if p2 is b.PinOperation.RELOAD:
@@ -524,24 +547,21 @@ class NationalInterface:
                 body_length = pin.enciphered_length(len(new.encode()), size)
             header = bytes([0x84, 0x24, 0x00, p2, body_length + 4])
             challenge = conn.card.call(b.get_challenge(8), "GET CHALLENGE")
-            state["header"] = header
-            pending.function = f"{function}_HSM_Step3"
             return fields(
                 f"{conn.ctx.algorithm.value:02X}",
                 hsm_address(card_key(pin.MAC_KEY), 1),
                 challenge.hex().upper(),
                 header.hex().upper(),
                 plain,
-            )
+            ), AwaitPinMac(header)
 
-        return self._run_step(f"{function}_HSM_Step2", body, last=False)
+        return self._run_step(f"{function}_HSM_Step2", AwaitPinCommand, body)
 
     def _maintenance_step3(self, function: str, p_key: str) -> Result:
         """Step 3: the HSM's command (header ‖ [enciphered PIN] ‖ MAC) to the card."""
 
-        def body(pending: _Pending) -> str:
-            header = pending.state["header"]
-            assert isinstance(header, bytes)
+        def body(conn: Connection, state: AwaitPinMac) -> tuple[str, None]:
+            header = state.header
             raw = parse_hex(p_key, "pKey", 5 + header[4])
             if raw[:5] != header:
                 raise InvalidInputError(
@@ -550,10 +570,10 @@ class NationalInterface:
                 )
             operation = b.PinOperation(header[3]).name.lower()
             command = CommandAPDU(0x84, 0x24, 0x00, header[3], raw[5:])
-            pending.conn.card.call(command, f"PIN CHANGE/UNBLOCK ({operation})")
-            return ""
+            conn.card.call(command, f"PIN CHANGE/UNBLOCK ({operation})")
+            return "", None
 
-        return self._run_step(f"{function}_HSM_Step3", body, last=True)
+        return self._run_step(f"{function}_HSM_Step3", AwaitPinMac, body)
 
     def iReloadPIN_HSM_Step1(self, iType: int, pCardInfo: str) -> Result:
         """基于加密机的 PIN 重置（步骤一）(S3 §6.2): the authentication's challenges."""
@@ -613,63 +633,60 @@ class NationalInterface:
     ) -> Result:
         """基于加密机的消费交易（步骤一）(S3 §8.2): PIN, INITIALIZE FOR PURCHASE."""
 
-        def body() -> str:
+        def body() -> tuple[str, Waiting]:
             expect = parse_card_info(pCardInfo)
             total, paid, when = _pay_info(pPayInfo)
             conn = self._begin("iDoDebit_HSM_Step1", iType, expect)
             conn.select(purse.DF04)
             conn.verify_pin()
             terminal = bytes.fromhex(conn.terminal_number())
-            answer = conn.card.call(
-                b.initialize_for_purchase(1, 0, total, paid, terminal), "INITIALIZE FOR PURCHASE"
+            answer = conn.card.call_body(
+                b.initialize_for_purchase(1, 0, total, paid, terminal),
+                bodies.INITIALIZE_FOR_PURCHASE_ANSWER,
+                "INITIALIZE FOR PURCHASE",
             )
-            seq, version, random = answer[14:16], answer[16], answer[18:22]
+            seq, version, random = answer.seq, answer.key_version, answer.random
             amounts = f"{total:08X}{paid:08X}"
-            assert self._pending is not None
-            self._pending.state.update(
-                amounts=amounts, terminal=terminal, version=version, total=total, paid=paid
-            )
             return fields(
                 f"{conn.ctx.algorithm.value:02X}",
                 hsm_address(card_key("DPK"), version),
                 random.hex().upper(),
-                seq.hex().upper(),
+                f"{seq:04X}",
                 amounts,
                 chr(purse.PURCHASE_TYPE),
                 terminal.hex().upper(),
                 when.strftime("%Y%m%d%H%M%S"),
-            )
+            ), AwaitDebit(amounts, terminal, version)
 
-        return self._first_step("iDoDebit_HSM_Step2", body)
+        return self._first_step("iDoDebit_HSM_Step1", body)
 
     def iDoDebit_HSM_Step2(self, pKey: str) -> Result:
         """基于加密机的消费交易（步骤二）(S3 §8.3): DEBIT FOR PURCHASE with the HSM's MAC1."""
 
-        def body(pending: _Pending) -> str:
-            conn, state = pending.conn, pending.state
+        def body(conn: Connection, state: AwaitDebit) -> tuple[str, None]:
             seq_text, time_text, mac1_text = split_fields(pKey, 3, "pKey")
             terminal_seq = int.from_bytes(parse_hex(seq_text, "terminal sequence", 4))
             when = parse_time(time_text)
             mac1 = parse_hex(mac1_text, "MAC1", 4)
-            proof = conn.card.call(
-                b.debit_for_purchase(terminal_seq, when, mac1), "DEBIT FOR PURCHASE"
+            proof = conn.card.call_body(
+                b.debit_for_purchase(terminal_seq, when, mac1),
+                bodies.DEBIT_FOR_PURCHASE_ANSWER,
+                "DEBIT FOR PURCHASE",
             )
-            tac, mac2 = proof[:4], proof[4:8]
-            terminal, version = state["terminal"], state["version"]
-            assert isinstance(terminal, bytes) and isinstance(version, int)
+            tac, mac2 = proof.tac, proof.mac2
             return fields(
                 mac2.hex().upper(),
                 f"{conn.ctx.algorithm.value:02X}",
-                hsm_address(card_key("DTK"), version),
-                str(state["amounts"]),
+                hsm_address(card_key("DTK"), state.version),
+                state.amounts,
                 chr(purse.PURCHASE_TYPE),
-                terminal.hex().upper(),
+                state.terminal.hex().upper(),
                 f"{terminal_seq:08X}",
                 when.strftime("%Y%m%d%H%M%S"),
                 tac.hex().upper(),
-            )
+            ), None
 
-        return self._run_step("iDoDebit_HSM_Step2", body, last=True)
+        return self._run_step("iDoDebit_HSM_Step2", AwaitDebit, body)
 
     # -- 9 读消费交易记录 --------------------------------------------------------------------
 
@@ -818,22 +835,10 @@ def _challenges(conn: Connection, key: KeySpec) -> str:
     )
 
 
-def _hsm_authenticate(pending: _Pending, p_key: str) -> None:
-    """EXTERNAL AUTHENTICATE with the key step 1 chose and the HSM's 32-hex answer."""
-    key = pending.state["key"]
-    assert isinstance(key, KeySpec)
-    _external(pending.conn, key, parse_hex(p_key, "pKey", 16))
-
-
 def _external(conn: Connection, key: KeySpec, result: bytes) -> None:
     """EXTERNAL AUTHENTICATE with the HSM's ``auth(8) ‖ original(8)``."""
-    assert key.card_kid is not None
     conn.select(key.df)
-    conn.card.call(
-        b.external_authenticate(key.card_kid, result[:8], result[8:]),
-        f"EXTERNAL AUTHENTICATE {key.name}",
-    )
-    conn.granted.add(key.name)
+    conn.present_authentication(key, result[:8], result[8:])
 
 
 def _pay_info(text: str) -> tuple[int, int, dt.datetime]:

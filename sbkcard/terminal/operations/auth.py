@@ -19,6 +19,7 @@ import hmac
 from dataclasses import dataclass
 
 from sbkcard.apdu import builders as b
+from sbkcard.apdu.status import SW
 from sbkcard.keys.hierarchy import KeySpec, card_key
 from sbkcard.terminal.connection import SSSE, Connection
 from sbkcard.terminal.errors import AuthenticityError, CardStatusError
@@ -52,7 +53,7 @@ def internal_authenticate(conn: Connection, factor: bytes, original: bytes) -> b
     with conn.card.during("internal authentication (IRK)"):
         answer = conn.card.call(b.internal_authenticate(factor, original), "INTERNAL AUTHENTICATE")
     if len(answer) != 8:
-        raise CardStatusError(0x6F00, f"INTERNAL AUTHENTICATE answered {len(answer)} bytes")
+        raise CardStatusError(SW.UNKNOWN, f"INTERNAL AUTHENTICATE answered {len(answer)} bytes")
     return answer
 
 

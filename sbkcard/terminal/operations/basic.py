@@ -20,9 +20,10 @@ import datetime as dt
 from dataclasses import dataclass
 
 from sbkcard.applet_model.data_items import FILE_ITEMS
+from sbkcard.applet_model.records import IssuerData
 from sbkcard.applet_model.ssse import Layout
 from sbkcard.keys.ciphers import Algorithm
-from sbkcard.terminal.connection import SSSE, Connection, IssuerInfo, decode_records
+from sbkcard.terminal.connection import SSSE, Connection, decode_records
 from sbkcard.terminal.operations.auth import check_authenticity
 from sbkcard.terminal.operations.values import item_text
 
@@ -48,7 +49,7 @@ class Cardholder:
 class BasicInfo:
     """What iReadCardBas returns (S3 §1.1.2), plus what the terminal learned on the way."""
 
-    issuer: IssuerInfo
+    issuer: IssuerData
     holder: Cardholder
     atr: bytes
     history: bytes
@@ -63,17 +64,17 @@ class BasicInfo:
     @property
     def region(self) -> str:
         """发卡地区行政区划代码 (the card identification code's first 6 characters)."""
-        return self.issuer.region
+        return "" if self.issuer.card_id is None else self.issuer.card_id.region
 
     @property
     def issue_date(self) -> dt.date | None:
-        """发卡日期 as a date."""
-        return _date(self.issuer.issue_date)
+        """发卡日期."""
+        return self.issuer.issue_date
 
     @property
     def expiry(self) -> dt.date | None:
-        """卡有效期 as a date."""
-        return _date(self.issuer.expiry)
+        """卡有效期."""
+        return self.issuer.expiry
 
 
 def _date(digits: str) -> dt.date | None:

@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sbkcard.apdu import builders as b
+from sbkcard.apdu.status import SW
 from sbkcard.apdu.tlv import parse_simple_tlv
 from sbkcard.applet_model.data_items import FILE_ITEMS, DataItem
 from sbkcard.applet_model.tree import EF, Rule, Structure
@@ -166,9 +167,9 @@ def _read_occurrence(conn: Connection, sfi: int, item: DataItem, occurrence: int
     for _ in range(occurrence):
         command = b.read_record(item.tag, sfi=sfi, mode=mode, le=item.tlv_size)
         response = conn.card.send(command)
-        if response.sw == 0x6A83:
+        if response.sw == SW.RECORD_NOT_FOUND:
             return None
-        if response.sw != 0x9000:
+        if response.sw != SW.OK:
             raise CardStatusError(response.sw, f"READ RECORD {item.label}")
         value = decode_records(response.data).get((item.tag, 1), b"")
         mode = b.RecordMode.NEXT_OCCURRENCE
@@ -184,7 +185,7 @@ def read_cyclic(
         raw = _read_record_number(conn, sfi, number, ef.record_length)
         if raw is None:
             if numbers:
-                raise CardStatusError(0x6A83, f"READ RECORD {number} of EF{sfi:02X}")
+                raise CardStatusError(SW.RECORD_NOT_FOUND, f"READ RECORD {number} of EF{sfi:02X}")
             break
         out.append(split_fields(items, raw))
     return out
@@ -201,9 +202,9 @@ def split_fields(items: tuple[DataItem, ...], raw: bytes) -> list[str]:
 
 def _read_record_number(conn: Connection, sfi: int, number: int, length: int) -> bytes | None:
     response = conn.card.send(b.read_record(number, sfi=sfi, le=min(length, MAX_RESPONSE)))
-    if response.sw == 0x6A83:
+    if response.sw == SW.RECORD_NOT_FOUND:
         return None
-    if response.sw != 0x9000:
+    if response.sw != SW.OK:
         raise CardStatusError(response.sw, f"READ RECORD {number}")
     return response.data
 

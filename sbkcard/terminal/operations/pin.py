@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sbkcard.apdu import builders as b
+from sbkcard.apdu.status import SW, parse_tries_left
 from sbkcard.keys.hierarchy import card_key
 from sbkcard.terminal.connection import SSSE, Connection, check_pin_status
 from sbkcard.terminal.errors import CardStatusError
@@ -42,12 +43,13 @@ def pin_tries(conn: Connection) -> int | None:
     """Tries left (VERIFY with Lc 0, Part 7 §5.6); ``None`` if the card needs no PIN."""
     conn.select(SSSE)
     response = conn.card.send(b.verify(None))
-    if response.sw == 0x9000:
+    if response.sw == SW.OK:
         return None
-    if response.sw == 0x6983:
+    if response.sw == SW.AUTH_BLOCKED:
         return 0
-    if response.sw & 0xFFF0 == 0x63C0:
-        return response.sw & 0x0F
+    left = parse_tries_left(response.sw)
+    if left is not None:
+        return left
     raise CardStatusError(response.sw, "VERIFY (tries left)")
 
 

@@ -18,15 +18,16 @@ import datetime as dt
 import hmac
 from dataclasses import dataclass
 
+from sbkcard.apdu import bodies
 from sbkcard.apdu import builders as b
+from sbkcard.apdu.status import SW
 from sbkcard.applet_model.data_items import FILE_ITEMS
 from sbkcard.errors import CardRemovedError
-from sbkcard.identifiers.formats import decode_cn
 from sbkcard.keys.hierarchy import card_key
 from sbkcard.terminal.connection import Connection
 from sbkcard.terminal.errors import CardStatusError, InvalidInputError
 from sbkcard.terminal.operations.files import read_cyclic
-from sbkcard.terminal.security.base import PurchaseInit, PurchaseRequest, bcd_time, hsm_address
+from sbkcard.terminal.security.base import PurchaseInit, PurchaseRequest, hsm_address
 from sbkcard.terminal.security.hsm import KeyService
 
 DF04 = "DF04"
@@ -106,15 +107,16 @@ def balance(conn: Connection) -> Balance:
     _enter(conn)
     card = conn.card
     with card.during("GET BALANCE"):
-        account = card.call(b.get_balance(b.Balance.CIA), "GET BALANCE")
-        spip = card.call(b.get_balance(b.Balance.SPIP), "GET BALANCE (SPIP)")
-        spfp = card.call(b.get_balance(b.Balance.SPFP), "GET BALANCE (SPFP)")
-    return Balance(
-        int.from_bytes(account[:4]),
-        int.from_bytes(spip[:4]),
-        int.from_bytes(spfp[:4]),
-        int(decode_cn(spip[4:6], field="payment year") or 0),
-    )
+        account = card.call_body(
+            b.get_balance(b.Balance.CIA), bodies.GET_BALANCE_ANSWER, "GET BALANCE"
+        )
+        spip = card.call_body(
+            b.get_balance(b.Balance.SPIP), bodies.GET_SPIP_ANSWER, "GET BALANCE (SPIP)"
+        )
+        spfp = card.call_body(
+            b.get_balance(b.Balance.SPFP), bodies.GET_SPFP_ANSWER, "GET BALANCE (SPFP)"
+        )
+    return Balance(account.balance, spip.spip, spfp.spfp, int(spip.year))
 
 
 def purchase(
@@ -136,31 +138,27 @@ def purchase(
     terminal = module.terminal_number
     card = conn.card
     with card.during("INITIALIZE FOR PURCHASE"):
-        answer = card.call(
+        answer = card.call_body(
             b.initialize_for_purchase(key_index, account, self_paid, pooled, terminal),
+            bodies.INITIALIZE_FOR_PURCHASE_ANSWER,
             "INITIALIZE FOR PURCHASE",
         )
-    init = PurchaseInit(
-        balance=int.from_bytes(answer[0:4]),
-        spip=int.from_bytes(answer[4:8]),
-        spfp=int.from_bytes(answer[8:12]),
-        year=int.from_bytes(answer[12:14]),
-        seq=int.from_bytes(answer[14:16]),
-        key_version=answer[16],
-        algorithm_id=answer[17],
-        random=answer[18:22],
-    )
+    init = PurchaseInit.of(answer)
     request = PurchaseRequest(account, self_paid, pooled, PURCHASE_TYPE, terminal, when)
     terminal_seq, mac1 = module.purchase_mac1(conn.ctx, init, request)
     try:
         with card.during("DEBIT FOR PURCHASE"):
-            proof = card.call(b.debit_for_purchase(terminal_seq, when, mac1), "DEBIT FOR PURCHASE")
+            proof = card.call_body(
+                b.debit_for_purchase(terminal_seq, when, mac1),
+                bodies.DEBIT_FOR_PURCHASE_ANSWER,
+                "DEBIT FOR PURCHASE",
+            )
     except CardRemovedError as exc:
         raise CardRemovedError(
             f"{exc}; the purchase (card sequence {init.seq}) may or may not have been made: "
             "re-insert the card and ask for its transaction proof"
         ) from exc
-    tac, mac2 = proof[:4], proof[4:8]
+    tac, mac2 = proof.tac, proof.mac2
     module.check_mac2(mac2)
     return PurchaseResult(
         card_seq=init.seq,
@@ -182,8 +180,12 @@ def purchase(
 def transaction_proof(conn: Connection, tx_type: int, seq: int) -> tuple[bytes, bytes]:
     """GET TRANSACTION PROOF: (MAC, TAC) of the transaction ``seq`` (Part 7 §14)."""
     conn.select(DF04)
-    data = conn.card.call(b.get_transaction_proof(tx_type, seq), "GET TRANSACTION PROOF")
-    return data[:4], data[4:8]
+    proof = conn.card.call_body(
+        b.get_transaction_proof(tx_type, seq),
+        bodies.GET_TRANSACTION_PROOF_ANSWER,
+        "GET TRANSACTION PROOF",
+    )
+    return proof.mac, proof.tac
 
 
 def load(
@@ -203,38 +205,51 @@ def load(
     when = (time or conn.clock()).replace(microsecond=0)
     card = conn.card
     with card.during("INITIALIZE FOR LOAD"):
-        answer = card.call(
-            b.initialize_for_load(key_index, amount, terminal), "INITIALIZE FOR LOAD"
+        answer = card.call_body(
+            b.initialize_for_load(key_index, amount, terminal),
+            bodies.INITIALIZE_FOR_LOAD_ANSWER,
+            "INITIALIZE FOR LOAD",
         )
-    before, seq = int.from_bytes(answer[0:4]), answer[4:6]
-    version, random, mac1 = answer[6], answer[8:12], answer[12:16]
-    address = hsm_address(card_key("DLK"), version)
-    session_input = random + seq + b"\x80\x00"
+    before, seq = answer.balance, answer.seq
+    address = hsm_address(card_key("DLK"), answer.key_version)
+    session_input = bodies.build(
+        bodies.LOAD_SESSION_INPUT, random=answer.random, seq=seq, pad=0x8000
+    )
     expected = host.session_mac(
         ctx,
         address,
         session_input,
-        answer[0:4] + amount.to_bytes(4) + bytes([LOAD_TYPE]) + terminal,
+        bodies.build(
+            bodies.LOAD_MAC1_INPUT, balance=before, amount=amount, kind=LOAD_TYPE, terminal=terminal
+        ),
     )
-    if not hmac.compare_digest(expected, mac1):
+    if not hmac.compare_digest(expected, answer.mac1):
         raise CardStatusError(
-            0x9302, "INITIALIZE FOR LOAD (MAC1 checked by the host)", device="host"
+            SW.MAC_INVALID, "INITIALIZE FOR LOAD (MAC1 checked by the host)", device="host"
         )
     mac2 = host.session_mac(
         ctx,
         address,
         session_input,
-        amount.to_bytes(4) + bytes([LOAD_TYPE]) + terminal + bcd_time(when),
+        bodies.build(
+            bodies.LOAD_MAC2_INPUT,
+            amount=amount,
+            kind=LOAD_TYPE,
+            terminal=terminal,
+            time=when.strftime("%Y%m%d%H%M%S"),
+        ),
     )
     try:
         with card.during("CREDIT FOR LOAD"):
-            tac = card.call(b.credit_for_load(when, mac2), "CREDIT FOR LOAD")
+            tac = card.call_body(
+                b.credit_for_load(when, mac2), bodies.CREDIT_FOR_LOAD_ANSWER, "CREDIT FOR LOAD"
+            ).tac
     except CardRemovedError as exc:
         raise CardRemovedError(
-            f"{exc}; the load (card sequence {int.from_bytes(seq)}) may or may not have been "
+            f"{exc}; the load (card sequence {seq}) may or may not have been "
             "made: re-insert the card and ask for its transaction proof (Part 7 §14)"
         ) from exc
-    return LoadResult(int.from_bytes(seq), amount, before + amount, tac)
+    return LoadResult(seq, amount, before + amount, tac)
 
 
 def transactions(conn: Connection) -> list[TransactionRecord]:

@@ -17,6 +17,9 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Protocol
 
+from construct import Container
+
+from sbkcard.apdu import bodies
 from sbkcard.identifiers.atr import historical_bytes
 from sbkcard.keys.ciphers import Algorithm
 from sbkcard.keys.hierarchy import CARD_KEYS, KeySpec
@@ -66,6 +69,29 @@ class PurchaseInit:
     algorithm_id: int
     random: bytes
 
+    @classmethod
+    def of(cls, answer: Container) -> PurchaseInit:
+        """The answer read as :data:`sbkcard.apdu.bodies.INITIALIZE_FOR_PURCHASE_ANSWER`."""
+        return cls(
+            balance=answer.balance,
+            spip=answer.spip,
+            spfp=answer.spfp,
+            year=int(answer.year),
+            seq=answer.seq,
+            key_version=answer.key_version,
+            algorithm_id=answer.algorithm,
+            random=answer.random,
+        )
+
+    def session_input(self, terminal_seq: int) -> bytes:
+        """SESPK's input: card random ‖ purchase seq ‖ terminal seq's last 2 bytes (§12.3)."""
+        return bodies.build(
+            bodies.PURCHASE_SESSION_INPUT,
+            random=self.random,
+            seq=self.seq,
+            terminal_seq=terminal_seq.to_bytes(4)[-2:],
+        )
+
 
 @dataclass(frozen=True)
 class PurchaseRequest:
@@ -80,13 +106,24 @@ class PurchaseRequest:
 
     @property
     def amounts(self) -> bytes:
-        """Account amount ‖ self-paid ‖ pooled, 4 bytes each (b, big-endian)."""
-        return b"".join(v.to_bytes(4) for v in (self.account, self.self_paid, self.pooled))
+        """Account amount ‖ self-paid ‖ pooled: MAC2's input (Part 7 §12.6)."""
+        return bodies.build(bodies.PURCHASE_AMOUNTS, **self._fields())
 
+    @property
+    def mac1_input(self) -> bytes:
+        """MAC1's input (Part 7 §12.3): amounts ‖ type ‖ terminal number ‖ time."""
+        return bodies.build(bodies.PURCHASE_MAC1_INPUT, **self._fields())
 
-def bcd_time(time: dt.datetime) -> bytes:
-    """``YYYYMMDDHHMMSS`` as cn 7 (the terminal time of Part 5 §7.2 / Part 7 §12)."""
-    return bytes.fromhex(time.strftime("%Y%m%d%H%M%S"))
+    def _fields(self) -> dict[str, object]:
+        """The request as the fields of :mod:`sbkcard.apdu.bodies` name them."""
+        return {
+            "account": self.account,
+            "self_paid": self.self_paid,
+            "pooled": self.pooled,
+            "kind": self.tx_type,
+            "terminal": self.terminal_number,
+            "time": self.time.strftime("%Y%m%d%H%M%S"),
+        }
 
 
 #: Keys whose versions are not consecutive addresses: DPK versions 1–3 each have three

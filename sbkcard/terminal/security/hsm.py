@@ -23,6 +23,7 @@ import hmac
 from collections.abc import Sequence
 from typing import Protocol
 
+from sbkcard.apdu.status import SW
 from sbkcard.keys.ciphers import Algorithm
 from sbkcard.keys.encryption import encrypt_data
 from sbkcard.keys.errors import CryptoError, UnknownKeyError
@@ -34,7 +35,6 @@ from sbkcard.terminal.security.base import (
     CardContext,
     PurchaseInit,
     PurchaseRequest,
-    bcd_time,
     hsm_address,
     key_at_address,
 )
@@ -212,22 +212,16 @@ class HsmModule:
         seq = self.transaction_seq
         self.transaction_seq += 1
         address = hsm_address(card_key("DPK"), init.key_version)
-        session_input = init.random + init.seq.to_bytes(2) + seq.to_bytes(4)[-2:]
-        data = (
-            request.amounts
-            + bytes([request.tx_type])
-            + request.terminal_number
-            + bcd_time(request.time)
-        )
-        mac1 = self.service.session_mac(card, address, session_input, data)
+        session_input = init.session_input(seq)
+        mac1 = self.service.session_mac(card, address, session_input, request.mac1_input)
         self._pending = (card, address, session_input, request.amounts)
         return seq, mac1
 
     def check_mac2(self, mac2: bytes) -> None:
         if self._pending is None:
-            raise CardStatusError(0x6901, "MAC2 check without a purchase", device="HSM")
+            raise CardStatusError(SW.INVALID_STATE, "MAC2 check without a purchase", device="HSM")
         card, address, session_input, amounts = self._pending
         self._pending = None
         expected = self.service.session_mac(card, address, session_input, amounts)
         if not hmac.compare_digest(expected, mac2):
-            raise CardStatusError(0x9302, "MAC2 check", device="HSM")
+            raise CardStatusError(SW.MAC_INVALID, "MAC2 check", device="HSM")

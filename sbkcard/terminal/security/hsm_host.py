@@ -24,6 +24,9 @@ from __future__ import annotations
 import hmac
 from dataclasses import dataclass
 
+from construct import Construct
+
+from sbkcard.apdu import bodies
 from sbkcard.keys.ciphers import Algorithm
 from sbkcard.keys.hierarchy import card_key
 from sbkcard.terminal.errors import InvalidInputError, KeyServiceError
@@ -34,6 +37,25 @@ from sbkcard.terminal.security.hsm import KeyService
 
 _IRK = hsm_address(card_key("IRK"), 1)
 _RKSSSE = hsm_address(card_key("RKSSSE"), 1)
+
+
+def _purchase_input(
+    body: Construct, amounts: str, kind: str, terminal: str, when: str, **more: int
+) -> bytes:
+    """MAC1's or the TAC's input from the national strings (account payment 0, S3 §8.2)."""
+    paid = bodies.parse(bodies.PURCHASE_AMOUNTS, bytes(4) + parse_hex(amounts, "交易金额", 8))
+    if len(kind) != 1 or not kind.isascii():
+        raise InvalidInputError(f"交易类型: {kind!r} is not one an 1 code")
+    try:
+        return bodies.build(
+            body,
+            **{**paid, **more},
+            kind=ord(kind),
+            terminal=parse_hex(terminal, "终端机编号", 6),
+            time=when,
+        )
+    except bodies.BodyError as exc:
+        raise InvalidInputError(f"交易时间: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -117,16 +139,13 @@ class HsmHost:
         ctx = card.context(self._algorithm(alg))
         tseq = self.terminal_seq
         self.terminal_seq += 1
-        session_input = (
-            parse_hex(random, "伪随机数") + parse_hex(seq, "交易序号") + tseq.to_bytes(4)[-2:]
+        session_input = bodies.build(
+            bodies.PURCHASE_SESSION_INPUT,
+            random=parse_hex(random, "伪随机数", 4),
+            seq=int.from_bytes(parse_hex(seq, "交易序号", 2)),
+            terminal_seq=tseq.to_bytes(4)[-2:],
         )
-        data = (
-            bytes(4)
-            + parse_hex(amounts, "交易金额")
-            + kind.encode("ascii")
-            + parse_hex(terminal, "终端机编号")
-            + parse_hex(when, "交易时间")
-        )
+        data = _purchase_input(bodies.PURCHASE_MAC1_INPUT, amounts, kind, terminal, when)
         mac1 = self.service.session_mac(ctx, address, session_input, data)
         return f"{tseq:08X}|{when}|{mac1.hex().upper()}|"
 
@@ -135,12 +154,12 @@ class HsmHost:
         parts = split_fields(output, 9 if mac2_first else 8, "iDoDebit output")
         alg, address, amounts, kind, terminal, tseq, when, tac = parts[-8:]
         ctx = card.context(self._algorithm(alg))
-        data = (
-            bytes(4)
-            + parse_hex(amounts, "交易金额")
-            + kind.encode("ascii")
-            + parse_hex(terminal, "终端机编号")
-            + parse_hex(tseq, "终端交易序号")
-            + parse_hex(when, "交易时间")
+        data = _purchase_input(
+            bodies.PURCHASE_TAC_INPUT,
+            amounts,
+            kind,
+            terminal,
+            when,
+            terminal_seq=int.from_bytes(parse_hex(tseq, "终端交易序号", 4)),
         )
         return hmac.compare_digest(self.service.tac(ctx, address, data), parse_hex(tac, "TAC"))

@@ -36,8 +36,10 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
+from sbkcard.apdu import bodies
 from sbkcard.apdu import builders as b
 from sbkcard.apdu.command import CommandAPDU
+from sbkcard.apdu.status import SW
 from sbkcard.errors import NoCardError
 from sbkcard.keys.ciphers import Algorithm
 from sbkcard.keys.factors import card_factor, city_factor, province_factor
@@ -60,9 +62,8 @@ from sbkcard.terminal.transports.transport import ReaderSession
 _Builder = Callable[[int, list[bytes]], CommandAPDU]
 """Builds the command for a usage byte and the factors of one depth."""
 
-LEVEL_MISMATCH = 0x6A80
-CONDITIONS_NOT_SATISFIED = 0x6985
-KEY_NOT_FOUND = 0x6A88
+LEVEL_MISMATCH = SW.WRONG_DATA
+KEY_NOT_FOUND = SW.REF_NOT_FOUND
 PUBLIC_INFO = 0x0015
 TERMINAL_INFO = 0x0016
 DEPTHS = (3, 2, 1)
@@ -164,7 +165,7 @@ class PsamModule:
                     s.call(b.select_by_name(b.SSSE_NAME), "SELECT PSAM DES environment")
             else:
                 response = s.send(b.select_by_name(b.PSAM_SSF33_DDF_NAME))
-                if response.sw != 0x9000:
+                if response.sw != SW.OK:
                     raise PsamAlgorithmError(
                         f"the PSAM has no {card.algorithm.label} environment "
                         f"(SELECT sx2.sh.社会保障 answered {response.sw:04X})"
@@ -213,7 +214,7 @@ class PsamModule:
                 )
             if response.sw == LEVEL_MISMATCH:
                 continue
-            if response.sw != 0x9000:
+            if response.sw != SW.OK:
                 raise CardStatusError(response.sw, what, device=self.session.device)
             self.depths.learn(key_type, ident, level, depth)
             self._check_region(key, card, depth)
@@ -263,13 +264,13 @@ class PsamModule:
             if plaintext is not None:
                 block = pad80(bytes([len(plaintext)]) + plaintext, size, always=False)
                 response = self.session.send(b.cipher_data(b.CipherMode.ENCRYPT_LAST, block))
-                if response.sw == CONDITIONS_NOT_SATISFIED:
+                if response.sw == SW.CONDITIONS_NOT_SATISFIED:
                     raise PsamKeyMissingError(
                         key.name,
                         "the PSAM holds it as a MAC-only key; this command needs "
                         "encryption too (use the HSM functions)",
                     )
-                if response.sw != 0x9000:
+                if response.sw != SW.OK:
                     raise CardStatusError(
                         response.sw, "CIPHER DATA (encrypt)", device=self.session.device
                     )
@@ -299,11 +300,13 @@ class PsamModule:
 
         with self.session.during("INIT SAM FOR PURCHASE"):
             answer = self._with_depth(key, card, build, "INIT SAM FOR PURCHASE")
-        if len(answer) != 8:
+        try:
+            mac1 = bodies.parse(bodies.INIT_SAM_FOR_PURCHASE_ANSWER, answer)
+        except bodies.BodyError as exc:
             raise CardStatusError(
-                0x6F00, "INIT SAM FOR PURCHASE (answer not 8 bytes)", device=self.session.device
-            )
-        return int.from_bytes(answer[:4]), answer[4:]
+                SW.UNKNOWN, "INIT SAM FOR PURCHASE (answer not 8 bytes)", device=self.session.device
+            ) from exc
+        return mac1.terminal_seq, mac1.mac1
 
     def check_mac2(self, mac2: bytes) -> None:
         with self.session.during("CREDIT SAM FOR PURCHASE"):

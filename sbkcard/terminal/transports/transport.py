@@ -27,8 +27,11 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from sbkcard.apdu import ApduFormatError, CommandAPDU, ResponseAPDU
+from construct import Construct, Container
+
+from sbkcard.apdu import ApduFormatError, CommandAPDU, ResponseAPDU, bodies
 from sbkcard.apdu import trace as apdu_trace
+from sbkcard.apdu.status import SW
 from sbkcard.apdu.t0 import transmit_t0
 from sbkcard.errors import CardRemovedError, NoCardError
 from sbkcard.terminal.errors import CardStatusError
@@ -177,6 +180,23 @@ class ReaderSession:
     def call(self, command: CommandAPDU, what: str) -> bytes:
         """Send ``command``; its data if the SW is ``9000``, else :class:`CardStatusError`."""
         response = self.send(command)
-        if response.sw != 0x9000:
+        if response.sw != SW.OK:
             raise CardStatusError(response.sw, what, device=self.device)
         return response.data
+
+    def call_body(self, command: CommandAPDU, body: Construct, what: str) -> Container:
+        """:meth:`call`, its data read as the declared ``body`` (:mod:`sbkcard.apdu.bodies`).
+
+        An answer that does not fit is :class:`CardStatusError` ``6F00`` naming the command.
+        """
+        data = self.call(command, what)
+        try:
+            return bodies.parse(body, data)
+        except bodies.BodyError as exc:
+            raise CardStatusError(
+                SW.UNKNOWN,
+                what,
+                device=self.device,
+                message=f"{self.device} answered {what} with {len(data)} bytes that do not "
+                f"fit its layout ({exc})",
+            ) from exc
