@@ -328,6 +328,13 @@ class IssuingLine:
             stale.unlink(missing_ok=True)
 
     def _run_chunk(self, chunk: Sequence[Applicant | CardResult]) -> Iterator[CardResult]:
+        slots, jobs = self._reserve_chunk(chunk)
+        yield from self._issue_chunk(slots, jobs)
+
+    def _reserve_chunk(
+        self, chunk: Sequence[Applicant | CardResult]
+    ) -> tuple[list[CardResult | int], list[_Job]]:
+        """Reserve each applicant's card: results already known, or indices into the jobs."""
         slots: list[CardResult | int] = []
         jobs: list[_Job] = []
         for applicant in chunk:
@@ -337,6 +344,10 @@ class IssuingLine:
             else:
                 slots.append(len(jobs))
                 jobs.append(reserved)
+        return slots, jobs
+
+    def _issue_chunk(self, slots: list[CardResult | int], jobs: list[_Job]) -> Iterator[CardResult]:
+        """Issue the reserved cards of one chunk (simulated chips, keys derived together)."""
         orders = [
             CardOrder.of(job.applicant, job.record, self.profile, self.issue_date, pin=self.pin)
             for job in jobs

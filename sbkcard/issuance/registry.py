@@ -111,6 +111,11 @@ class Registry(Protocol):
         """Move a card to ``status`` (activate, report lost)."""
         ...
 
+    def bind_chip(self, card_number: str, serial: bytes) -> CardRecord:
+        """Give the reserved card the serial of the chip it goes on (its ATR's, set at COS
+        activation, Part 10 §5.1.2): its card identification code changes accordingly."""
+        ...
+
     def get(self, card_number: str) -> CardRecord:
         """The card with this number."""
         ...
@@ -357,6 +362,28 @@ class SqlRegistry:
 
     def mark_issued(self, card_number: str) -> CardRecord:
         return self._move(card_number, CardStatus.ISSUED, {CardStatus.PERSONALISING})
+
+    def bind_chip(self, card_number: str, serial: bytes) -> CardRecord:
+        record = self._get(card_number)
+        card_id = dataclasses.replace(record.card_id, serial=serial)
+        if card_id == record.card_id:
+            return record
+        try:
+            with self._db.transaction(f"bind card {card_number} to chip {serial.hex().upper()}"):
+                rows = self._db.execute(
+                    f"UPDATE cards SET card_id = ? WHERE card_number = ? AND status = ? "
+                    f"RETURNING {_COLUMNS}",
+                    (card_id.hex, card_number, CardStatus.PERSONALISING.value),
+                    action="bind chip",
+                )
+        except ConstraintViolation:
+            raise RegistryError(
+                f"chip serial {serial.hex().upper()} (card identification code {card_id.hex}) "
+                "is already in the registry: the chip is not new"
+            ) from None
+        if not rows:
+            raise RegistryError(f"card {card_number} is {record.status.value}, not personalising")
+        return _record(rows[0])
 
     def set_status(self, card_number: str, status: CardStatus) -> CardRecord:
         allowed = {
