@@ -61,7 +61,7 @@ from sbkcard.database import is_url, shown
 from sbkcard.issuance.applicants import Applicant, ApplicantRejection, read_applicants
 from sbkcard.issuance.batch import SUMMARY_NAME, BatchSummary, CardResult, IssuingLine, Outcome
 from sbkcard.issuance.personalise import Verifier
-from sbkcard.issuance.readers import ReaderLine
+from sbkcard.issuance.readers import CHIP_TIMEOUT, ReaderLine
 from sbkcard.issuance.registry import Registry, SqlRegistry
 from sbkcard.keys import Algorithm, kcv
 from sbkcard.keys.hierarchy import DEMO_LABEL, KeySet
@@ -145,6 +145,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="NAME",
         help="a PC/SC reader with blank chips (a personalisation machine's chip station; "
         "repeat for several, worked in parallel)",
+    )
+    parser.add_argument(
+        "--chip-timeout",
+        type=float,
+        default=CHIP_TIMEOUT,
+        metavar="SECONDS",
+        help="with --reader: how long a reader may stay empty before its worker stops "
+        "(%(default)g)",
     )
     add_passphrase_argument(parser)
     add_json_argument(parser)
@@ -230,6 +238,8 @@ def _line(args: argparse.Namespace, stack: ExitStack) -> IssuingLine:
     )
     if not args.reader:
         return line
+    if args.chip_timeout <= 0:
+        raise UsageError("--chip-timeout must be more than 0 seconds")
 
     @contextmanager
     def station() -> Iterator[tuple[Registry, Verifier]]:
@@ -243,7 +253,9 @@ def _line(args: argparse.Namespace, stack: ExitStack) -> IssuingLine:
             yield worker_registry, _verifier(keyset, worker_hotlist, worker_psam)
 
     settings = {f.name: getattr(line, f.name) for f in fields(IssuingLine) if f.init}
-    return ReaderLine(**settings, readers=args.reader, station=station)
+    return ReaderLine(
+        **settings, readers=args.reader, station=station, chip_timeout=args.chip_timeout
+    )
 
 
 def _verifier(keyset: IssuerKeys, hotlist: Hotlist, psam: SimulatedCard | None) -> Verifier:

@@ -17,8 +17,8 @@ thread per reader, all working on the same batch.  For each reserved card a work
    (:func:`~sbkcard.issuance.personalise.personalise_card`,
    :class:`~sbkcard.issuance.personalise.Verifier`);
 5. writes a receipt ``DIR/<card number>.json`` (card number, card identification code,
-   ATR, reader: no key), marks the card issued, and ejects the card to the output stack
-   with the machine's command (:mod:`sbkcard.apdu.machine`).
+   ATR, reader: no key), ejects the card to the output stack with the machine's command
+   (:mod:`sbkcard.apdu.machine`) and marks it issued.
 
 A chip that fails (refuses a command, loses power, reads back wrong, is not blank, or
 its serial is already known) is ejected to the reject bin and reported; the reservation
@@ -29,7 +29,8 @@ others go on); the cards it could not take fail with that reason.
 Resuming.  A receipt in ``DIR`` and the registry say where each card stands, as for
 simulated chips.  A worker that finds in its reader the chip of a reservation (its ATR
 is the reservation's: a run that stopped between read-back and receipt) checks it again
-and finishes it instead of setting it aside.
+and finishes it instead of setting it aside; a finished card still in a reader (its
+receipt written, the run stopped before the eject) goes to the output stack.
 """
 
 from __future__ import annotations
@@ -213,6 +214,7 @@ class ReaderLine(IssuingLine):
         try:
             assert self.station is not None
             with self.station() as (registry, verifier), PcscTransport(reader) as chip:
+                self._clear_finished(chip, reader)
                 while not stop.is_set():
                     try:
                         atr = self._wait_chip(chip, reader, stop)
@@ -227,6 +229,20 @@ class ReaderLine(IssuingLine):
             results.put(exc)
         finally:
             results.put(ending)
+
+    def _clear_finished(self, chip: PcscTransport, reader: str) -> None:
+        """A finished card an earlier run left in the reader (receipt written, not yet
+        ejected) goes to the output stack."""
+        try:
+            atr = chip.power_on().hex().upper()
+        except SbkcardError:
+            return
+        for path in self.out_dir.glob("*.json"):
+            with contextlib.suppress(OSError, ValueError, AttributeError):
+                if json.loads(path.read_text(encoding="utf-8")).get("atr") == atr:
+                    self._eject(chip, reader, Bin.OUTPUT)
+                    return
+        chip.power_off()
 
     def _wait_chip(self, chip: PcscTransport, reader: str, stop: threading.Event) -> bytes:
         deadline = time.monotonic() + self.chip_timeout
@@ -275,8 +291,8 @@ class ReaderLine(IssuingLine):
                 set_aside.append(f"chip {serial} set aside: {exc}")
                 self._eject(chip, reader, Bin.REJECT)
                 continue
-            registry.mark_issued(order.card_number)
             self._eject(chip, reader, Bin.OUTPUT)
+            registry.mark_issued(order.card_number)
             a = job.applicant
             return CardResult(
                 a.line,

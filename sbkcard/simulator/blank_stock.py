@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Collection
 from pathlib import Path
 
@@ -36,6 +37,9 @@ SET_ASIDE_DIR = "set-aside"
 """The reject bin: chips ejected with ``Bin.REJECT``."""
 TEAR_AFTER = 40
 """NVM write steps after which a faulty chip loses power (mid-personalisation)."""
+SWAP_SECONDS = 0.5
+"""The station stays empty this long between chips: pcscd polls vpcd for presence every
+~400 ms, and must see the reader empty once to take the next chip for a new card."""
 _NO_AUTH_CODE = b"\xff" * 4
 _SW_OK = b"\x90\x00"
 _SW_WRONG_P1P2 = b"\x6a\x86"
@@ -154,4 +158,7 @@ class PersonalisationMachine:
             save_image(chip, path)
             log.info("chip %s ejected to %s", serial, path)
             self.chip = self.stock.next()
-            return self.chip is not None
+        if self.chip is None:
+            return False
+        time.sleep(SWAP_SECONDS)
+        return True
