@@ -47,7 +47,6 @@ from dataclasses import dataclass, field
 from sbkcard.apdu.builders import SSSE_NAME, select_by_name
 from sbkcard.apdu.machine import Bin, eject_command
 from sbkcard.errors import NoCardError, SbkcardError, TransportError
-from sbkcard.identifiers.card_id import CardId
 from sbkcard.issuance.batch import (
     _CARD_FAILURES,
     CardResult,
@@ -287,7 +286,7 @@ class ReaderLine(IssuingLine):
             except HotlistError:
                 raise
             except (*_CARD_FAILURES, RegistryError) as exc:
-                serial = _serial(chip)
+                serial = self._ejected.get(reader, b"")[-4:].hex().upper() or "(no ATR)"
                 set_aside.append(f"chip {serial} set aside: {exc}")
                 self._eject(chip, reader, Bin.REJECT)
                 continue
@@ -316,23 +315,22 @@ class ReaderLine(IssuingLine):
         order: CardOrder,
     ) -> CardOrder:
         """Bind, personalise and check the chip in ``reader``; the order as bound."""
-        atr = chip.power_on()
-        if atr != order.atr:  # not this reservation's chip from an earlier run
-            serial = atr[-4:]
-            bound = CardId(order.region, serial, order.card_id.auth_code)
-            if CardOrder.of(job.applicant, job.record, self.profile).atr[:-4] != atr[:-4]:
-                raise ChipError(
-                    f"its ATR {atr.hex().upper()} is not one of a profile {self.profile.generation}"
-                    f" chip for region {order.region}"
-                )
-            answer = chip.transmit(_select_ssse())
-            if answer[-2:] != b"\x6a\x82":
+        atr = self._ejected[reader] = chip.power_on()  # (the ATR of the chip to eject)
+        if CardOrder.of(job.applicant, job.record, self.profile).atr[:-4] != atr[:-4]:
+            raise ChipError(
+                f"its ATR {atr.hex().upper()} is not one of a profile {self.profile.generation} "
+                f"chip for region {order.region}"
+            )
+        answer = chip.transmit(_select_ssse())
+        if answer[-2:] != b"\x6a\x82":  # not blank: this card's chip from an earlier run?
+            if atr != order.atr:
                 raise ChipError(
                     f"it is not blank (SELECT SSSE answers {answer[-2:].hex().upper()}, "
                     "a chip after COS activation answers 6A82)"
                 )
+        else:
             chip.power_off()
-            record = registry.bind_chip(order.card_number, bound.serial)
+            record = registry.bind_chip(order.card_number, atr[-4:])
             order = CardOrder.of(job.applicant, record, self.profile, self.issue_date, pin=self.pin)
             keys = derive_keys(self.keyset, [order])[0]
             personalise_card(chip, order, keys, self.transport_key)
@@ -356,9 +354,3 @@ class ReaderLine(IssuingLine):
         with contextlib.suppress(SbkcardError):
             chip.power_off()
 
-
-def _serial(chip: PcscTransport) -> str:
-    try:
-        return chip.atr[-4:].hex().upper()
-    except SbkcardError:
-        return "(unknown)"
