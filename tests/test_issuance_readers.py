@@ -17,15 +17,20 @@ from issuance_support import ISSUE_DATE, person, write_csv
 from pcsc_stack import SimProcess
 
 from sbkcard.applet_model.user_card import PROFILES
+from sbkcard.applet_model.user_card.personalise import card_atr
+from sbkcard.identifiers.card_id import CardId
 from sbkcard.issuance.applicants import read_applicants
 from sbkcard.issuance.personalise import CardOrder, Verifier
 from sbkcard.issuance.registry import CardStatus, SqlRegistry
 from sbkcard.keys import Algorithm
 from sbkcard.keys.hierarchy import demo_keyset
 from sbkcard.pytest_plugin import make_card
-from sbkcard.simulator import load_image, save_image
+from sbkcard.simulator import SimulatedCard, load_image, save_image
 from sbkcard.simulator.blank_stock import SET_ASIDE_DIR
 from sbkcard.simulator.pcscd import PcscdStack, bound_to_caller
+from sbkcard.terminal.operations.basic import read_basic_info
+from sbkcard.terminal.security.hsm import SoftwareKeyService
+from sbkcard.terminal.terminal import Terminal
 
 pytestmark = pytest.mark.pcsc
 
@@ -75,10 +80,6 @@ def _finished(tmp: Path) -> dict[str, Path]:
     by_ssn: dict[str, Path] = {}
     for image in sorted(tmp.glob("station*/*.json")):
         card = load_image(image)
-        from sbkcard.terminal.operations.basic import read_basic_info
-        from sbkcard.terminal.security.hsm import SoftwareKeyService
-        from sbkcard.terminal.terminal import Terminal
-
         with Terminal(card, key_service=SoftwareKeyService(keyset)).session() as conn:
             ssn = read_basic_info(conn).holder.ssn
         assert ssn not in by_ssn, f"{ssn} issued twice: {by_ssn[ssn]} and {image}"
@@ -169,10 +170,14 @@ def test_empty_reader_and_chip_not_blank(sbk_pcscd: PcscdStack, tmp_path: Path) 
     assert isinstance(results, list)
     assert "reader 'Virtual PCD 00 00': no chip within 0.5 s" in results[0]["reason"]
     image = tmp_path / "issued.json"
-    save_image(make_card(3), image)
+    issued = make_card(3)  # a personalised card, with a serial of its own
+    atr = card_atr(PROFILES[3], CardId("410100", bytes.fromhex("00000099"), b"\xff" * 4))
+    save_image(SimulatedCard.create("user-card", issued.nvm.contents(), atr, profile=3), image)
     with SimProcess(sbk_pcscd, tmp_path / "sim.log", "--card", str(image)).started():
         code, summary = _run(sbk_pcscd, _issue(sbk_pcscd, applicants, out, 0, timeout=0.5))
     assert code == 1
     results = summary["results"]
     assert isinstance(results, list)
-    assert "is not blank (SELECT SSSE answers 9000" in results[0]["reason"], results
+    assert (
+        "chip 00000099 set aside: it is not blank (SELECT SSSE answers 61" in results[0]["reason"]
+    )
