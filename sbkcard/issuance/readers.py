@@ -353,4 +353,3 @@ class ReaderLine(IssuingLine):
             chip.transmit(eject_command(where))
         with contextlib.suppress(SbkcardError):
             chip.power_off()
-
