@@ -81,9 +81,10 @@ def _cards_per_second(stack: PcscdStack, tmp: Path, readers: int) -> float:
 
 
 def run() -> list[Row]:
-    with tempfile.TemporaryDirectory(prefix="sbkcard-bench-readers-") as tmp:
-        with PcscdStack(pairs=2) as stack:
-            stack.start()
-            one = _cards_per_second(stack, Path(tmp), 1)
-            four = _cards_per_second(stack, Path(tmp), 4)
+    with (
+        tempfile.TemporaryDirectory(prefix="sbkcard-bench-readers-") as tmp,
+        PcscdStack(pairs=2) as stack,
+    ):
+        one = _cards_per_second(stack, Path(tmp), 1)
+        four = _cards_per_second(stack, Path(tmp), 4)
     return [Row("issue into PC/SC readers, 4 readers", four, one, "cards/s", "1 reader")]
