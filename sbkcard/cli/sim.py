@@ -211,7 +211,7 @@ def _stock(args: argparse.Namespace) -> PersonalisationMachine | None:
             region=args.region,
             transport_key=demo_transport_key(profile.algorithm),
             first_serial=args.first_serial,
-            faulty=args.faulty_chip,
+            faulty=frozenset(args.faulty_chip),
         )
     except (ValueError, SbkcardError) as exc:
         raise UsageError(f"--blank-stock: {exc}") from None

@@ -463,8 +463,7 @@ class IssuingLine:
         )
 
     def _issue(self, job: _Job, order: CardOrder, keys: dict[str, bytes] | None) -> CardResult:
-        a, record = job.applicant, job.record
-        replaces = job.old.card_number if job.old is not None else ""
+        record = job.record
         if keys is not None:
             try:
                 card = issue_card(
@@ -480,12 +479,19 @@ class IssuingLine:
                 return self._failed(job, f"{exc} (the card stays reserved; run the batch again)")
             save_image(card, image_path(self.out_dir, order.card_number))
         self.registry.mark_issued(record.card_number)
-        return CardResult(
-            a.line,
-            a.ssn,
-            Outcome.REPLACED if job.old is not None else Outcome.ISSUED,
-            record.card_number,
-            record.card_id.hex,
-            replaces,
-            resumed=job.resumed,
-        )
+        return _succeeded(job, record)
+
+
+def _succeeded(job: _Job, record: CardRecord, note: str = "") -> CardResult:
+    """The result of ``job``'s card, issued as ``record`` (``note``: what happened on the way)."""
+    a = job.applicant
+    return CardResult(
+        a.line,
+        a.ssn,
+        Outcome.REPLACED if job.old is not None else Outcome.ISSUED,
+        record.card_number,
+        record.card_id.hex,
+        job.old.card_number if job.old is not None else "",
+        reason=note,
+        resumed=job.resumed,
+    )

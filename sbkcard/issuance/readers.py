@@ -51,8 +51,8 @@ from sbkcard.issuance.batch import (
     _CARD_FAILURES,
     CardResult,
     IssuingLine,
-    Outcome,
     _Job,
+    _succeeded,
     _write_json,
     image_path,
 )
@@ -88,6 +88,17 @@ class _NoChip(IssuanceError):
 
 def _select_ssse() -> bytes:
     return bytes(select_by_name(SSSE_NAME))
+
+
+@dataclass(frozen=True)
+class _Station:
+    """One worker's reader, registry connection, check terminal and stop signal."""
+
+    reader: str
+    chip: PcscTransport
+    registry: Registry
+    verifier: Verifier
+    stop: threading.Event
 
 
 @dataclass
@@ -223,7 +234,8 @@ class ReaderLine(IssuingLine):
                     taken = pool.take(atr)
                     if taken is None:
                         return
-                    results.put(self._card(chip, reader, registry, verifier, *taken, stop))
+                    station = _Station(reader, chip, registry, verifier, stop)
+                    results.put(self._card(station, *taken))
         except BaseException as exc:  # a registry or hotlist failure stops the batch
             results.put(exc)
         finally:
@@ -262,17 +274,9 @@ class ReaderLine(IssuingLine):
             f"reader {reader!r}: no chip within {self.chip_timeout:g} s (is its stock used up?)"
         )
 
-    def _card(
-        self,
-        chip: PcscTransport,
-        reader: str,
-        registry: Registry,
-        verifier: Verifier,
-        job: _Job,
-        order: CardOrder,
-        stop: threading.Event,
-    ) -> CardResult:
-        """Issue one card in ``reader``, setting failing chips aside."""
+    def _card(self, station: _Station, job: _Job, order: CardOrder) -> CardResult:
+        """Issue one card in the station's reader, setting failing chips aside."""
+        chip, reader, registry, stop = station.chip, station.reader, station.registry, station.stop
         set_aside: list[str] = []
         for attempt in range(self.chips_per_card):
             if attempt:
@@ -282,7 +286,7 @@ class ReaderLine(IssuingLine):
                     set_aside.append(str(exc))
                     break
             try:
-                order = self._personalise(chip, reader, registry, verifier, job, order)
+                order = self._personalise(station, job, order)
             except HotlistError:
                 raise
             except (*_CARD_FAILURES, RegistryError) as exc:
@@ -291,30 +295,12 @@ class ReaderLine(IssuingLine):
                 self._eject(chip, reader, Bin.REJECT)
                 continue
             self._eject(chip, reader, Bin.OUTPUT)
-            registry.mark_issued(order.card_number)
-            a = job.applicant
-            return CardResult(
-                a.line,
-                a.ssn,
-                Outcome.REPLACED if job.old is not None else Outcome.ISSUED,
-                order.card_number,
-                order.card_id.hex,
-                job.old.card_number if job.old is not None else "",
-                reason="; ".join(set_aside),
-                resumed=job.resumed,
-            )
+            return _succeeded(job, registry.mark_issued(order.card_number), "; ".join(set_aside))
         return self._failed(job, "; ".join(set_aside) + " (the card stays reserved)")
 
-    def _personalise(
-        self,
-        chip: PcscTransport,
-        reader: str,
-        registry: Registry,
-        verifier: Verifier,
-        job: _Job,
-        order: CardOrder,
-    ) -> CardOrder:
-        """Bind, personalise and check the chip in ``reader``; the order as bound."""
+    def _personalise(self, station: _Station, job: _Job, order: CardOrder) -> CardOrder:
+        """Bind, personalise and check the chip in the station; the order as bound."""
+        chip, reader = station.chip, station.reader
         atr = self._ejected[reader] = chip.power_on()  # (the ATR of the chip to eject)
         if CardOrder.of(job.applicant, job.record, self.profile).atr[:-4] != atr[:-4]:
             raise ChipError(
@@ -330,11 +316,11 @@ class ReaderLine(IssuingLine):
                 )
         else:
             chip.power_off()
-            record = registry.bind_chip(order.card_number, atr[-4:])
+            record = station.registry.bind_chip(order.card_number, atr[-4:])
             order = CardOrder.of(job.applicant, record, self.profile, self.issue_date, pin=self.pin)
             keys = derive_keys(self.keyset, [order])[0]
             personalise_card(chip, order, keys, self.transport_key)
-        verifier.check(chip, order)
+        station.verifier.check(chip, order)
         _write_json(
             image_path(self.out_dir, order.card_number),
             {

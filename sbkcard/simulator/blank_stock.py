@@ -20,12 +20,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Collection
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sbkcard.apdu.machine import EJECT_INS, MACHINE_CLA, Bin
-from sbkcard.applet_model.user_card import Profile
 from sbkcard.applet_model.user_card.personalise import blank_card_content, card_atr
+from sbkcard.applet_model.user_card.profile import Profile
 from sbkcard.identifiers.card_id import CardId
 from sbkcard.simulator.card import SimulatedCard
 from sbkcard.simulator.image import save_image
@@ -48,6 +48,7 @@ _SW_NO_CARD = b"\x6f\x00"
 log = logging.getLogger(__name__)
 
 
+@dataclass
 class BlankStock:
     """``count`` blank chips of ``profile`` for ``region``, serials from ``first_serial``.
 
@@ -55,26 +56,19 @@ class BlankStock:
     write steps into their personalisation, as a chip with a weak cell or a bad contact.
     """
 
-    def __init__(
-        self,
-        count: int,
-        *,
-        profile: Profile,
-        region: str,
-        transport_key: bytes,
-        first_serial: int = 1,
-        faulty: Collection[int] = (),
-    ) -> None:
-        if count < 0 or not 0 <= first_serial <= 0xFFFFFFFF - max(count, 1) + 1:
-            raise ValueError(f"a stock of {count} chips from serial {first_serial} is impossible")
-        CardId(region, bytes(4), _NO_AUTH_CODE)  # checks the region code
-        self.count = count
-        self.profile = profile
-        self.region = region
-        self.transport_key = transport_key
-        self.first_serial = first_serial
-        self.faulty = frozenset(faulty)
-        self.taken = 0
+    count: int
+    profile: Profile
+    region: str
+    transport_key: bytes = field(repr=False)
+    first_serial: int = 1
+    faulty: frozenset[int] = frozenset()
+    taken: int = field(default=0, init=False)
+
+    def __post_init__(self) -> None:
+        count, first = self.count, self.first_serial
+        if count < 0 or not 0 <= first <= 0xFFFFFFFF - max(count, 1) + 1:
+            raise ValueError(f"a stock of {count} chips from serial {first} is impossible")
+        CardId(self.region, bytes(4), _NO_AUTH_CODE)  # checks the region code
 
     def __len__(self) -> int:
         return self.count - self.taken
