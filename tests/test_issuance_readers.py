@@ -18,6 +18,7 @@ from pcsc_stack import SimProcess
 
 from sbkcard.applet_model.user_card import PROFILES
 from sbkcard.applet_model.user_card.personalise import card_atr
+from sbkcard.cli import main
 from sbkcard.identifiers.card_id import CardId
 from sbkcard.issuance.applicants import read_applicants
 from sbkcard.issuance.personalise import CardOrder, Verifier
@@ -181,3 +182,24 @@ def test_empty_reader_and_chip_not_blank(sbk_pcscd: PcscdStack, tmp_path: Path) 
     assert (
         "chip 00000099 set aside: it is not blank (SELECT SSSE answers 61" in results[0]["reason"]
     )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--blank-stock", "0", "--out-dir", "d"], "--blank-stock must be at least 1 chip"),
+        (["--blank-stock", "3"], "--blank-stock needs --out-dir DIR"),
+        (["--blank-stock", "3", "--out-dir", "d", "--region", "12"], "region code is 6 decimal"),
+        (["--card", "c.json", "--faulty-chip", "2"], "--out-dir and --faulty-chip go with"),
+    ],
+)
+def test_blank_stock_usage(
+    args: list[str],
+    message: str,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["sim", "--vpcd", *args]) == 2
+    assert message in capsys.readouterr().err
