@@ -5,6 +5,7 @@
     sbkcard issue APPLICANTS --keys KEYSTORE --out DIR [--registry DB|URL] [--profile {2,3}]
                   [--owner NAME] [--hotlist DB|URL] [--psam IMAGE] [--transport-key LABEL]
                   [--issue-date YYYYMMDD] [--number-prefix XX] [--passphrase-file FILE]
+                  [--reader NAME …]
 
 APPLICANTS is a CSV (UTF-8 or GBK) or JSON file of applicant records. Each valid record
 gets a card personalised by APDUs, read back and authenticated by a terminal, saved as
@@ -18,6 +19,13 @@ transport key in it, and is opened once. A token's roots never leave it: each ca
 keys are derived inside the token (DES only: PKCS#11 has no SM4), the batch's
 transport key is diversified there from the named key, and cards are checked through
 ``--psam``. No key or PIN is shown.
+
+``--reader NAME`` (repeatable) personalises blank chips in PC/SC readers instead, a
+personalisation machine's chip stations, one worker per reader in parallel: each chip's
+serial comes from its ATR, the card is read back and authenticated in the reader, and
+the machine's eject command (``FF E7 P1 00``) moves it to the output stack, or a chip
+that fails to the reject bin (the next chip takes over its card).  DIR then holds a
+receipt per card instead of an image.
 """
 
 from __future__ import annotations
@@ -27,7 +35,9 @@ import datetime
 import signal
 import socket
 import sys
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import fields
 from pathlib import Path
 
 from rich.console import Console
@@ -51,13 +61,14 @@ from sbkcard.database import is_url, shown
 from sbkcard.issuance.applicants import Applicant, ApplicantRejection, read_applicants
 from sbkcard.issuance.batch import SUMMARY_NAME, BatchSummary, CardResult, IssuingLine, Outcome
 from sbkcard.issuance.personalise import Verifier
-from sbkcard.issuance.registry import SqlRegistry
+from sbkcard.issuance.readers import CHIP_TIMEOUT, ReaderLine
+from sbkcard.issuance.registry import Registry, SqlRegistry
 from sbkcard.keys import Algorithm, kcv
 from sbkcard.keys.hierarchy import DEMO_LABEL, KeySet
 from sbkcard.keys.passphrase import resolve_passphrase
 from sbkcard.keys.store_keyset import IssuerKeys, is_demo, issuer_keys, transport_key
 from sbkcard.keys.zeroize import wiped
-from sbkcard.simulator import load_image
+from sbkcard.simulator import SimulatedCard, load_image
 from sbkcard.terminal.hotlist import Hotlist
 from sbkcard.terminal.security.hsm import SoftwareKeyService
 
@@ -126,6 +137,22 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default="HA",
         metavar="XX",
         help="two letters opening the card numbers this line allocates (%(default)s)",
+    )
+    parser.add_argument(
+        "--reader",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a PC/SC reader with blank chips (a personalisation machine's chip station; "
+        "repeat for several, worked in parallel)",
+    )
+    parser.add_argument(
+        "--chip-timeout",
+        type=float,
+        default=CHIP_TIMEOUT,
+        metavar="SECONDS",
+        help="with --reader: how long a reader may stay empty before its worker stops "
+        "(%(default)g)",
     )
     add_passphrase_argument(parser)
     add_json_argument(parser)
@@ -198,22 +225,45 @@ def _line(args: argparse.Namespace, stack: ExitStack) -> IssuingLine:
     stack.callback(registry.close)
     hotlist = named or Hotlist(_hotlist_target(target))
     stack.callback(hotlist.close)
-    if psam is not None:
-        verifier = Verifier(psam=psam, hotlist=hotlist)
-    else:
-        assert isinstance(keyset, KeySet)
-        verifier = Verifier(key_service=SoftwareKeyService(keyset), hotlist=hotlist)
-    return IssuingLine(
+    line = IssuingLine(
         keyset=keyset,
         transport_key=transport,
         profile=profile,
         registry=registry,
         out_dir=out,
         owner=owner,
-        verifier=verifier,
+        verifier=_verifier(keyset, hotlist, psam),
         hotlist=hotlist,
         issue_date=_date(args.issue_date),
     )
+    if not args.reader:
+        return line
+    if args.chip_timeout <= 0:
+        raise UsageError("--chip-timeout must be more than 0 seconds")
+
+    @contextmanager
+    def station() -> Iterator[tuple[Registry, Verifier]]:
+        """A worker's own registry connection, hotlist and PSAM (a copy of the image)."""
+        with ExitStack() as own:
+            worker_registry = SqlRegistry(target, number_prefix=args.number_prefix)
+            own.callback(worker_registry.close)
+            worker_hotlist = Hotlist(args.hotlist or _hotlist_target(target))
+            own.callback(worker_hotlist.close)
+            worker_psam = load_image(args.psam) if args.psam else None
+            yield worker_registry, _verifier(keyset, worker_hotlist, worker_psam)
+
+    settings = {f.name: getattr(line, f.name) for f in fields(IssuingLine) if f.init}
+    return ReaderLine(
+        **settings, readers=args.reader, station=station, chip_timeout=args.chip_timeout
+    )
+
+
+def _verifier(keyset: IssuerKeys, hotlist: Hotlist, psam: SimulatedCard | None) -> Verifier:
+    """The check terminal: through the PSAM when given, else a software key service."""
+    if psam is not None:
+        return Verifier(psam=psam, hotlist=hotlist)
+    assert isinstance(keyset, KeySet)
+    return Verifier(key_service=SoftwareKeyService(keyset), hotlist=hotlist)
 
 
 def _table(summary: BatchSummary) -> Table:

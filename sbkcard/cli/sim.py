@@ -6,6 +6,8 @@
                 [--port 35963] [--psam-port 35964] [--eject-after N]
                 [--connect-timeout 30] [--ready-file PATH] [--contactless-port PORT]
     sbkcard sim --vpcd --echo [--port 35963]
+    sbkcard sim --vpcd --blank-stock N --out-dir DIR [--region 410100] [--profile {2,3}]
+                [--first-serial N] [--faulty-chip K …] [--port 35963]
 
 Each image is served in its own vpcd slot (one TCP connection per slot): the card on
 ``--port`` (vpcd's slot 0, reader ``Virtual PCD 00 00``), the PSAM on ``--psam-port``
@@ -35,6 +37,13 @@ Signals (the process runs in the foreground until told to stop):
 out until ``SIGUSR1``).  ``--echo`` serves a card without logic that answers each
 command with itself ‖ 9000: the floor of the bridge's round trip, for benchmarks and
 for checking a PC/SC installation.
+
+``--blank-stock N`` plays a personalisation machine's chip station: N blank chips (COS
+activated, the demo transport key, serials counted from ``--first-serial`` in their ATRs
+for ``--region``) go into the reader one after another.  The issuing line ends each card
+with the machine's eject command ``FF E7 P1 00`` (P1 00 finished, 01 set aside): the chip's
+image goes to ``DIR/<serial>.json`` (or ``DIR/set-aside/``) and the next chip goes in.
+``--faulty-chip K`` makes the K-th chip lose power in the middle of its personalisation.
 """
 
 from __future__ import annotations
@@ -52,8 +61,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
+from sbkcard.applet_model.user_card import PROFILES
+from sbkcard.applet_model.user_card.personalise import demo_transport_key
 from sbkcard.cli._common import HelpFormatter, UsageError, examples, plain_doc
+from sbkcard.errors import SbkcardError
 from sbkcard.simulator import SimulatedCard, load_image, save_image
+from sbkcard.simulator.blank_stock import BlankStock, PersonalisationMachine
 from sbkcard.simulator.contactless import ContactlessInterface
 from sbkcard.simulator.image_journal import WriteThrough
 from sbkcard.simulator.locks import LockedError, image_lock, slot_lock
@@ -89,6 +102,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     what = parser.add_mutually_exclusive_group(required=True)
     what.add_argument("--card", type=Path, metavar="IMAGE", help="the card image to serve")
     what.add_argument("--echo", action="store_true", help="serve a card without logic")
+    what.add_argument(
+        "--blank-stock",
+        type=int,
+        metavar="N",
+        help="feed N blank chips one after another (a personalisation machine)",
+    )
     parser.add_argument("--psam", type=Path, metavar="IMAGE", help="a PSAM image (second slot)")
     parser.add_argument("--host", default=DEFAULT_HOST, help="vpcd's host (%(default)s)")
     parser.add_argument(
@@ -127,6 +146,25 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="also serve the card's contactless interface (its ATS's pseudo-ATR) on this "
         "vpcd port: the same chip in a second reader; use one reader at a time",
     )
+    stock = parser.add_argument_group("blank stock (with --blank-stock)")
+    stock.add_argument("--out-dir", type=Path, metavar="DIR", help="where ejected chips go")
+    stock.add_argument(
+        "--region", default="410100", help="region the chips are ordered for (%(default)s)"
+    )
+    stock.add_argument(
+        "--profile", type=int, choices=sorted(PROFILES), default=3, help="card generation (3)"
+    )
+    stock.add_argument(
+        "--first-serial", type=int, default=1, metavar="N", help="the first chip's serial (1)"
+    )
+    stock.add_argument(
+        "--faulty-chip",
+        type=int,
+        action="append",
+        default=[],
+        metavar="K",
+        help="the K-th chip loses power mid-personalisation (repeatable)",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log insertions and removals")
     parser.set_defaults(func=run)
 
@@ -141,17 +179,57 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--eject-after must be at least 1")
     if args.connect_timeout < 0:
         raise UsageError("--connect-timeout must be 0 (wait for ever) or more")
+    stock = _stock(args)
     with contextlib.ExitStack() as resources:
         try:
-            served = _prepare(args, resources)
+            served = _prepare(args, resources, stock)
         except LockedError as exc:
             print(f"sbkcard sim: error: {exc}", file=sys.stderr)
             return 1
         return _serve(args, served)
 
 
-def _prepare(args: argparse.Namespace, resources: contextlib.ExitStack) -> list[_Served]:
+def _stock(args: argparse.Namespace) -> PersonalisationMachine | None:
+    """The personalisation machine of ``--blank-stock``, or ``None``."""
+    if args.blank_stock is None:
+        if args.out_dir is not None or args.faulty_chip:
+            raise UsageError("--out-dir and --faulty-chip go with --blank-stock")
+        return None
+    if args.blank_stock < 1:
+        raise UsageError("--blank-stock must be at least 1 chip")
+    if args.out_dir is None:
+        raise UsageError("--blank-stock needs --out-dir DIR for the finished chips")
+    if args.out_dir.exists() and not args.out_dir.is_dir():
+        raise UsageError(f"--out-dir {args.out_dir}: not a directory")
+    if args.psam or args.contactless_port is not None or args.eject_after is not None:
+        raise UsageError("--blank-stock takes no --psam, --contactless-port or --eject-after")
+    profile = PROFILES[args.profile]
+    try:
+        stock = BlankStock(
+            args.blank_stock,
+            profile=profile,
+            region=args.region,
+            transport_key=demo_transport_key(profile.algorithm),
+            first_serial=args.first_serial,
+            faulty=frozenset(args.faulty_chip),
+        )
+    except (ValueError, SbkcardError) as exc:
+        raise UsageError(f"--blank-stock: {exc}") from None
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    return PersonalisationMachine(stock, args.out_dir)
+
+
+def _prepare(
+    args: argparse.Namespace,
+    resources: contextlib.ExitStack,
+    machine: PersonalisationMachine | None = None,
+) -> list[_Served]:
     """Lock each slot and image, load the images and journal them: the cards to serve."""
+    if machine is not None:
+        resources.enter_context(slot_lock(args.host, args.port, _HOLDER))
+        slot = VpcdSlot(machine, host=args.host, port=args.port)
+        machine.slot = slot
+        return [_Served("chip station", machine, slot, None)]
     wanted: list[tuple[str, Path | None, int, int | None]] = [
         ("card", None if args.echo else args.card, args.port, args.eject_after)
     ]

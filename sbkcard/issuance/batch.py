@@ -328,6 +328,13 @@ class IssuingLine:
             stale.unlink(missing_ok=True)
 
     def _run_chunk(self, chunk: Sequence[Applicant | CardResult]) -> Iterator[CardResult]:
+        slots, jobs = self._reserve_chunk(chunk)
+        yield from self._issue_chunk(slots, jobs)
+
+    def _reserve_chunk(
+        self, chunk: Sequence[Applicant | CardResult]
+    ) -> tuple[list[CardResult | int], list[_Job]]:
+        """Reserve each applicant's card: results already known, or indices into the jobs."""
         slots: list[CardResult | int] = []
         jobs: list[_Job] = []
         for applicant in chunk:
@@ -337,6 +344,10 @@ class IssuingLine:
             else:
                 slots.append(len(jobs))
                 jobs.append(reserved)
+        return slots, jobs
+
+    def _issue_chunk(self, slots: list[CardResult | int], jobs: list[_Job]) -> Iterator[CardResult]:
+        """Issue the reserved cards of one chunk (simulated chips, keys derived together)."""
         orders = [
             CardOrder.of(job.applicant, job.record, self.profile, self.issue_date, pin=self.pin)
             for job in jobs
@@ -452,8 +463,7 @@ class IssuingLine:
         )
 
     def _issue(self, job: _Job, order: CardOrder, keys: dict[str, bytes] | None) -> CardResult:
-        a, record = job.applicant, job.record
-        replaces = job.old.card_number if job.old is not None else ""
+        record = job.record
         if keys is not None:
             try:
                 card = issue_card(
@@ -469,12 +479,19 @@ class IssuingLine:
                 return self._failed(job, f"{exc} (the card stays reserved; run the batch again)")
             save_image(card, image_path(self.out_dir, order.card_number))
         self.registry.mark_issued(record.card_number)
-        return CardResult(
-            a.line,
-            a.ssn,
-            Outcome.REPLACED if job.old is not None else Outcome.ISSUED,
-            record.card_number,
-            record.card_id.hex,
-            replaces,
-            resumed=job.resumed,
-        )
+        return _succeeded(job, record)
+
+
+def _succeeded(job: _Job, record: CardRecord, note: str = "") -> CardResult:
+    """The result of ``job``'s card, issued as ``record`` (``note``: what happened on the way)."""
+    a = job.applicant
+    return CardResult(
+        a.line,
+        a.ssn,
+        Outcome.REPLACED if job.old is not None else Outcome.ISSUED,
+        record.card_number,
+        record.card_id.hex,
+        job.old.card_number if job.old is not None else "",
+        reason=note,
+        resumed=job.resumed,
+    )

@@ -218,9 +218,10 @@ BlankCards = Callable[[CardOrder, bytes], SimulatedCard]
 
 
 def personalise_card(
-    card: SimulatedCard, order: CardOrder, keys: Mapping[str, bytes], transport_key: bytes
+    card: Transport, order: CardOrder, keys: Mapping[str, bytes], transport_key: bytes
 ) -> int:
-    """Personalise the blank ``card`` by APDUs (step 3); returns the number of APDUs sent.
+    """Personalise the blank ``card`` (a simulated chip, or a chip in a reader) by APDUs
+    (step 3); returns the number of APDUs sent.
 
     A card that refuses a command raises
     :class:`~sbkcard.applet_model.user_card.personalise.PersonalisationError`; one that

@@ -111,6 +111,11 @@ class Registry(Protocol):
         """Move a card to ``status`` (activate, report lost)."""
         ...
 
+    def bind_chip(self, card_number: str, serial: bytes) -> CardRecord:
+        """Give the reserved card the serial of the chip it goes on (its ATR's, set at COS
+        activation, Part 10 §5.1.2): its card identification code changes accordingly."""
+        ...
+
     def get(self, card_number: str) -> CardRecord:
         """The card with this number."""
         ...
@@ -150,10 +155,18 @@ CREATE TABLE IF NOT EXISTS counters (
     value INTEGER NOT NULL
 )""",
     ),
+    Migration.portable(
+        2,
+        "cards bound to a chip's own serial (issuing into readers)",
+        """
+CREATE TABLE IF NOT EXISTS bound_chips (
+    card_number TEXT PRIMARY KEY REFERENCES cards(card_number)
+)""",
+    ),
 )
 """The registry's schema, step by step (SQL both dialects accept; ``IF NOT EXISTS`` so
 that step 1 adopts a registry made before migrations were recorded)."""
-TABLES = frozenset({"cards", "counters"})
+TABLES = frozenset({"cards", "counters", "bound_chips"})
 LIVE_CARD_INDEX = "cards_one_live_card_per_ssn"
 
 _COLUMNS = "card_number, ssn, name, region, card_id, status, created_at, issued_at, replaces, owner"
@@ -357,6 +370,42 @@ class SqlRegistry:
 
     def mark_issued(self, card_number: str) -> CardRecord:
         return self._move(card_number, CardStatus.ISSUED, {CardStatus.PERSONALISING})
+
+    def bind_chip(self, card_number: str, serial: bytes) -> CardRecord:
+        """Until bound, a reservation's card identification code is provisional: a chip
+        whose serial it holds takes it, and the reservation gets the next free one."""
+        record = self._get(card_number)
+        card_id = dataclasses.replace(record.card_id, serial=serial)
+        with self._db.transaction(f"bind card {card_number} to chip {serial.hex().upper()}"):
+            holder = self._db.first(
+                "SELECT card_number, status, EXISTS (SELECT 1 FROM bound_chips b WHERE "
+                "b.card_number = cards.card_number) FROM cards WHERE card_id = ?",
+                (card_id.hex,),
+            )
+            if holder is not None and holder[0] != card_number:
+                if holder[1] != CardStatus.PERSONALISING.value or holder[2]:
+                    raise RegistryError(
+                        f"chip serial {serial.hex().upper()} (card identification code "
+                        f"{card_id.hex}) belongs to card {holder[0]}: the chip is not new"
+                    )
+                self._db.execute(
+                    "UPDATE cards SET card_id = ? WHERE card_number = ?",
+                    (self._card_id(record.region).hex, holder[0]),
+                )
+            rows = self._db.execute(
+                f"UPDATE cards SET card_id = ? WHERE card_number = ? AND status = ? "
+                f"RETURNING {_COLUMNS}",
+                (card_id.hex, card_number, CardStatus.PERSONALISING.value),
+                action="bind chip",
+            )
+            if rows:
+                self._db.execute(
+                    "INSERT INTO bound_chips (card_number) VALUES (?) ON CONFLICT DO NOTHING",
+                    (card_number,),
+                )
+        if not rows:
+            raise RegistryError(f"card {card_number} is {record.status.value}, not personalising")
+        return _record(rows[0])
 
     def set_status(self, card_number: str, status: CardStatus) -> CardRecord:
         allowed = {

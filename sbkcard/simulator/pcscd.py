@@ -144,6 +144,8 @@ class PcscdStack:
 
     ``port`` is slot 0's port (slot 1 listens on ``port + 1``); by default a free pair is
     chosen.  ``private=None`` uses a private mount namespace when the machine allows it.
+    ``pairs=N`` adds readers: pair *k* has slots ``2k`` and ``2k + 1`` on the ports that
+    follow, each pair its own copy of the driver (its connection table is per library).
     """
 
     def __init__(
@@ -152,6 +154,7 @@ class PcscdStack:
         *,
         port: int | None = None,
         private: bool | None = None,
+        pairs: int = 1,
     ) -> None:
         if shutil.which("pcscd") is None or not _VPCD_DRIVER.exists():
             raise PcscdStackError(
@@ -164,6 +167,7 @@ class PcscdStack:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.private = _private_namespace_works() if private is None else private
         self._fixed_port = port
+        self.pairs = pairs
         self.port = port if port is not None else 0
         self.pid: int | None = None
         self._proc: subprocess.Popen[bytes] | None = None
@@ -208,15 +212,18 @@ class PcscdStack:
             os.environ.pop("PCSCLITE_CSOCK_NAME", None)
 
     def slot_port(self, slot: int) -> int:
-        """The TCP port vpcd listens on for ``slot`` (0 or 1)."""
-        if slot not in (0, 1):
-            raise ValueError(f"the stack has slots 0 and 1, not {slot}")
+        """The TCP port vpcd listens on for ``slot`` (0 or 1; up to ``2 * pairs - 1``)."""
+        if not 0 <= slot < 2 * self.pairs:
+            raise ValueError(f"the stack has slots 0 to {2 * self.pairs - 1}, not {slot}")
         return self.port + slot
 
     @staticmethod
     def reader_name(slot: int) -> str:
-        """The PC/SC reader name of ``slot`` (``Virtual PCD 00 00`` for slot 0)."""
-        return f"{FRIENDLY_NAME} 00 {slot:02X}"
+        """The PC/SC reader name of ``slot`` (``Virtual PCD 00 00`` for slot 0; the second
+        pair's are ``Virtual PCD 2 00 00`` and ``… 00 01``)."""
+        pair, index = divmod(slot, 2)
+        name = FRIENDLY_NAME if pair == 0 else f"{FRIENDLY_NAME} {pair + 1}"
+        return f"{name} 00 {index:02X}"
 
     @property
     def log_path(self) -> Path:
@@ -242,7 +249,7 @@ class PcscdStack:
             self._take_system_socket()
         for _ in range(1 if self._fixed_port is not None else 5):
             if self._fixed_port is None:
-                self.port = self._free_port_pair()
+                self.port = self._free_ports(2 * self.pairs)
             if self._launch(timeout):
                 return self
         self._release_lock()
@@ -343,12 +350,20 @@ class PcscdStack:
     def _write_config(self) -> Path:
         conf = self.workdir / "reader.conf.d"
         conf.mkdir(exist_ok=True)
-        (conf / "vpcd").write_text(
-            f'FRIENDLYNAME "{FRIENDLY_NAME}"\n'
-            f"DEVICENAME   /dev/null:{self.port}\n"
-            f"LIBPATH      {_VPCD_DRIVER}\n"
-            f"CHANNELID    {self.port}\n"
-        )
+        for pair in range(self.pairs):
+            port = self.port + 2 * pair
+            driver = _VPCD_DRIVER
+            name = FRIENDLY_NAME
+            if pair:
+                driver = self.workdir / f"libifdvpcd-{pair}.so"
+                shutil.copyfile(_VPCD_DRIVER, driver)
+                name = f"{FRIENDLY_NAME} {pair + 1}"
+            (conf / f"vpcd{pair or ''}").write_text(
+                f'FRIENDLYNAME "{name}"\n'
+                f"DEVICENAME   /dev/null:{port}\n"
+                f"LIBPATH      {driver}\n"
+                f"CHANNELID    {port}\n"
+            )
         return conf
 
     def _launch(self, timeout: float) -> bool:
@@ -379,7 +394,7 @@ class PcscdStack:
             if self._proc.poll() is not None:
                 break
             owners = _listening_ports()
-            ours = owners.get(self.port) == self.pid and owners.get(self.port + 1) == self.pid
+            ours = all(owners.get(self.port + slot) == self.pid for slot in range(2 * self.pairs))
             if ours and self.socket_path.exists():
                 return True
             time.sleep(0.02)
@@ -396,9 +411,9 @@ class PcscdStack:
             _terminate(proc, timeout)
 
     @staticmethod
-    def _free_port_pair() -> int:
+    def _free_ports(count: int) -> int:
         used = _used_ports()
-        candidates = [p for p in _PORT_RANGE if p not in used and p + 1 not in used]
+        candidates = [p for p in _PORT_RANGE if not any(p + i in used for i in range(count))]
         if not candidates:
             raise PcscdStackError("no free pair of TCP ports for vpcd in 36100–39999")
         return random.choice(candidates)

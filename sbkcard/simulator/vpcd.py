@@ -22,6 +22,7 @@ import enum
 import logging
 import socket
 import threading
+from collections.abc import Callable
 from types import TracebackType
 from typing import Protocol
 
@@ -204,6 +205,8 @@ class VpcdSlot:
         """Why the last connection attempt failed, or ``None``."""
         self._present = True
         self._stopping = False
+        self._swap: Callable[[], bool] | None = None
+        self._swap_pending = False
         self._cond = threading.Condition()
         self._sock: socket.socket | None = None
         self._thread: threading.Thread | None = None
@@ -267,6 +270,13 @@ class VpcdSlot:
             self._present = True
             self._cond.notify_all()
 
+    def remove_after_reply(self, swap: Callable[[], bool]) -> None:
+        """Take the card out once the answer to the current command is sent, then call
+        ``swap`` (the card is out); insert again if it returns ``True`` (a machine
+        feeding its next chip).  Called from the card's own ``transmit``."""
+        self._swap = swap
+        self._swap_pending = True
+
     def toggle(self) -> bool:
         """Remove the card if present, insert it otherwise; returns the new presence."""
         with self._cond:
@@ -312,6 +322,9 @@ class VpcdSlot:
                 sock.close()
                 self.card.power_off()
                 log.info("%r: card left the reader", self)
+                swap, self._swap = self._swap, None
+                if swap is not None and swap():
+                    self.insert()
 
     def _connect(self) -> socket.socket | None:
         """A live connection to vpcd, or ``None`` once stopping."""
@@ -410,6 +423,10 @@ class VpcdSlot:
                     sock.sendall(len(reply).to_bytes(2, "big") + reply)
                 except OSError:
                     return
+            if self._swap_pending:
+                self._swap_pending = False
+                self.remove()
+                return
             if size > 1:
                 self.apdu_count += 1
                 if self.eject_after is not None and self.apdu_count == self.eject_after:
