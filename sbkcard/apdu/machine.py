@@ -8,9 +8,8 @@ for the reader (the card never sees them).  The issuing line ends each card with
                      P1 = 01: set aside, to the reject bin
 
 The machine answers ``9000``, moves the card out and feeds the next blank chip from its
-hopper; ``6A86`` for another P1.  (``SCardDisconnect(SCARD_EJECT_CARD)`` would say the
-same, but pcsc-lite passes it on only to drivers of the old IFD handler API 2, not to
-vpcd, and it cannot say which bin.)
+hopper; ``6A86`` for another P1.  (``SCardDisconnect(SCARD_EJECT_CARD)`` cannot say
+which bin.)
 """
 
 from __future__ import annotations
