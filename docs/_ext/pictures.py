@@ -20,20 +20,7 @@ from sbkcard.applet_model.ssse import Layout, national_tree
 from sbkcard.applet_model.traces import read_trace
 from sbkcard.applet_model.traces.diagram import sequence_dot
 from sbkcard.applet_model.user_card import PROFILES
-from sbkcard.applet_model.user_card.personalise import (
-    DEMO_CARD_ID,
-    DEMO_CARD_NUMBER,
-    DEMO_CARDHOLDER,
-    DEMO_EXPIRY,
-    DEMO_ISSUE_DATE,
-    DEMO_MEDICAL,
-    DEMO_PIN,
-    blank_card_content,
-    card_atr,
-    demo_card_content,
-    demo_transport_key,
-    personalise,
-)
+from sbkcard.applet_model.user_card import personalise as perso
 from sbkcard.keys import Algorithm
 from sbkcard.keys.hierarchy import demo_keyset, derive_card_keys
 from sbkcard.simulator import SimulatedCard
@@ -49,8 +36,8 @@ TERMINAL_NUMBER = "410100000001"
 
 
 def _card() -> SimulatedCard:
-    atr = card_atr(PROFILE, DEMO_CARD_ID)
-    return SimulatedCard.create("user-card", demo_card_content(PROFILE), atr, profile=3)
+    atr = perso.card_atr(PROFILE, perso.DEMO_CARD_ID)
+    return SimulatedCard.create("user-card", perso.demo_card_content(PROFILE), atr, profile=3)
 
 
 def _terminal(psam: bool) -> Terminal:
@@ -58,7 +45,7 @@ def _terminal(psam: bool) -> Terminal:
     if psam:
         content = psam_content(level=3, terminal_number=TERMINAL_NUMBER)
         sam = SimulatedCard.create("psam", content, psam_atr(TERMINAL_NUMBER))
-    pad = CallbackPinPad(lambda _prompt: DEMO_PIN)
+    pad = CallbackPinPad(lambda _prompt: perso.DEMO_PIN)
     return Terminal(_card(), psam_reader=sam, pinpad=pad)
 
 
@@ -90,24 +77,26 @@ def purchase() -> str:
 
 def personalisation() -> str:
     """A blank 3rd-generation card personalised with the demo cardholder and keys."""
-    atr = card_atr(PROFILE, DEMO_CARD_ID)
-    transport = demo_transport_key(PROFILE.algorithm)
-    content = blank_card_content(transport, atr=atr, algorithm=PROFILE.algorithm)
+    atr = perso.card_atr(PROFILE, perso.DEMO_CARD_ID)
+    transport = perso.demo_transport_key(PROFILE.algorithm)
+    content = perso.blank_card_content(transport, atr=atr, algorithm=PROFILE.algorithm)
     blank = SimulatedCard.create("user-card", content, atr, profile=3)
     blank.power_on()
     tracer = Tracer(blank.transmit)
-    keys = derive_card_keys(demo_keyset(PROFILE.algorithm), DEMO_CARD_ID.region, atr)
-    personalise(
+    keys = derive_card_keys(demo_keyset(PROFILE.algorithm), perso.DEMO_CARD_ID.region, atr)
+    holder, card_id, number = perso.DEMO_CARDHOLDER, perso.DEMO_CARD_ID, perso.DEMO_CARD_NUMBER
+    issued, expiry = perso.DEMO_ISSUE_DATE, perso.DEMO_EXPIRY
+    perso.personalise(
         tracer,
         transport,
         PROFILE,
-        DEMO_CARDHOLDER,
+        holder,
         keys,
-        card_id=DEMO_CARD_ID,
-        card_number=DEMO_CARD_NUMBER,
-        issue_date=DEMO_ISSUE_DATE,
-        expiry=DEMO_EXPIRY,
-        files={"SSSE/DF04/EF05": DEMO_MEDICAL},
+        card_id=card_id,
+        card_number=number,
+        issue_date=issued,
+        expiry=expiry,
+        files=perso.DEMO_FILES,
     )
     return tracer.text()
 
