@@ -5,7 +5,8 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 APT_PACKAGES := pcscd vsmartcard-vpcd libpcsclite-dev swig opensc pcsc-tools softhsm2 \
-                python3-virtualsmartcard iproute2 chromium chromium-driver postgresql
+                python3-virtualsmartcard iproute2 chromium chromium-driver postgresql \
+                graphviz
 
 .PHONY: all apt venv demo test lint docs bench clean
 

@@ -5,6 +5,7 @@
     sbkcard trace decode FILE [--device {card,psam}] [--json]
     sbkcard trace replay FILE --card IMAGE [--psam IMAGE] [--device {card,psam}]
                          [--fresh-random]
+    sbkcard trace diagram FILE [--device {card,psam}] [--svg] [--collapse]
 
 FILE is a trace in the format of :mod:`sbkcard.apdu.trace` (``-``: standard input), as
 ``sbkcard card send --trace`` prints it, or a terminal's trace whose lines start with
@@ -14,6 +15,11 @@ FILE is a trace in the format of :mod:`sbkcard.apdu.trace` (``-``: standard inpu
 ``decode`` annotates every exchange (:mod:`sbkcard.applet_model.traces`): the command,
 the DF and EF it addressed, records decoded into data items, the status word, the
 secure-messaging layout.  PINs and key data are masked, even in an unmasked trace.
+
+``diagram`` draws the trace as a sequence diagram of the terminal, the card and the PSAM
+(Graphviz ``dot`` text; ``--svg`` renders it with Graphviz's ``dot -Tsvg``): each command
+an arrow labelled with its name, each answer an arrow back with its status word;
+``--collapse`` draws a run of the same command and status word as one arrow.
 
 ``replay`` sends the commands again to the simulated card (and PSAM) in the images,
 which are not modified, and compares every answer with the recorded one.  The devices
@@ -35,6 +41,7 @@ from typing import cast
 from sbkcard.apdu.command import CommandAPDU
 from sbkcard.apdu.status import describe
 from sbkcard.applet_model.applet import Applet
+from sbkcard.applet_model.drawing import render_svg
 from sbkcard.applet_model.traces import (
     DEVICES,
     Outcome,
@@ -46,6 +53,7 @@ from sbkcard.applet_model.traces import (
     read_trace,
     replay_trace,
 )
+from sbkcard.applet_model.traces.diagram import sequence_dot
 from sbkcard.cli._common import add_json_argument, command_parser, emit_json, plain_doc
 from sbkcard.errors import SbkcardError
 from sbkcard.simulator import SimulatedCard, load_image
@@ -57,12 +65,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser = command_parser(
         subparsers,
         "trace",
-        help="decode an APDU trace, or replay it on simulated cards",
+        help="decode, replay or draw an APDU trace",
         description=plain_doc(__doc__),
         example=(
             "sbkcard read --card card.json --psam psam.json --trace | sbkcard trace decode -",
             "sbkcard trace decode read.trace --json",
             "sbkcard trace replay session.trace --card card.json --psam psam.json",
+            "sbkcard trace diagram read.trace --svg > read.svg",
         ),
     )
     sub = parser.add_subparsers(dest="trace_command", metavar="COMMAND", required=True)
@@ -102,6 +111,27 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     _device_option(replay)
     replay.set_defaults(func=_replay)
 
+    diagram = command_parser(
+        sub,
+        "diagram",
+        example=(
+            "sbkcard trace diagram read.trace > read.dot",
+            "sbkcard trace diagram read.trace --svg",
+        ),
+        help="draw a trace as a sequence diagram (Graphviz dot text, or SVG)",
+        description="Draw a trace as a sequence diagram of the terminal, the card and the "
+        "PSAM: command names and status words only, so no secret is drawn.",
+    )
+    diagram.add_argument("file", metavar="FILE", help="the trace ('-': standard input)")
+    diagram.add_argument("--svg", action="store_true", help="render SVG with Graphviz's dot")
+    diagram.add_argument(
+        "--collapse",
+        action="store_true",
+        help="one arrow for a run of the same command with the same status word",
+    )
+    _device_option(diagram)
+    diagram.set_defaults(func=_diagram)
+
 
 def _device_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -131,6 +161,15 @@ def _decode(args: argparse.Namespace) -> int:
         emit_json(decoded)
     else:
         print(decoded_text(decoded), end="")
+    return 0
+
+
+def _diagram(args: argparse.Namespace) -> int:
+    name = "trace" if args.file == "-" else Path(args.file).name
+    text = sequence_dot(_read(args.file, args.device), title=name, collapse=args.collapse)
+    if args.svg:
+        text = render_svg(text)
+    print(text, end="")
     return 0
 
 
