@@ -43,7 +43,7 @@ from sbkcard.issuance.personalise import (
     issue_card,
     personalise_card,
 )
-from sbkcard.issuance.registry import SqliteRegistry
+from sbkcard.issuance.registry import SqlRegistry
 from sbkcard.keys import Algorithm
 from sbkcard.keys.hierarchy import demo_keyset
 from sbkcard.keys.soft_store import SoftKeyStore
@@ -77,7 +77,7 @@ def _per_second(func: Callable[[], object]) -> float:
 def _rows(generation: int) -> list[Row]:
     profile = PROFILES[generation]
     applicant = validate_applicant(APPLICANT, 2)
-    record = SqliteRegistry(":memory:").reserve(applicant.ssn, applicant.name, applicant.region)
+    record = SqlRegistry(":memory:").reserve(applicant.ssn, applicant.name, applicant.region)
     order = CardOrder.of(applicant, record, profile)
     keyset = demo_keyset(profile.algorithm)
     (keys,) = derive_keys(keyset, [order])
@@ -170,7 +170,7 @@ def _stores(directory: Path) -> Iterator[tuple[str, str]]:
 def _token_row() -> Row:
     profile = PROFILES[2]
     applicant = validate_applicant(APPLICANT, 2)
-    registry = SqliteRegistry(":memory:")
+    registry = SqlRegistry(":memory:")
     orders = []
     for i in range(CARDS):
         body = f"{applicant.ssn[:14]}{i:03d}"

@@ -15,7 +15,7 @@ from sbkcard.issuance.exchange.engine import prepare_locally
 from sbkcard.issuance.exchange.issuer import Ledger, export_batch
 from sbkcard.issuance.exchange.parties import PartyKeys, generate_party
 from sbkcard.issuance.exchange.prepare import PrepJob, PrepKeys, open_keys
-from sbkcard.issuance.registry import SqliteRegistry
+from sbkcard.issuance.registry import SqlRegistry
 from sbkcard.keys import Algorithm
 
 
@@ -59,7 +59,7 @@ def export(directory: Path, people: list[Applicant], name: str = "batch.sbkx") -
     ledger = Ledger(directory / "exchange.db")
     summary = export_batch(
         people,
-        registry=SqliteRegistry(directory / "registry.db"),
+        registry=SqlRegistry(directory / "registry.db"),
         ledger=ledger,
         job=JOB,
         keys=keys,

@@ -17,7 +17,7 @@ from sbkcard.applet_model.user_card.personalise import demo_transport_key
 from sbkcard.identifiers.ssn import ssn_check_char
 from sbkcard.issuance.batch import IssuingLine
 from sbkcard.issuance.personalise import BlankCards, Verifier, blank_card
-from sbkcard.issuance.registry import Registry, SqliteRegistry
+from sbkcard.issuance.registry import Registry, SqlRegistry
 from sbkcard.keys.hierarchy import demo_keyset
 from sbkcard.simulator import SimulatedCard
 from sbkcard.terminal.hotlist import Hotlist
@@ -100,7 +100,7 @@ def line(
         keyset=keyset,
         transport_key=demo_transport_key(profile.algorithm),
         profile=profile,
-        registry=registry if registry is not None else SqliteRegistry(directory / "registry.db"),
+        registry=registry if registry is not None else SqlRegistry(directory / "registry.db"),
         out_dir=directory / out,
         owner=owner,
         verifier=verifier,

@@ -12,7 +12,7 @@ from issuance_support import person, write_csv
 
 from sbkcard.cli import main
 from sbkcard.cli.exchange import KEY_PASSPHRASE_ENV
-from sbkcard.issuance.registry import CardStatus, SqliteRegistry
+from sbkcard.issuance.registry import CardStatus, SqlRegistry
 
 KEY_PASSPHRASE = "two parties, two passphrases in real life"
 
@@ -67,7 +67,7 @@ def test_the_whole_exchange_from_the_command_line(
     back = ["--issuer-key", "issuer.key", "--bureau", "bureau.pub", "--registry", "registry.db"]
     code, out = _run(capsys, "import", "result.sbkx", *back)
     assert (code, out["counts"]) == (0, {"issued": 2, "failed": 0, "spoiled": 0})
-    registry = SqliteRegistry(parties / "registry.db")
+    registry = SqlRegistry(parties / "registry.db")
     assert {r.status for r in registry.cards()} == {CardStatus.ISSUED}
     # a replay: refused, exit 1, the cause named
     code, out = _run(capsys, "import", "result.sbkx", *back)

@@ -20,7 +20,7 @@ from sbkcard.issuance.exchange.issuer import Ledger, import_result
 from sbkcard.issuance.exchange.parties import ExchangeError
 from sbkcard.issuance.exchange.sealed import SealedWriter
 from sbkcard.issuance.personalise import BlankCards, CardOrder, Verifier, blank_card
-from sbkcard.issuance.registry import CardRecord, CardStatus, SqliteRegistry
+from sbkcard.issuance.registry import CardRecord, CardStatus, SqlRegistry
 from sbkcard.keys.hierarchy import demo_keyset
 from sbkcard.keys.transcript import verify_transcript
 from sbkcard.simulator import SimulatedCard, load_image
@@ -48,13 +48,11 @@ def _result(tmp_path: Path, name: str = "result.sbkx") -> Path:
     return tmp_path / name
 
 
-def _import(
-    tmp_path: Path, result: Path, registry: SqliteRegistry | None = None
-) -> dict[str, object]:
+def _import(tmp_path: Path, result: Path, registry: SqlRegistry | None = None) -> dict[str, object]:
     issuer, bureau, _ = parties()
     return import_result(
         result,
-        registry=registry or SqliteRegistry(tmp_path / "registry.db"),
+        registry=registry or SqlRegistry(tmp_path / "registry.db"),
         ledger=Ledger(tmp_path / "exchange.db"),
         issuer=issuer,
         bureau=bureau.public,
@@ -63,7 +61,7 @@ def _import(
 
 def test_a_batch_goes_round_and_the_cards_read_back(tmp_path: Path) -> None:
     exported = export(tmp_path, applicants(4))
-    registry = SqliteRegistry(tmp_path / "registry.db")
+    registry = SqlRegistry(tmp_path / "registry.db")
     assert [registry.get(n).status for n in exported.cards] == [CardStatus.PERSONALISING] * 4
     assert _personalise(tmp_path)["counts"] == {"issued": 4, "failed": 0, "spoiled": 0}
     imported = _import(tmp_path, _result(tmp_path))
@@ -105,7 +103,7 @@ def test_spoiled_and_failed_cards_stay_reserved_and_a_rerun_finishes(tmp_path: P
     assert {j["number"]: j["outcome"] for j in journal}[spoiled] == "spoiled"
     first = _import(tmp_path, _result(tmp_path, "r1.sbkx"))
     assert first["counts"] == {"issued": 2, "failed": 1, "spoiled": 1}
-    registry = SqliteRegistry(tmp_path / "registry.db")
+    registry = SqlRegistry(tmp_path / "registry.db")
     assert registry.get(spoiled).status is CardStatus.PERSONALISING
     assert registry.get(failed).status is CardStatus.PERSONALISING
     ledger = Ledger(tmp_path / "exchange.db")
@@ -167,7 +165,7 @@ def _card(record: CardRecord, **changes: str) -> dict[str, str]:
 
 def test_a_result_for_cards_never_exported_is_refused_whole(tmp_path: Path) -> None:
     exported = export(tmp_path, applicants(2))
-    registry = SqliteRegistry(tmp_path / "registry.db")
+    registry = SqlRegistry(tmp_path / "registry.db")
     stranger = registry.reserve(applicants(3)[2].ssn, "其他", "410100", owner="elsewhere")
     good = _card(registry.get(exported.cards[0]))
     path = _forged(tmp_path, [good, _card(stranger)], exported.file_id)
@@ -179,7 +177,7 @@ def test_a_result_for_cards_never_exported_is_refused_whole(tmp_path: Path) -> N
 
 def test_a_result_with_a_wrong_atr_or_unknown_export_is_refused(tmp_path: Path) -> None:
     exported = export(tmp_path, applicants(1))
-    record = SqliteRegistry(tmp_path / "registry.db").get(exported.cards[0])
+    record = SqlRegistry(tmp_path / "registry.db").get(exported.cards[0])
     path = _forged(tmp_path, [_card(record, atr="3B00")], exported.file_id)
     with pytest.raises(ExchangeError, match="ATR 3B00 is not the card's"):
         _import(tmp_path, path)
@@ -188,7 +186,7 @@ def test_a_result_with_a_wrong_atr_or_unknown_export_is_refused(tmp_path: Path) 
         _import(tmp_path, path)
 
 
-class _Crashing(SqliteRegistry):
+class _Crashing(SqlRegistry):
     """A registry whose process dies after ``left`` cards were marked issued."""
 
     left = 1
@@ -208,7 +206,7 @@ def test_an_import_cut_short_finishes_on_the_rerun(tmp_path: Path) -> None:
         _import(tmp_path, result, _Crashing(tmp_path / "registry.db"))
     finished = _import(tmp_path, result)
     assert finished["already_issued"] == 1
-    registry = SqliteRegistry(tmp_path / "registry.db")
+    registry = SqlRegistry(tmp_path / "registry.db")
     assert {registry.get(n).status for n in exported.cards} == {CardStatus.ISSUED}
 
 

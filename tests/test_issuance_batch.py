@@ -13,7 +13,7 @@ from issuance_support import demo_psam, line, person, ssn, write_csv
 from sbkcard.issuance.applicants import read_applicants
 from sbkcard.issuance.batch import LOCK_NAME, SUMMARY_NAME, BatchError, Outcome, image_path
 from sbkcard.issuance.personalise import CardOrder, blank_card, derive_keys, expected_storage
-from sbkcard.issuance.registry import CardRecord, CardStatus, SqliteRegistry
+from sbkcard.issuance.registry import CardRecord, CardStatus, SqlRegistry
 from sbkcard.keys.hierarchy import demo_keyset
 from sbkcard.simulator import SimulatedCard, load_image
 from sbkcard.terminal.errors import HotlistedCardError
@@ -26,7 +26,7 @@ class PowerFailure(Exception):
     """The issuing line's power fails (not an error sbkcard knows about)."""
 
 
-class CrashingRegistry(SqliteRegistry):
+class CrashingRegistry(SqlRegistry):
     """A registry whose line loses power just before it marks card ``crash_at`` issued."""
 
     crash_at = 0
@@ -91,7 +91,7 @@ def test_batch_of_new_invalid_duplicate_and_replacement(tmp_path: Path) -> None:
     assert "has no card to replace" in rejected[9, "action"]
 
     # every card the batch made is read and authenticated by a terminal with a PSAM
-    registry = SqliteRegistry(tmp_path / "registry.db")
+    registry = SqlRegistry(tmp_path / "registry.db")
     for result in summary.issued:
         ssn_read, _name, genuine = read_back(image_path(batch.out_dir, result.card_number), hotlist)
         assert (ssn_read, genuine) == (result.ssn, True)
@@ -135,7 +135,7 @@ def test_resume_after_a_crash_before_mark_issued(tmp_path: Path) -> None:
     first.chunk = 3
     with pytest.raises(PowerFailure):
         first.run_file(applicants)
-    registry = SqliteRegistry(tmp_path / "registry.db")
+    registry = SqlRegistry(tmp_path / "registry.db")
     cards = registry.cards()
     issued = [c for c in cards if c.status is CardStatus.ISSUED]
     (torn,) = [
@@ -185,7 +185,7 @@ def test_power_cut_inside_personalisation(tmp_path: Path, step: int) -> None:
     assert failed.ssn == victim and "lost power" in failed.reason
     out = tmp_path / "out"
     assert not image_path(out, failed.card_number).exists()
-    registry = SqliteRegistry(tmp_path / "registry.db")
+    registry = SqlRegistry(tmp_path / "registry.db")
     assert registry.get(failed.card_number).status is CardStatus.PERSONALISING
     assert len(torn) == 1 and not torn[0].powered  # the torn chip is set aside
 
@@ -215,7 +215,7 @@ def test_resume_a_replacement(tmp_path: Path) -> None:
     hotlist = Hotlist(tmp_path / "hotlist.db")
     with pytest.raises(PowerFailure):
         line(tmp_path, registry=crashing, hotlist=hotlist).run_file(applicants)
-    registry = SqliteRegistry(tmp_path / "registry.db")
+    registry = SqlRegistry(tmp_path / "registry.db")
     second = line(tmp_path, registry=registry, hotlist=hotlist).run_file(applicants)
     (replaced,) = second.of(Outcome.REPLACED)
     assert replaced.resumed
@@ -279,7 +279,7 @@ def test_an_image_of_another_card_is_never_overwritten(tmp_path: Path) -> None:
     path = image_path(first.out_dir, issued.card_number)
     before = path.read_bytes()
     # a fresh registry (the old one lost) hands out the same card number again
-    fresh = SqliteRegistry(tmp_path / "fresh.db")
+    fresh = SqlRegistry(tmp_path / "fresh.db")
     summary = line(tmp_path, registry=fresh).run_file(write_csv(tmp_path / "b.csv", [person(2)]))
     (failed,) = summary.of(Outcome.FAILED)
     assert failed.card_number == issued.card_number
@@ -309,4 +309,4 @@ def test_one_card_per_person_per_batch(tmp_path: Path) -> None:
             done,
             Outcome.ALREADY_ISSUED if run else Outcome.REPLACED,
         ]
-    assert len(SqliteRegistry(tmp_path / "registry.db").cards()) == 3
+    assert len(SqlRegistry(tmp_path / "registry.db").cards()) == 3

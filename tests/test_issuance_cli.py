@@ -10,7 +10,7 @@ from issuance_support import person, write_csv
 
 from sbkcard.cli import main
 from sbkcard.issuance.batch import SUMMARY_NAME
-from sbkcard.issuance.registry import CardStatus, SqliteRegistry
+from sbkcard.issuance.registry import CardStatus, SqlRegistry
 from sbkcard.keys import Algorithm
 from sbkcard.keys.hierarchy import demo_keyset
 from sbkcard.keys.soft_store import SoftKeyStore
@@ -36,7 +36,7 @@ def test_issue_with_demo_keys_then_resume(
     assert "TEST KEY" in text
     summary = json.loads((out / SUMMARY_NAME).read_text(encoding="utf-8"))
     assert summary["counts"]["issued"] == 2 and summary["counts"]["rejected"] == 2
-    registry = SqliteRegistry(out / "registry.db")
+    registry = SqlRegistry(out / "registry.db")
     cards = registry.cards(CardStatus.ISSUED)
     assert len(cards) == 2
     for card in cards:
@@ -100,7 +100,7 @@ def test_issue_from_a_key_store(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert "--transport-key" in capsys.readouterr().err
     assert main([*argv, "--transport-key", "TRANSPORT", "--owner", "line-7"]) == 0
     shown = capsys.readouterr()
-    registry = SqliteRegistry(out / "registry.db")
+    registry = SqlRegistry(out / "registry.db")
     assert {c.owner for c in registry.cards()} == {"line-7"}
     # no key of the set, nor the transport key, appears in the output
     keys = demo_keyset(Algorithm.SM4).roots.values()

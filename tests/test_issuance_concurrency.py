@@ -8,7 +8,7 @@ from pathlib import Path
 from issuance_support import line, person, write_csv
 
 from sbkcard.issuance.batch import SUMMARY_NAME, Outcome
-from sbkcard.issuance.registry import CardStatus, SqliteRegistry
+from sbkcard.issuance.registry import CardStatus, SqlRegistry
 from sbkcard.terminal.hotlist import Hotlist
 
 PEOPLE = 12
@@ -27,12 +27,12 @@ def _run_line(directory: str, worker: int) -> list[tuple[str, str, str]]:
 
 def test_concurrent_lines_issue_each_person_one_card(tmp_path: Path) -> None:
     # the databases exist before the lines start (as on a real line)
-    SqliteRegistry(tmp_path / "registry.db").close()
+    SqlRegistry(tmp_path / "registry.db").close()
     Hotlist(tmp_path / "hotlist.db").close()
     with multiprocessing.get_context("spawn").Pool(WORKERS) as pool:
         runs = pool.starmap(_run_line, [(str(tmp_path), w) for w in range(WORKERS)])
 
-    registry = SqliteRegistry(tmp_path / "registry.db")
+    registry = SqlRegistry(tmp_path / "registry.db")
     cards = registry.cards()
     assert len(cards) == PEOPLE
     assert len({c.ssn for c in cards}) == PEOPLE

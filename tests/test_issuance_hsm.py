@@ -16,7 +16,7 @@ from sbkcard.applet_model.user_card import PROFILES
 from sbkcard.cli import main
 from sbkcard.issuance.applicants import read_applicants
 from sbkcard.issuance.personalise import CardOrder, Verifier, expected_storage
-from sbkcard.issuance.registry import CardStatus, SqliteRegistry
+from sbkcard.issuance.registry import CardStatus, SqlRegistry
 from sbkcard.keys import Algorithm, diversify, kcv
 from sbkcard.keys.hierarchy import demo_keyset, derive_card_keys
 from sbkcard.keys.pkcs11_store import SOFTHSM2_MODULE, Pkcs11Store
@@ -107,7 +107,7 @@ def test_issue_a_batch_from_the_token(
     assert main(_argv(tmp_path, token, "--profile", "2")) == 0
     shown = capsys.readouterr()
     out = tmp_path / "out"
-    registry = SqliteRegistry(out / "registry.db")
+    registry = SqlRegistry(out / "registry.db")
     records = {r.ssn: r for r in registry.cards(CardStatus.ISSUED)}
     accepted, rejected = read_applicants(tmp_path / "applicants.csv")
     assert len(records) == len(accepted) == 3 and not rejected

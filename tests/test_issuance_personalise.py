@@ -24,7 +24,7 @@ from sbkcard.issuance.personalise import (
     issue_card,
     personalise_card,
 )
-from sbkcard.issuance.registry import SqliteRegistry
+from sbkcard.issuance.registry import SqlRegistry
 from sbkcard.keys import kcv
 from sbkcard.keys.hierarchy import KeySet, demo_keyset, derive_card_keys
 from sbkcard.simulator import SimulatedCard
@@ -37,13 +37,13 @@ def order(
     generation: int = 3,
     region: str = "410100",
     medical: bool = True,
-    registry: SqliteRegistry | None = None,
+    registry: SqlRegistry | None = None,
 ) -> CardOrder:
     fields = person(seq, region=region)
     if not medical:
         fields.update(insurance_type="", personnel_category="")
     applicant = validate_applicant(fields, seq + 1)
-    record = (registry or SqliteRegistry(":memory:")).reserve(
+    record = (registry or SqlRegistry(":memory:")).reserve(
         applicant.ssn, applicant.name, applicant.region, owner="test"
     )
     return CardOrder.of(applicant, record, PROFILES[generation], ISSUE_DATE)
@@ -74,7 +74,7 @@ def test_apdu_personalisation_equals_the_fast_path(generation: int, medical: boo
 
 
 def test_batch_keys_are_each_cards_own_keys() -> None:
-    reg = SqliteRegistry(":memory:")
+    reg = SqlRegistry(":memory:")
     orders = [
         order(n, region=region, registry=reg)
         for n, region in enumerate(["410100", "330100", "410100", "330100"], start=1)
@@ -128,7 +128,7 @@ def test_the_lines_psam_is_probed_for_the_first_card_only() -> None:
     content = psam_content(level=2, terminal_number="410100000001")
     psam = _Rejections(SimulatedCard.create("psam", content, psam_atr("410100000001")))
     verifier = Verifier(psam=psam)
-    registry = SqliteRegistry(":memory:")
+    registry = SqlRegistry(":memory:")
     orders = [order(n, registry=registry) for n in range(1, 4)]
     keyset = demo_keyset(orders[0].profile.algorithm)
     probes = []
@@ -181,6 +181,6 @@ def test_order_dates_and_repr() -> None:
     assert INITIAL_PIN not in repr(o) and o.card_number in repr(o)
     # without an explicit date the order takes the reservation's, so a resumed batch
     # makes the same order again
-    record = SqliteRegistry(":memory:").reserve(o.applicant.ssn, "x", "410100", owner="t")
+    record = SqlRegistry(":memory:").reserve(o.applicant.ssn, "x", "410100", owner="t")
     again = CardOrder.of(o.applicant, record, o.profile)
     assert again.issue_date == datetime.date.fromisoformat(record.created_at[:10])

@@ -126,6 +126,16 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def parse_date(text: str | None, option: str) -> datetime.date | None:
+    """``YYYYMMDD`` given to ``option`` as a date (``None`` when not given)."""
+    if text is None:
+        return None
+    try:
+        return datetime.datetime.strptime(text, "%Y%m%d").date()
+    except ValueError:
+        raise UsageError(f"{option} {text!r}: not a date YYYYMMDD") from None
+
+
 def emit_json(document: Any) -> None:
     """Print ``document`` as JSON: dataclasses as objects, bytes in hex, dates ISO 8601."""
     json.dump(_plain(document), sys.stdout, ensure_ascii=False, indent=2, sort_keys=True)

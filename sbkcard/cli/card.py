@@ -79,6 +79,7 @@ from sbkcard.cli._common import (
     add_json_argument,
     command_parser,
     emit_json,
+    parse_date,
     plain_doc,
 )
 from sbkcard.cli._terminal import store_secret
@@ -197,15 +198,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 # -- card new ---------------------------------------------------------------------------------
 
 
-def _date(text: str | None, option: str) -> datetime.date | None:
-    if text is None:
-        return None
-    try:
-        return datetime.datetime.strptime(text, "%Y%m%d").date()
-    except ValueError:
-        raise CardCommandError(f"{option} {text!r}: not a date YYYYMMDD") from None
-
-
 def _hex(text: str, option: str) -> bytes:
     cleaned = "".join(text.split())
     wrong = [c for c in cleaned if c not in string.hexdigits]
@@ -257,8 +249,8 @@ def _new(args: argparse.Namespace) -> int:
     atr = _hex(args.atr, "--atr") if args.atr else card_atr(profile, card_id)
     if not 2 <= len(atr) <= MAX_ATR:
         raise CardCommandError(f"--atr: an ATR is 2 to {MAX_ATR} bytes, not {len(atr)}")
-    issued = _date(args.issue_date, "--issue-date") or DEMO_ISSUE_DATE
-    expiry = _date(args.expiry, "--expiry")
+    issued = parse_date(args.issue_date, "--issue-date") or DEMO_ISSUE_DATE
+    expiry = parse_date(args.expiry, "--expiry")
     if expiry is None:
         expiry = DEMO_EXPIRY if args.issue_date is None else issued.replace(year=issued.year + 10)
     if expiry <= issued:

@@ -21,7 +21,6 @@ or failed (the message says why), 2 a usage error.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import ExitStack
@@ -30,8 +29,9 @@ from typing import Any
 
 from sbkcard.applet_model.user_card import PROFILES
 from sbkcard.applet_model.user_card.personalise import demo_transport_key
-from sbkcard.cli.issue import _date as issue_date
+from sbkcard.cli._common import UsageError, emit_json, parse_date
 from sbkcard.cli.keys import add_passphrase_argument
+from sbkcard.database import is_url
 from sbkcard.errors import SbkcardError
 from sbkcard.issuance.applicants import read_applicants
 from sbkcard.issuance.exchange.bureau import (
@@ -44,7 +44,7 @@ from sbkcard.issuance.exchange.engine import local_client, prepare_locally, prep
 from sbkcard.issuance.exchange.issuer import Ledger, export_batch, import_result
 from sbkcard.issuance.exchange.parties import PartyKeys, PublicParty, generate_party
 from sbkcard.issuance.exchange.prepare import PrepItem, PrepJob, open_keys
-from sbkcard.issuance.registry import SqliteRegistry
+from sbkcard.issuance.registry import SqlRegistry
 from sbkcard.keys import Algorithm
 from sbkcard.keys.passphrase import PASSPHRASE_ENV, resolve_passphrase
 from sbkcard.keys.store_keyset import is_demo, open_store, transport_key
@@ -73,7 +73,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--keys", required=True, metavar="KEYSTORE", help="'demo' or a key store")
     p.add_argument("--transport-key", metavar="LABEL", help="the transport key in the store")
     p.add_argument("--batch", required=True, metavar="NAME", help="batch name (registry owner)")
-    p.add_argument("--registry", type=Path, required=True, metavar="DB")
+    p.add_argument(
+        "--registry", required=True, metavar="DB|URL", help="an SQLite file or a postgresql:// URL"
+    )
     p.add_argument("--ledger", type=Path, metavar="DB", help="default: exchange.db beside DB")
     _party_files(p, "issuer", "bureau")
     p.add_argument("--out", type=Path, required=True, metavar="FILE")
@@ -121,7 +123,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p = sub.add_parser("import", help="issuer: import the bureau's result into the registry")
     p.add_argument("file", type=Path, metavar="FILE")
     _party_files(p, "issuer", "bureau")
-    p.add_argument("--registry", type=Path, required=True, metavar="DB")
+    p.add_argument(
+        "--registry", required=True, metavar="DB|URL", help="an SQLite file or a postgresql:// URL"
+    )
     p.add_argument("--ledger", type=Path, metavar="DB", help="default: exchange.db beside DB")
     _common(p)
     p.set_defaults(func=_import)
@@ -171,12 +175,12 @@ def _guarded(step: Callable[[argparse.Namespace], dict[str, Any]]) -> Callable[.
             report = step(args)
         except SbkcardError as exc:
             if args.json:
-                print(json.dumps({"ok": False, "error": str(exc)}, ensure_ascii=False))
+                emit_json({"ok": False, "error": str(exc)})
             else:
                 print(f"sbkcard: error: {exc}", file=sys.stderr)
             return 1
         if args.json:
-            print(json.dumps({"ok": True, **report}, ensure_ascii=False, indent=2))
+            emit_json({"ok": True, **report})
         else:
             for name, value in report.items():
                 if name != "card_numbers":
@@ -217,8 +221,11 @@ def _keygen(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _ledger(args: argparse.Namespace) -> Ledger:
-    path: Path = args.ledger or args.registry.parent / "exchange.db"
-    return Ledger(path)
+    if args.ledger is not None:
+        return Ledger(args.ledger)
+    if is_url(args.registry):
+        raise UsageError("--ledger DB: name the exchange ledger when --registry is a URL")
+    return Ledger(Path(args.registry).parent / "exchange.db")
 
 
 @_guarded
@@ -248,7 +255,7 @@ def _export(args: argparse.Namespace) -> dict[str, Any]:
             prepare = lambda parts: prepare_locally(keys, job, parts)  # noqa: E731
         summary = export_batch(
             accepted,
-            registry=SqliteRegistry(args.registry),
+            registry=SqlRegistry(args.registry),
             ledger=_ledger(args),
             job=job,
             keys=keys,
@@ -256,7 +263,7 @@ def _export(args: argparse.Namespace) -> dict[str, Any]:
             bureau=bureau,
             out=args.out,
             prepare=prepare,
-            issue_date=issue_date(args.issue_date),
+            issue_date=parse_date(args.issue_date, "--issue-date"),
             partition=args.partition,
         )
     report = summary.to_json()
@@ -314,7 +321,7 @@ def _import(args: argparse.Namespace) -> dict[str, Any]:
     bureau = PublicParty.load(args.bureau)
     summary = import_result(
         args.file,
-        registry=SqliteRegistry(args.registry),
+        registry=SqlRegistry(args.registry),
         ledger=_ledger(args),
         issuer=issuer,
         bureau=bureau,

@@ -31,7 +31,6 @@ receipt per card instead of an image.
 from __future__ import annotations
 
 import argparse
-import datetime
 import signal
 import socket
 import sys
@@ -53,6 +52,7 @@ from sbkcard.cli._common import (
     add_json_argument,
     emit_json,
     examples,
+    parse_date,
     plain_doc,
 )
 from sbkcard.cli._terminal import existing_hotlist
@@ -186,15 +186,6 @@ def _keys(
         return keys, bytes(key)
 
 
-def _date(text: str | None) -> datetime.date | None:
-    if text is None:
-        return None
-    try:
-        return datetime.datetime.strptime(text, "%Y%m%d").date()
-    except ValueError:
-        raise UsageError(f"--issue-date {text!r} is not a date YYYYMMDD") from None
-
-
 def _registry_target(args: argparse.Namespace) -> str:
     return str(args.registry or args.out / "registry.db")
 
@@ -234,7 +225,7 @@ def _line(args: argparse.Namespace, stack: ExitStack) -> IssuingLine:
         owner=owner,
         verifier=_verifier(keyset, hotlist, psam),
         hotlist=hotlist,
-        issue_date=_date(args.issue_date),
+        issue_date=parse_date(args.issue_date, "--issue-date"),
     )
     if not args.reader:
         return line

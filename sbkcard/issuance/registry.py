@@ -44,7 +44,6 @@ __all__ = [
     "Registry",
     "RegistryError",
     "SqlRegistry",
-    "SqliteRegistry",
 ]
 
 UNSET_AUTH_CODE = b"\xff" * 4
@@ -439,7 +438,3 @@ class SqlRegistry:
                 (status.value,),
             )
         return [_record(row) for row in rows]
-
-
-SqliteRegistry = SqlRegistry
-"""The name :class:`SqlRegistry` had when it held SQLite only."""

@@ -8,7 +8,7 @@ blocked PIN, ``6A88`` when no key pair exists yet, ``6A80`` for a malformed enve
 key, ``6985`` for a command out of sequence.
 
 Its persistent state lives in storage keys under ``pki:`` (:func:`is_secret` names the
-secret ones): ``pki:ef:XXXX`` the public files, ``pki:sk:XXXX`` the private keys,
+secret ones): ``pki:ef:<FID>`` the public files, ``pki:sk:<FID>`` the private keys,
 ``pki:pin:user`` and ``pki:pin:admin`` a PIN record ``tries left ‖ tries ‖ SM3(PIN)``.
 Each command's writes are one storage transaction, and a PIN's counter is spent in a
 transaction of its own before the comparison (as the user card does), so a torn write
