@@ -60,7 +60,10 @@ class PostgresServer:
         command = [str(self.bin / tool), *args]
         if os.geteuid() == 0:
             command = ["runuser", "-u", "postgres", "--", *command]
-        done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+        # run from the cluster's own folder: the caller's may be closed to the postgres user
+        done = subprocess.run(
+            command, capture_output=True, text=True, timeout=60, check=False, cwd=self.root
+        )
         if done.returncode != 0:
             raise PostgresUnavailable(
                 f"{tool} failed ({done.returncode}): {done.stderr.strip() or done.stdout.strip()}"
