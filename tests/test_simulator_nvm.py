@@ -134,6 +134,25 @@ def test_a_decrementing_counter_never_goes_back(start: int, data: st.DataObject)
         seen = now[0]
 
 
+@settings(max_examples=200, deadline=None)
+@given(initial=CONTENT, transactions=st.lists(TRANSACTION, min_size=1, max_size=4))
+def test_with_no_cut_armed_the_direct_commit_equals_the_journaled_one(
+    initial: dict[str, bytes], transactions: list[list[tuple[str, bytes | None]]]
+) -> None:
+    direct, journaled = JournaledNVM(initial), JournaledNVM(initial)
+    seen: list[dict[str, bytes | None]] = []
+    direct.on_commit = lambda writes: seen.append(dict(writes))
+    for writes in transactions:
+        journaled.cut_power_after(10_000)  # armed but never due: every step goes the long way
+        _run(direct, writes)
+        _run(journaled, writes)
+        assert direct.contents() == journaled.contents() == _apply(initial, writes)
+        assert direct.steps == journaled.steps
+        assert not direct.needs_recovery and not journaled.needs_recovery
+        initial = direct.contents()
+    assert len(seen) == sum(1 for writes in transactions if writes)
+
+
 def test_a_transaction_takes_two_steps_per_key_plus_two() -> None:
     nvm = JournaledNVM()
     _run(nvm, [("a", b"1"), ("b", b"2"), ("a", b"3")])

@@ -53,22 +53,28 @@ def key_lengths(algorithm: Algorithm) -> tuple[int, ...]:
     return _KEY_LENGTHS[algorithm]
 
 
-def _require_available(algorithm: Algorithm) -> None:
+_AVAILABLE: dict[Algorithm, tuple[int, ...]] = {
+    a: lengths for a, lengths in _KEY_LENGTHS.items() if a is not Algorithm.SSF33
+}
+"""Key lengths by algorithm, for the algorithms a library implements."""
+
+
+def check_key(key: bytes, algorithm: Algorithm, *, what: str = "key") -> None:
+    """Raise :class:`KeyLengthError` unless ``key`` has a length ``algorithm`` accepts.
+
+    SSF33 raises :class:`UnsupportedAlgorithmError`: it has no public implementation.
+    """
+    if len(key) in _AVAILABLE.get(algorithm, ()):
+        return
     if algorithm is Algorithm.SSF33:
         raise UnsupportedAlgorithmError(
             "SSF33 (algorithm 02) is a state-restricted cipher with no public "
             "implementation; sbkcard supports DES/3DES (01) and SM4 (03)"
         )
-
-
-def check_key(key: bytes, algorithm: Algorithm, *, what: str = "key") -> None:
-    """Raise :class:`KeyLengthError` unless ``key`` has a length ``algorithm`` accepts."""
-    _require_available(algorithm)
-    if len(key) not in _KEY_LENGTHS[algorithm]:
-        allowed = " or ".join(str(n) for n in _KEY_LENGTHS[algorithm])
-        raise KeyLengthError(
-            f"{what}: {algorithm.label} takes a {allowed}-byte key, got {len(key)} bytes"
-        )
+    allowed = " or ".join(str(n) for n in _KEY_LENGTHS[algorithm])
+    raise KeyLengthError(
+        f"{what}: {algorithm.label} takes a {allowed}-byte key, got {len(key)} bytes"
+    )
 
 
 def block_cipher(key: bytes, algorithm: Algorithm) -> BlockCipherAlgorithm:
@@ -106,7 +112,6 @@ def encrypt_block(key: bytes, data: bytes, algorithm: Algorithm) -> bytes:
     >>> encrypt_block(k, k, Algorithm.SM4).hex().upper()
     '681EDF34D206965E86B3E94F536E4246'
     """
-    check_key(key, algorithm)
     _check_blocks(data, algorithm, "plaintext")
     encryptor = cipher(key, algorithm).encryptor()
     return encryptor.update(data) + encryptor.finalize()
@@ -114,7 +119,6 @@ def encrypt_block(key: bytes, data: bytes, algorithm: Algorithm) -> bytes:
 
 def decrypt_block(key: bytes, data: bytes, algorithm: Algorithm) -> bytes:
     """ECB-decrypt whole blocks of ``data`` under ``key`` (inverse of :func:`encrypt_block`)."""
-    check_key(key, algorithm)
     _check_blocks(data, algorithm, "ciphertext")
     decryptor = cipher(key, algorithm).decryptor()
     return decryptor.update(data) + decryptor.finalize()

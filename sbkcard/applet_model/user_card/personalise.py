@@ -502,11 +502,11 @@ class _Machine:
     def write_key(self, kid: int, record: KeyRecord, master: bytes) -> None:
         self.send(write_key_command(kid, record, master, self.algorithm, self.challenge()))
 
-    def select(self, path: str, tree: DF) -> None:
+    def select(self, path: str, dfs: Mapping[str, DF]) -> None:
         if path == MF:
             self.send(b"\x00\xa4\x00\x00\x02\x3f\x00")
         else:
-            self.send(_apdu(b"\x00\xa4\x04\x00", tree.dedicated()[path].aid))
+            self.send(_apdu(b"\x00\xa4\x04\x00", dfs[path].aid))
 
 
 def update_commands(ef: EF, body: bytes) -> Iterator[bytes]:
@@ -544,21 +544,22 @@ def personalise(
     algorithm = profile.algorithm
     m = _Machine(transmit, algorithm)
     ssse = plan.tree
+    dfs = ssse.dedicated()
     master = plan.keys["MKSSSE"]
     by_home: dict[str, list[KeySpec]] = {}
     for spec in CARD_KEYS:
         if spec.name in plan.keys and spec.name not in ("MKMF", "MKSSSE"):
             by_home.setdefault(key_home(spec), []).append(spec)
     # 1–2: the SSSE and its master key, under the transport key.
-    m.select(MF, ssse)
+    m.select(MF, dfs)
     m.authenticate(_KIDS["MKMF"], transport_key)
     m.send(create_file_command(df_header(ssse)))
-    m.select("SSSE", ssse)
+    m.select("SSSE", dfs)
     mk = card_key("MKSSSE")
     m.write_key(_KIDS["MKSSSE"], key_record(mk, master, algorithm), transport_key)
     # 3–4: files and keys, DF by DF, under MKSSSE.
-    for path, df in ssse.dedicated().items():
-        m.select(path, ssse)
+    for path, df in dfs.items():
+        m.select(path, dfs)
         m.authenticate(_KIDS["MKSSSE"], master)
         for ef in df.efs:
             m.send(create_file_command(ef_header(ef)))
@@ -577,11 +578,11 @@ def personalise(
         writer = card_key(ef.write.key).name
         if writer not in plan.keys:
             raise PersonalisationError(f"{path}: writing it needs {writer}, not in the keys")
-        m.select(path.rpartition("/")[0], ssse)
+        m.select(path.rpartition("/")[0], dfs)
         m.authenticate(_KIDS[writer], plan.keys[writer])
         for apdu in update_commands(ef, body):
             m.send(apdu)
     # 6: the card master key replaces the transport key, last.
-    m.select(MF, ssse)
+    m.select(MF, dfs)
     mkmf = card_key("MKMF")
     m.write_key(_KIDS["MKMF"], key_record(mkmf, plan.keys["MKMF"], algorithm), transport_key)
