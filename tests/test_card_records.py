@@ -24,6 +24,7 @@ from sbkcard.applet_model.records import (
     Group,
     IssuerData,
     NationalityAndAffiliation,
+    OfflineSettlement,
     RecordError,
     StatusAndEmployer,
     TlvFile,
@@ -202,6 +203,26 @@ def test_reused_tags_on_1_00_cards_use_the_trailing_ee_rule() -> None:
     v1 = nationality.encode(Layout.V1)
     assert v1 == bytes.fromhex("3704") + b"CHN\xee" + bytes.fromhex("3804") + b"13\xee\xee"
     assert NationalityAndAffiliation.decode(v1, Layout.V1) == nationality
+
+
+def test_a_redefined_tag_follows_the_tag_that_tells_it_apart() -> None:
+    """S2 appendix C, DF04 EF06: ``92`` is 脱网医保结算累计金额 when ``90`` is new."""
+    # a 1.00 card: 90 account balance, 92 annual self-paid, 93 annual pooled (cn 4 each)
+    old = bytes.fromhex("9004 00152300 9204 00034500 9304 00120000")
+    decoded = OfflineSettlement.decode(old, Layout.V1)
+    assert decoded == OfflineSettlement(
+        extra=(
+            (0x90, bytes.fromhex("00152300")),
+            (0x92, bytes.fromhex("00034500")),
+            (0x93, bytes.fromhex("00120000")),
+        )
+    )
+    assert decoded.encode(Layout.V1) == old
+    # re-written by the new definition: 90 "1" and 93 "03" E-padded, 92 as it is
+    new = OfflineSettlement(offline_allowed="1", offline_total="00012350", offline_count="03")
+    body = bytes.fromhex("9004 31EEEEEE 9204 00012350 9304 3033EEEE")
+    assert new.encode(Layout.V1) == body
+    assert OfflineSettlement.decode(body, Layout.V1) == new
 
 
 def test_unknown_records_are_kept_after_the_declared_ones() -> None:

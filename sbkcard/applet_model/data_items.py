@@ -719,7 +719,8 @@ class LegacyItem:
     On a 1.00 card the record keeps its old length; a new value written there is
     right-padded with ``E`` nibbles, so a value ending in ``EE`` carries the new item
     (read as ``new_format`` from the first ``new_length`` characters), anything else
-    is the old item.
+    is the old item. A "定义变更" row keeps format and length and ``follows`` another
+    tag: it carries the new item when that tag does ("通过'38'进行判断").
     """
 
     path: str
@@ -727,31 +728,46 @@ class LegacyItem:
     old_zh: str
     old_format: Format
     old_length: int
+    follows: int | None = None
 
     @property
     def new(self) -> DataItem:
         """The V2.0 item that reuses the tag."""
         return item(self.path, self.tag)
 
+    @property
+    def leader(self) -> DataItem | None:
+        """The item whose value tells this one's meaning (``follows``), if any."""
+        return None if self.follows is None else item(self.path, self.follows)
+
 
 LEGACY_ITEMS: tuple[LegacyItem, ...] = (
     LegacyItem("SSSE/DF01/EF09", 0x32, "单位经济类型", Format.AN, 0x03),
     LegacyItem("SSSE/DF01/EF0A", 0x37, "缴费基数", Format.CN, 0x04),
     LegacyItem("SSSE/DF01/EF0A", 0x38, "上年工资总额", Format.CN, 0x04),
+    LegacyItem("SSSE/DF01/EF0A", 0x39, "工资信息更新日期", Format.CN, 0x04, follows=0x38),
     LegacyItem("SSSE/DF02/EF06", 0x4B, "首次参加工作日期", Format.CN, 0x04),
     LegacyItem("SSSE/DF02/EF06", 0x4D, "签订劳动合同日期", Format.CN, 0x04),
     LegacyItem("SSSE/DF02/EF06", 0x4F, "终止（解除）劳动合同日期", Format.CN, 0x04),
     LegacyItem("SSSE/DF02/EF06", 0x50, "劳动合同起始日期", Format.CN, 0x04),
     LegacyItem("SSSE/DF02/EF09", 0x55, "外来人员就业证编号", Format.CN, 0x0A),
+    LegacyItem("SSSE/DF02/EF09", 0x56, "就业证签发机关", Format.AN, 0x46, follows=0x55),
+    LegacyItem("SSSE/DF02/EF09", 0x96, "就业证签发/年检日期", Format.CN, 0x04, follows=0x55),
     LegacyItem("SSSE/DF02/EF09", 0x97, "就业证有效期", Format.CN, 0x04),
     LegacyItem("SSSE/DF03/EF05", 0x61, "月失业保险金支付标准", Format.CN, 0x04),
     LegacyItem(
         "SSSE/DF03/EF07", 0x71, "基本养老保险个人账户个人缴纳部分本息储存额", Format.CN, 0x04
     ),
+    LegacyItem(
+        "SSSE/DF03/EF07", 0x6F, "基本养老保险个人账户变更日期", Format.CN, 0x04, follows=0x71
+    ),
+    LegacyItem("SSSE/DF03/EF07", 0x70, "养老保险费累计缴纳月数", Format.AN, 0x03, follows=0x71),
     LegacyItem("SSSE/DF04/EF05", 0x81, "定点医疗机构名称 1", Format.AN, 0x46),
     LegacyItem("SSSE/DF04/EF05", 0x84, "定点医疗机构名称 2", Format.AN, 0x46),
     LegacyItem("SSSE/DF04/EF05", 0x87, "定点医疗机构名称 3", Format.AN, 0x46),
     LegacyItem("SSSE/DF04/EF06", 0x90, "基本医疗保险个人账户余额", Format.CN, 0x04),
+    LegacyItem("SSSE/DF04/EF06", 0x92, "年度个人自付累计金额", Format.CN, 0x04, follows=0x90),
     LegacyItem("SSSE/DF04/EF06", 0x93, "年度统筹基金支付累计金额", Format.CN, 0x04),
 )
-"""Appendix C's "定义/长度变更" rows: re-written on 1.00 cards with ``E`` padding."""
+"""Appendix C's rows: "定义/长度变更" re-written on 1.00 cards with ``E`` padding,
+"定义变更" following the tag that tells them apart."""

@@ -28,7 +28,8 @@ is ``09`` followed by its extension ``4E`` (S3 §10.2: readers join them); on 1.
 there is no ``4E`` and no ★ item, and the tags that the V2.0 notice reuses keep their
 old length: a new value is written there right-padded with ``E`` nibbles and is
 recognised on reading by its trailing ``EE`` (S2 appendix C); an old value stays in
-``extra``.
+``extra``. A tag whose definition alone changed (DF04 EF06 ``92`` beside ``90``) carries
+the new item when the tag it follows does, and is otherwise an old value in ``extra``.
 """
 
 from __future__ import annotations
@@ -254,17 +255,23 @@ def _decode_records(
     path: str, items: Sequence[DataItem], body: bytes, layout: Layout
 ) -> tuple[dict[str, Any], Extra]:
     legacy = _legacy(path) if layout is Layout.V1 else {}
+    records = _split_tlv(path, body)
+    renewed = {tag for tag, value in records if _renewed(legacy.get(tag), value)}
     occurrences: dict[int, list[bytes]] = {}
     extra: list[tuple[int, bytes]] = []
     declared = {it.tag: it for it in items}
-    for tag, value in _split_tlv(path, body):
+    for tag, value in records:
         it = declared.get(tag)
         if it is None:
             extra.append((tag, value))
             continue
         old = legacy.get(tag)
-        if old is not None and len(value) == old.old_length:
-            if not value.endswith(bytes((_EE,))):
+        if old is not None and old.follows is not None:
+            if old.follows not in renewed:
+                extra.append((tag, value))
+                continue
+        elif old is not None and len(value) == old.old_length:
+            if tag not in renewed:
                 extra.append((tag, value))
                 continue
             value = _from_legacy(it, value)
@@ -284,6 +291,16 @@ def _decode_records(
         else:
             values[it.field] = decoded[0] if decoded else _empty(it)
     return values, tuple(extra)
+
+
+def _renewed(old: LegacyItem | None, value: bytes) -> bool:
+    """Whether ``value`` is a new item in the ``E``-padded 1.00 slot ``old`` (S2 appendix C)."""
+    return (
+        old is not None
+        and old.follows is None
+        and len(value) == old.old_length
+        and value.endswith(bytes((_EE,)))
+    )
 
 
 def _from_legacy(it: DataItem, value: bytes) -> bytes:
@@ -314,7 +331,11 @@ def _encode_records(
             if old is not None:
                 if occurrence == _empty(it):
                     continue
-                raw = raw.ljust(old.old_length, bytes((_EE,)))
+                leader = old.leader
+                if leader is None:
+                    raw = raw.ljust(old.old_length, bytes((_EE,)))
+                elif values[leader.field] == _empty(leader):
+                    continue
             out += _tlv(it.tag, raw)
     for tag, raw in extra:
         out += _tlv(tag, raw)
