@@ -25,6 +25,7 @@ from sbkcard.applet_model.records import (
     IssuerData,
     NationalityAndAffiliation,
     OfflineSettlement,
+    Pension,
     RecordError,
     StatusAndEmployer,
     TlvFile,
@@ -223,6 +224,21 @@ def test_a_redefined_tag_follows_the_tag_that_tells_it_apart() -> None:
     body = bytes.fromhex("9004 31EEEEEE 9204 00012350 9304 3033EEEE")
     assert new.encode(Layout.V1) == body
     assert OfflineSettlement.decode(body, Layout.V1) == new
+
+
+def test_items_whose_definition_changed_follow_their_leader_on_1_00_cards() -> None:
+    """S2 appendix C, DF03 EF07: ``70`` and ``6F`` are rewritten with ``71`` and read by it."""
+    pension = Pension(scheme="110", region="410100", benefit_date=datetime.date(2024, 1, 1))
+    v1 = pension.encode(Layout.V1)
+    assert v1.startswith(bytes.fromhex("70033131307104410100EE"))
+    assert bytes.fromhex("6F0420240101") in v1
+    assert Pension.decode(v1, Layout.V1) == pension
+    # a 1.00 card: 70 养老保险费累计缴纳月数 "120", 71 a stored sum, 6F an account change
+    old = bytes.fromhex("70033132307104001234566E04199601016C04FFFFFFFF6F0420050101730420100101")
+    decoded = Pension.decode(old, Layout.V1)
+    assert (decoded.scheme, decoded.region, decoded.benefit_date) == ("", "", None)
+    assert [tag for tag, _ in decoded.extra] == [0x70, 0x71, 0x6F]
+    assert decoded.account_date == datetime.date(1996, 1, 1)
 
 
 def test_unknown_records_are_kept_after_the_declared_ones() -> None:

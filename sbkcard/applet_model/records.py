@@ -450,6 +450,8 @@ class FileContent(_Declared):
     VECTORS: ClassVar[tuple[tuple[bytes, FileContent], ...]] = ()
     """``(file bytes, typed content)`` pairs from the standard's examples and real cards,
     checked both ways by the tests (``decode(bytes) == content``, ``encode`` back)."""
+    V1_VECTORS: ClassVar[tuple[tuple[bytes, FileContent], ...]] = ()
+    """The same on a 1.0x card (``Layout.V1``): new values in the tags S2 appendix C reuses."""
 
     def __init_subclass__(cls, *, path: str | None = None, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -165,6 +165,21 @@ NationalityAndAffiliation.VECTORS = (
 # 学位信息 40:1–40:3 are B-TLV ``40 34`` each holding 57 03, 58 03 and 59 28 (S2 table 9);
 # the file holds all three, unused ones empty. 所学专业类别 is the GB/T 16835 major
 # code (S2 §8.2.7.3), 100301 临床医学 in the 1998 undergraduate catalogue.
+NationalityAndAffiliation.V1_VECTORS = (
+    # the party member's EF0A rewritten on a 1.00 card (S2 appendix C): 37 (was 缴费基数)
+    # stays out while the nationality is empty, 38 (was 上年工资总额) keeps its old cn 04
+    # slot with the new code E-padded, and 39 (was 工资信息更新日期) is rewritten with 38
+    (
+        bytes.fromhex(
+            # 38 政治面貌 an 02: "01" 中共党员 (GB/T 4762), E-padded to 4 bytes
+            "38043031EEEE"
+            # 39 参加党派日期 cn 04: 2008-07-01
+            "390420080701"
+        ),
+        NationalityAndAffiliation(political_status="01", party_date=datetime.date(2008, 7, 1)),
+    ),
+)
+
 _NO_DEGREE = (
     "4034"  # 40 学位信息 B-TLV 34, empty:
     "5703000000"  # 57 学位代码 an 03

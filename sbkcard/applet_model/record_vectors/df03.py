@@ -187,6 +187,16 @@ WorkAbility.VECTORS = (
     ),
 )
 
+_RETIREE = Pension(
+    scheme="110",
+    region="410100",
+    account_date=datetime.date(1996, 1, 1),
+    retirement_date=datetime.date(2023, 12, 1),
+    benefit_date=datetime.date(2024, 1, 1),
+    updated=datetime.date(2024, 1, 10),
+)
+"""A retiree's EF07: account opened 1996, retired 2023-12-01, paid from 2024-01-01."""
+
 Pension.VECTORS = (
     # EF07 of a retiree: account opened 1996, retired 2023-12-01, paid from 2024-01-01
     (
@@ -198,14 +208,7 @@ Pension.VECTORS = (
             "6F0420240101",  # 6F 待遇享受开始日期: 2024-01-01
             "730420240110",  # 73 养老保险信息更新日期: 2024-01-10
         ),
-        Pension(
-            scheme="110",
-            region="410100",
-            account_date=datetime.date(1996, 1, 1),
-            retirement_date=datetime.date(2023, 12, 1),
-            benefit_date=datetime.date(2024, 1, 1),
-            updated=datetime.date(2024, 1, 10),
-        ),
+        _RETIREE,
     ),
     # EF07 of a rural resident still paying in: not retired, no benefit yet
     (
@@ -225,6 +228,23 @@ Pension.VECTORS = (
             benefit_date=None,
             updated=datetime.date(2024, 1, 15),
         ),
+    ),
+)
+
+Pension.V1_VECTORS = (
+    # the retiree's EF07 rewritten on a 1.00 card (S2 appendix C): 71 keeps its old cn 04
+    # slot, the new region E-padded; 70 and 6F change definition only and are rewritten
+    # with 71, which tells their meaning
+    (
+        _hex(
+            "7003313130",  # 70 养老保险险种类型 an 03: "110" (was 养老保险费累计缴纳月数)
+            "7104410100EE",  # 71 参保地 cn 03 in the old cn 04 slot, E-padded
+            "6E0419960101",  # 6E 基本养老保险个人账户建立日期: 1996-01-01
+            "6C0420231201",  # 6C 离退休日期: 2023-12-01
+            "6F0420240101",  # 6F 待遇享受开始日期 (was 个人账户变更日期): 2024-01-01
+            "730420240110",  # 73 养老保险信息更新日期: 2024-01-10
+        ),
+        _RETIREE,
     ),
 )
 

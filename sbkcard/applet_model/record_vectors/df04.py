@@ -125,6 +125,9 @@ MedicalInsurance.VECTORS = (
         ),
     ),
 )
+_OFFLINE = OfflineSettlement(offline_allowed="1", offline_total="00012350", offline_count="03")
+"""Offline settlement allowed, three settlements since the last online one, 123.50 元."""
+
 OfflineSettlement.VECTORS = (
     # offline settlement allowed, three settlements since the last online one, 123.50 元
     # in all (§8.5.2)
@@ -137,7 +140,7 @@ OfflineSettlement.VECTORS = (
             # 93 脱网医保结算累计次数 an 02: "03"
             "93023033"
         ),
-        OfflineSettlement(offline_allowed="1", offline_total="00012350", offline_count="03"),
+        _OFFLINE,
     ),
     # not allowed, nothing accumulated yet: an empty cn item is all F, an empty an item
     # all 00 (S2 §7)
@@ -151,6 +154,22 @@ OfflineSettlement.VECTORS = (
             "93020000"
         ),
         OfflineSettlement(offline_allowed="0", offline_total="", offline_count=""),
+    ),
+)
+OfflineSettlement.V1_VECTORS = (
+    # the first vector on a 1.00 card (S2 appendix C): 90 and 93 keep their old cn 04
+    # slots (个人账户余额, 统筹基金支付累计金额), the new values E-padded; 92 changes
+    # definition only and is rewritten with 90, which tells its meaning
+    (
+        bytes.fromhex(
+            # 90 准许脱网医保结算标识 an 01: "1", E-padded to 4 bytes
+            "900431EEEEEE"
+            # 92 脱网医保结算累计金额 cn 04: 00012350 分 (was 年度个人自付累计金额)
+            "920400012350"
+            # 93 脱网医保结算累计次数 an 02: "03", E-padded to 4 bytes
+            "93043033EEEE"
+        ),
+        _OFFLINE,
     ),
 )
 TransactionLog.VECTORS = (
