@@ -224,4 +224,4 @@ class HsmModule:
         self._pending = None
         expected = self.service.session_mac(card, address, session_input, amounts)
         if not hmac.compare_digest(expected, mac2):
-            raise CardStatusError(SW.MAC_INVALID, "MAC2 check", device="HSM")
+            raise CardStatusError(SW.PSAM_MAC2_INVALID, "MAC2 check", device="HSM")
