@@ -4,9 +4,6 @@ stay in the token, and the counter's HSM fallback reads and debits a card throug
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,6 +20,7 @@ from service_support import (
     run,
     slot,
 )
+from softhsm_support import softhsm_tokens
 from terminal_support import CARD_INFO, user_card
 
 from sbkcard.keys import Algorithm
@@ -47,23 +45,8 @@ def softhsm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Pa
     purchase need, non-extractable (each import takes a while on SoftHSM2).
     The library is loaded here only to fill the token, then finalised: the service runs
     in its own process."""
-    util = shutil.which("softhsm2-util")
-    assert util is not None, "softhsm2 is not installed: run `make apt`"
     root = tmp_path_factory.mktemp("holder-hsm")
-    (root / "tokens").mkdir()
-    conf = root / "softhsm2.conf"
-    conf.write_text(
-        f"directories.tokendir = {root / 'tokens'}\nobjectstore.backend = file\n"
-        "log.level = ERROR\nslots.removable = false\n"
-    )
-    previous = os.environ.get("SOFTHSM2_CONF")
-    os.environ["SOFTHSM2_CONF"] = str(conf)
-    try:
-        subprocess.run(
-            [util, "--init-token", "--free", "--label", LABEL, "--pin", PIN, "--so-pin", "1357"],
-            check=True,
-            capture_output=True,
-        )
+    with softhsm_tokens(root, PIN, LABEL) as conf:
         pkcs11.lib(SOFTHSM2_MODULE).reinitialize()
         with Pkcs11Store(LABEL, PIN) as store:
             for name in ROOTS:
@@ -71,11 +54,6 @@ def softhsm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Pa
                 store.put(root_label(Algorithm.DES, name), key, KeyAlgorithm.DES)
             assert not any(info.extractable for info in store.list_keys())
         pkcs11.lib(SOFTHSM2_MODULE).finalize()
-    finally:
-        if previous is None:
-            del os.environ["SOFTHSM2_CONF"]
-        else:
-            os.environ["SOFTHSM2_CONF"] = previous
     pin_file = root / "pin"
     pin_file.write_text(PIN + "\n", encoding="utf-8")
     yield conf, pin_file
