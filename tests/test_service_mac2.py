@@ -7,14 +7,17 @@ import json
 import re
 from pathlib import Path
 
+import pytest
 from service_support import TOKEN, WrongMac2, counter, hsm_service, post, run, slot
-from terminal_support import CARD_INFO, user_card
+from terminal_support import CARD_INFO, terminal, user_card
 
 from sbkcard.service.access import ClientAccess
 from sbkcard.service.audit import AuditLog
 from sbkcard.service.hsm_client import HttpHsmClient
 from sbkcard.service.hsm_server import hsm_app
 from sbkcard.service.hsm_service import HsmService
+from sbkcard.terminal.errors import CardStatusError
+from sbkcard.terminal.operations import purse
 from sbkcard.terminal.security.hsm import SoftwareKeyService
 from sbkcard.terminal.security.hsm_host import CardFacts, HsmHost
 
@@ -83,10 +86,15 @@ def test_a_wrong_mac2_is_not_paid_and_the_answer_says_the_card_debited(tmp_path:
 
 
 def test_the_psam_answers_the_same_code_for_the_same_wrong_mac2() -> None:
-    """The one-call iDoDebit with a PSAM: CREDIT SAM FOR PURCHASE refuses the MAC2 (63CF)."""
+    """The one-call iDoDebit with a PSAM: CREDIT SAM FOR PURCHASE refuses the MAC2 (63CF);
+    a terminal's in-process HSM module, standing in for the PSAM, refuses it alike."""
     national = slot(card=WrongMac2(user_card(3))).national
     code, text = national.iDoDebit(**BODY)  # type: ignore[arg-type]
     assert code == -25551 and "CREDIT SAM FOR PURCHASE" in text
+    term = terminal(WrongMac2(user_card(3)), key_service=SoftwareKeyService())  # type: ignore[arg-type]
+    with pytest.raises(CardStatusError) as refused, term.session() as conn:
+        purse.purchase(conn, account=0, self_paid=1234, pooled=0)
+    assert (refused.value.sw, refused.value.device) == (0x63CF, "HSM")
 
 
 def test_an_hsm_that_cannot_check_mac2_leaves_the_purchase_unconfirmed() -> None:
