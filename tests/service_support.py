@@ -159,3 +159,27 @@ class PulledAt:
 
 
 HSM_TOKEN_ENV = {"SBKCARD_HSM_TOKEN": TOKEN}
+
+
+class WrongMac2:
+    """A simulated card whose DEBIT FOR PURCHASE answer reaches the terminal with MAC2
+    altered (a forged card, a tampered line): the card has debited all the same."""
+
+    def __init__(self, card: SimulatedCard) -> None:
+        self.card = card
+        self.armed = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.card, name)
+
+    def transmit(self, apdu: bytes) -> bytes:
+        answer = self.card.transmit(apdu)
+        ins = apdu[1] if len(apdu) > 1 else -1
+        if ins == 0x2C and answer[-2] == 0x61:  # T=0: the answer follows on GET RESPONSE
+            self.armed = True
+            return answer
+        if ins == 0x2C or (ins == 0xC0 and self.armed):
+            self.armed = False
+            return answer[:-3] + bytes([answer[-3] ^ 0x01]) + answer[-2:]  # MAC2's last byte
+        self.armed = False
+        return answer

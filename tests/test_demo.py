@@ -39,6 +39,7 @@ def test_demo_runs_from_an_empty_directory(
         out,
         re.MULTILINE,
     )
+    assert "the card's MAC2 checked by the HSM (S3 §8.3.2): right" in out
     assert "settlement check of the TAC (S3 App. C.7): right" in out
     # the loss
     assert "the pharmacy refuses it: iReadCardBas_HSM_Step1 → -21" in out

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pkcs11
 import pytest
 from issuance_support import ISSUE_DATE, demo_psam, person, write_csv
+from softhsm_support import softhsm_tokens
 
 from sbkcard.applet_model.user_card import PROFILES
 from sbkcard.cli import main
@@ -38,35 +36,17 @@ def token(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A SoftHSM2 token of a provincial centre: the demo DES roots, non-extractable, and
     a transport key; the PIN in a file. The library is re-initialised on this token
     directory and finalised afterwards (other modules make their own)."""
-    util = shutil.which("softhsm2-util")
-    assert util is not None, "softhsm2 is not installed: run `make apt`"
     root = tmp_path_factory.mktemp("centre-hsm")
-    (root / "tokens").mkdir()
-    conf = root / "softhsm2.conf"
-    conf.write_text(
-        f"directories.tokendir = {root / 'tokens'}\nobjectstore.backend = file\n"
-        "log.level = ERROR\nslots.removable = false\n"
-    )
-    previous = os.environ.get("SOFTHSM2_CONF")
-    os.environ["SOFTHSM2_CONF"] = str(conf)
-    subprocess.run(
-        [util, "--init-token", "--free", "--label", TOKEN, "--pin", PIN, "--so-pin", "97531"],
-        check=True,
-        capture_output=True,
-    )
-    pkcs11.lib(SOFTHSM2_MODULE).reinitialize()
-    with Pkcs11Store(TOKEN, PIN) as store:
-        for name, key in demo_keyset(Algorithm.DES).roots.items():
-            store.put(root_label(Algorithm.DES, name), bytearray(key), KeyAlgorithm.DES)
-        store.put("TRANSPORT", bytearray(TRANSPORT), KeyAlgorithm.DES)
-    pin_file = root / "pin"
-    pin_file.write_text(PIN + "\n", encoding="utf-8")
-    yield pin_file
-    pkcs11.lib(SOFTHSM2_MODULE).finalize()
-    if previous is None:
-        del os.environ["SOFTHSM2_CONF"]
-    else:
-        os.environ["SOFTHSM2_CONF"] = previous
+    with softhsm_tokens(root, PIN, TOKEN):
+        pkcs11.lib(SOFTHSM2_MODULE).reinitialize()
+        with Pkcs11Store(TOKEN, PIN) as store:
+            for name, key in demo_keyset(Algorithm.DES).roots.items():
+                store.put(root_label(Algorithm.DES, name), bytearray(key), KeyAlgorithm.DES)
+            store.put("TRANSPORT", bytearray(TRANSPORT), KeyAlgorithm.DES)
+        pin_file = root / "pin"
+        pin_file.write_text(PIN + "\n", encoding="utf-8")
+        yield pin_file
+        pkcs11.lib(SOFTHSM2_MODULE).finalize()
 
 
 def _argv(tmp_path: Path, pin_file: Path, *extra: str) -> list[str]:

@@ -1,14 +1,12 @@
 """The PKCS#11 key store against a real SoftHSM2 token made here (runs in CI, never skips)."""
 
-import os
-import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pkcs11
 import pytest
 from pkcs11 import Attribute, ObjectClass
+from softhsm_support import softhsm_tokens
 
 from sbkcard.cli import main
 from sbkcard.keys import Algorithm, diversify, kcv
@@ -41,29 +39,8 @@ ATR = bytes.fromhex("3B6D0000008153414D8660330100000001")
 @pytest.fixture(scope="module")
 def softhsm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A private SoftHSM2 token directory with two fresh tokens; SOFTHSM2_CONF points at it."""
-    util = shutil.which("softhsm2-util")
-    assert util is not None, "softhsm2 is not installed: run `make apt`"
-    assert Path(SOFTHSM2_MODULE).exists(), f"{SOFTHSM2_MODULE} missing: run `make apt`"
-    root = tmp_path_factory.mktemp("softhsm")
-    (root / "tokens").mkdir()
-    conf = root / "softhsm2.conf"
-    conf.write_text(
-        f"directories.tokendir = {root / 'tokens'}\nobjectstore.backend = file\n"
-        "log.level = ERROR\nslots.removable = false\n"
-    )
-    previous = os.environ.get("SOFTHSM2_CONF")
-    os.environ["SOFTHSM2_CONF"] = str(conf)
-    for label in (TOKEN, PIN_TOKEN):
-        subprocess.run(
-            [util, "--init-token", "--free", "--label", label, "--pin", PIN, "--so-pin", "13579"],
-            check=True,
-            capture_output=True,
-        )
-    yield conf
-    if previous is None:
-        del os.environ["SOFTHSM2_CONF"]
-    else:
-        os.environ["SOFTHSM2_CONF"] = previous
+    with softhsm_tokens(tmp_path_factory.mktemp("softhsm"), PIN, TOKEN, PIN_TOKEN) as conf:
+        yield conf
 
 
 @pytest.fixture

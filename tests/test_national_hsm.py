@@ -5,11 +5,16 @@ from __future__ import annotations
 import re
 
 import pytest
+from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from terminal_support import CARD_ID, CARD_INFO, ScriptedPad, psam, terminal, user_card
 
+from sbkcard.applet_model.user_card.purse import purchase_mac2, purchase_session_key
 from sbkcard.keys import Algorithm
-from sbkcard.keys.hierarchy import KeySet, demo_keyset
+from sbkcard.keys.hierarchy import KeySet, demo_keyset, derive_card_keys
+from sbkcard.service.hsm_service import HsmService
 from sbkcard.simulator import SimulatedCard
+from sbkcard.terminal.errors import InvalidInputError
 from sbkcard.terminal.national.interface import NationalInterface
 from sbkcard.terminal.operations.pinpad import PinPrompt
 from sbkcard.terminal.security.hsm import SoftwareKeyService
@@ -199,4 +204,57 @@ def test_debit_in_two_steps(generation: int) -> None:
     assert national.iReadDebitRecord(1) == (
         0,
         "0^000000000000^20240601103000^1.00^2.00^|",
+    )
+
+
+def _sespk_by_hand(dpk: bytes, session_input: bytes, algorithm: Algorithm) -> bytes:
+    """SESPK as Part 7 §12.3 and Part 4 §8.4 build it: DPK's encryption of random(4) ‖
+    purchase sequence(2) ‖ terminal sequence's last 2 bytes (zero-padded to SM4's block)."""
+    if algorithm is Algorithm.DES:
+        cipher = Cipher(TripleDES(dpk + dpk[:8]), modes.ECB())  # 3DES-EDE, K1 K2 K1
+    else:
+        cipher = Cipher(algorithms.SM4(dpk), modes.ECB())
+        session_input += bytes(8)
+    encryptor = cipher.encryptor()
+    return encryptor.update(session_input) + encryptor.finalize()
+
+
+@pytest.mark.parametrize("generation", [2, 3])
+def test_check_mac2_is_the_mac_under_sespk_of_the_amounts(generation: int) -> None:
+    _card, national, host, facts = setup(generation)
+    _, step1 = national.iDoDebit_HSM_Step1(1, CARD_INFO, "1.00|2.00|20240601103000|")
+    code, step2 = national.iDoDebit_HSM_Step2(host.debit(step1, facts))
+    assert code == 0
+    alg = Algorithm(int(step1.split("|")[0], 16))
+    random, seq = bytes.fromhex(step1.split("|")[2]), int(step1.split("|")[3], 16)
+    mac2, tseq = bytes.fromhex(step2.split("|")[0]), bytes.fromhex(step2.split("|")[6])
+    ctx = facts.context(alg)
+    dpk = derive_card_keys(demo_keyset(alg), ctx.region, ctx.atr, ["DPK"])["DPK"]
+    sespk = _sespk_by_hand(dpk, random + seq.to_bytes(2) + tseq[2:], alg)
+    assert sespk == purchase_session_key(dpk, random, seq, tseq, alg)
+    assert mac2 == purchase_mac2(sespk, (0, 100, 200), alg)  # account 0, 1.00 and 2.00 yuan
+    assert host.check_mac2(step1, step2, facts)
+
+    wrong = f"{bytes(b ^ 1 for b in mac2).hex().upper()}|{step2.split('|', 1)[1]}"
+    assert not host.check_mac2(step1, wrong, facts)
+    other = KeySet(alg, {**demo_keyset(alg).roots, "DPK": bytes(range(16))})
+    assert not HsmHost(SoftwareKeyService(other)).check_mac2(step1, step2, facts)
+
+
+def test_check_mac2_wants_the_two_outputs_of_one_purchase() -> None:
+    _card, national, host, facts = setup(2)
+    _, step1 = national.iDoDebit_HSM_Step1(1, CARD_INFO, "1.00|2.00|20240601103000|")
+    _, step2 = national.iDoDebit_HSM_Step2(host.debit(step1, facts))
+    fields = step2.split("|")
+    fields[3] = "00000064000000C9"  # amounts other than Step1's
+    with pytest.raises(InvalidInputError, match="交易金额 00000064000000C9 is not Step1's"):
+        host.check_mac2(step1, "|".join(fields), facts)
+    with pytest.raises(InvalidInputError, match="Step2 output"):
+        host.check_mac2(step1, "|".join(fields[3:]), facts)
+    assert HsmService(host).handle("check_mac2", {"step": step2, "card": "x"}) == (
+        400,
+        {
+            "code": -14,
+            "message": '（发给动态库的）命令参数错：check_mac2: "step1" (a string) is required',
+        },
     )

@@ -373,7 +373,7 @@ def test_audit_log_has_one_line_per_call_and_no_secret(tmp_path: Path) -> None:
     lines = [json.loads(line) for line in path.read_text().splitlines()]
     assert [(e["function"], e["code"]) for e in lines] == [("iVerifyPIN", 0), ("iDoDebit", 0)]
     assert lines[1]["card"] == CARD_INFO.split("|")[1] and lines[1]["ms"] > 0
-    keys = {"time", "client", "reader", "function", "code", "card", "hsm", "ms"}
+    keys = {"time", "client", "reader", "function", "code", "card", "hsm", "debited", "ms"}
     assert all(set(entry) == keys for entry in lines)  # no pOutInfo, PIN, key or TAC
     assert all(PIN not in str(value) for entry in lines for value in entry.values())
 

@@ -78,12 +78,19 @@ def store_secret(spec: str, passphrase_file: Path | None, option: str) -> str | 
 
 
 def key_service(spec: str | None, passphrase_file: Path | None) -> SoftwareKeyService | None:
-    """The software key service of ``--hsm-keys`` (DES and SM4 roots, whichever it has)."""
+    """The key service of ``--hsm-keys`` (DES and SM4 roots, whichever it has).
+
+    A PKCS#11 token's DES roots never leave it (Part 10 §6.4.2.2; it holds no SM4): the
+    token stays open for the command's life and derives each card key asked for.
+    """
     if spec is None:
         return None
-    from sbkcard.keys.store_keyset import load_keyset
+    from sbkcard.keys.store_keyset import StoreKeySet, load_keyset, open_store
 
     secret = store_secret(spec, passphrase_file, "--hsm-keys")
+    if spec.startswith(PKCS11_SCHEME):
+        store = open_store(spec, secret or "")
+        return SoftwareKeyService(StoreKeySet.from_store(store, Algorithm.DES))
     keysets = {}
     for algorithm in (Algorithm.DES, Algorithm.SM4):
         try:

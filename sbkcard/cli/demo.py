@@ -276,10 +276,12 @@ def _pharmacy_purchase(scene: _Scene) -> CardFacts:
     code, out = national.iDoDebit_HSM_Step2(host.debit(step1, facts))
     _step(console, "3", f"iDoDebit_HSM_Step1/2 (¥35.80) → {code}")
     _exact(console, out)
+    mac2 = "right" if host.check_mac2(step1, out, facts) else "WRONG"
+    _step(console, "4", f"the card's MAC2 checked by the HSM (S3 §8.3.2): {mac2}")
     settled = "right" if host.check_tac(out, facts, mac2_first=True) else "WRONG"
-    _step(console, "4", f"settlement check of the TAC (S3 App. C.7): {settled}")
+    _step(console, "5", f"settlement check of the TAC (S3 App. C.7): {settled}")
     code, records = national.iReadDebitRecord(1)
-    _step(console, "5", f"iReadDebitRecord → {code}")
+    _step(console, "6", f"iReadDebitRecord → {code}")
     _exact(console, records)
     return facts
 

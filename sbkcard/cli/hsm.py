@@ -5,7 +5,9 @@
     sbkcard hsm serve --keys KEYSTORE [--host HOST] [--port PORT] [--log-file FILE]
                       [--tls-cert PEM --tls-key PEM [--client-ca PEM]]
 
-KEYSTORE is ``demo`` (the published TEST keys) or a software key store.  Clients show the
+KEYSTORE is ``demo`` (the published TEST keys), a software key store, or a PKCS#11
+token ``pkcs11:token=LABEL`` (its PIN from ``--passphrase-file``) whose DES national roots
+never leave it: the token derives each card's key as an answer needs it.  Clients show the
 shared token of ``$SBKCARD_HSM_TOKEN``; with ``--client-ca`` they also need a client
 certificate (mutual TLS).  Loopback unless ``--host`` names another address, which then
 needs TLS.
@@ -31,7 +33,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     sub = parser.add_subparsers(dest="hsm_command", metavar="COMMAND", required=True)
     serve = sub.add_parser("serve", help="answer the *_HSM_Step* strings over HTTP")
-    serve.add_argument("--keys", required=True, metavar="KEYSTORE", help="'demo' or a key store")
+    serve.add_argument(
+        "--keys",
+        required=True,
+        metavar="KEYSTORE",
+        help="'demo', a key store or pkcs11:token=LABEL",
+    )
     add_passphrase_argument(serve)
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8766)

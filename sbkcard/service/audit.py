@@ -1,7 +1,8 @@
 """The audit log: one JSON line per national call or HSM request, rotated.
 
 Each line has the time (UTC, ISO 8601), the client, the reader, the function, the code,
-the card number, the duration in milliseconds and whether the HSM answered.  Nothing
+the card number, the duration in milliseconds, whether the HSM answered and whether a
+purchase that failed had debited the card all the same (a MAC2 the HSM refused).  Nothing
 else: no PIN, no key, no cryptogram, no ``pOutInfo`` (it may hold a PIN, S3 §6.3.2).
 """
 

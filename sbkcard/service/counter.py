@@ -12,6 +12,13 @@ runs a parsed :class:`~sbkcard.service.protocol.Request` on one of them:
   turns this off.  The card facts the HSM needs for key diversification (region, ATR
   history) come from the card's basic information, read first through the HSM when the
   counter has not seen the card (App. C note 2);
+* **MAC2**: after iDoDebit_HSM_Step2 the HSM checks the card's MAC2 (S3 §8.3.2), as the
+  PSAM does in the one-call form (S3 §8.1.3 step 7, Part 7 §12.7).  A wrong MAC2 answers
+  the PSAM's own code for it, ``-25551`` (``63CF``, CREDIT SAM FOR PURCHASE, Part 9
+  §9.10), so the HIS sees one code for one failure in both modes; an HSM that cannot
+  check answers its own code.  Either way the card *has* debited: the text says so and
+  carries the purchase's one-call output (TAC included) for settlement (App. C.7), and
+  the outcome is marked :attr:`Outcome.debited` for the audit;
 * **recovery**: a purchase's answer is kept under its request ``id``, so a client that
   lost the connection asks again with the same ``id`` and gets the same answer instead of
   a second debit.
@@ -27,10 +34,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from sbkcard.apdu.status import SW, describe
 from sbkcard.errors import SbkcardError
 from sbkcard.service.protocol import FUNCTIONS, Request, next_step
 from sbkcard.terminal.errors import PinEntryCancelled, TerminalError
-from sbkcard.terminal.national.codes import HSM_FALLBACK, code_for
+from sbkcard.terminal.national.codes import HSM_FALLBACK, code_for, sw_code
 from sbkcard.terminal.national.interface import NationalInterface, split_fields
 from sbkcard.terminal.operations.pinpad import enter_pin
 from sbkcard.terminal.terminal import Terminal
@@ -45,9 +53,6 @@ FALLBACK: dict[str, tuple[str, ...]] = {
     "iDoDebit": ("debit",),
 }
 
-#: Leading fields of the last step's output that the one-call form does not have
-#: (iDoDebit_HSM_Step2 starts with MAC2, S3 §8.3.2).
-_EXTRA_FIELDS: dict[str, int] = {"iDoDebit": 1}
 _KEPT_PURCHASES = 64
 
 
@@ -63,20 +68,24 @@ class HsmError(SbkcardError):
 class HsmClient(Protocol):
     """The card-holder database's HSM service, one computation per call."""
 
-    def compute(self, operation: str, step: str, card: str | None) -> str:
-        """The next step's pKey for ``step`` (a step's output); ``card``: the basic info."""
+    def compute(
+        self, operation: str, step: str, card: str | None, *, step1: str | None = None
+    ) -> str:
+        """The next step's pKey for ``step`` (a step's output); ``card``: the basic info;
+        ``step1``: the purchase's Step1 output (``check_mac2`` only)."""
         ...
 
 
 @dataclass
 class Outcome:
-    """What a call did: the national answer and, for the audit, the card and whether
-    the HSM answered."""
+    """What a call did: the national answer and, for the audit, the card, whether the
+    HSM answered, and whether a purchase that is not a success debited the card."""
 
     code: int
     out: str
     card_number: str = ""
     via_hsm: bool = False
+    debited: bool = False
 
 
 @dataclass
@@ -118,14 +127,13 @@ class ReaderSlot:
             pins = self._pins(request)
         except TerminalError as exc:
             return Outcome(*code_for(exc))
-        code, out = method(**args, **pins)
-        via = False
-        if code in HSM_FALLBACK and hsm is not None and name in FALLBACK:
-            via = True
-            code, out = self._fallback(name, args, hsm)
-        outcome = Outcome(code, out, _card_number(name, args, code, out), via)
+        outcome = Outcome(*method(**args, **pins))
+        if outcome.code in HSM_FALLBACK and hsm is not None and name in FALLBACK:
+            outcome = self._fallback(name, args, hsm)
+        code = outcome.code
+        outcome.card_number = _card_number(name, args, code, outcome.out)
         if name.startswith("iReadCardBas") and code == 0 and not next_step(name):
-            self.basics[outcome.card_number] = out
+            self.basics[outcome.card_number] = outcome.out
         self._keep(request, outcome)
         return outcome
 
@@ -149,37 +157,58 @@ class ReaderSlot:
             while len(self.purchases) > _KEPT_PURCHASES:
                 self.purchases.popitem(last=False)
 
-    def _fallback(self, name: str, args: dict[str, int | str], hsm: HsmClient) -> tuple[int, str]:
+    def _fallback(self, name: str, args: dict[str, int | str], hsm: HsmClient) -> Outcome:
         """Step1 → HSM → Step2 (→ HSM → Step3); the card powered down on any failure."""
         card = None
         if name != "iReadCardBas":
             number = split_fields(str(args["pCardInfo"]), 2, "pCardInfo")[1].upper()
             card = self.basics.get(number)
             if card is None:
-                code, card = self._fallback("iReadCardBas", {"iType": args["iType"]}, hsm)
-                if code != 0:
-                    return code, card
-                self.basics[number] = card
+                basic = self._fallback("iReadCardBas", {"iType": args["iType"]}, hsm)
+                if basic.code != 0:
+                    return basic
+                card = self.basics[number] = basic.out
         step = f"{name}_HSM_Step1"
-        code, out = self._call(step, args)
+        code, out = first = self._call(step, args)
         for operation in FALLBACK[name]:
             if code != 0:
-                return code, out
+                return Outcome(code, out, via_hsm=True)
             try:
                 pkey = hsm.compute(operation, out, card)
             except HsmError as exc:
                 self.abandon()
-                return exc.code, exc.text
+                return Outcome(exc.code, exc.text, via_hsm=True)
             step = next_step(step) or ""
             code, out = self._call(step, {**args, "pKey": pkey})
-        if code == 0 and name in _EXTRA_FIELDS:
-            out = out.split("|", _EXTRA_FIELDS[name])[-1]
-        return code, out
+        if code == 0 and name == "iDoDebit":
+            return _checked_debit(first[1], out, card, hsm)
+        return Outcome(code, out, via_hsm=True)
 
     def _call(self, step: str, args: dict[str, int | str]) -> tuple[int, str]:
         wanted = FUNCTIONS[step].parameters
         method: Callable[..., tuple[int, str]] = getattr(self.national, step)
         return method(**{k: v for k, v in args.items() if k in wanted})
+
+
+def _checked_debit(step1: str, step2: str, card: str | None, hsm: HsmClient) -> Outcome:
+    """iDoDebit's answer once the HSM has checked Step2's MAC2 (see the module docstring)."""
+    mac2_field, paid = step2.split("|", 1)
+    try:
+        right = hsm.compute("check_mac2", step2, card, step1=step1) == "ok"
+    except HsmError as exc:
+        code, why = exc.code, f"{exc.text}; MAC2 {mac2_field} could not be checked"
+    else:
+        if right:
+            return Outcome(0, paid, via_hsm=True)
+        mac2 = SW.PSAM_MAC2_INVALID
+        code = sw_code(mac2)
+        why = f"{describe(mac2, ins=0x72).zh}（HSM {mac2:04X}，MAC2 {mac2_field} is wrong）"
+    seq = split_fields(step1, 8, "Step1 output")[3]
+    text = (
+        f"{why}：the card HAS DEBITED the purse (purchase sequence {seq}) but the purchase "
+        f"is not confirmed; settle it by its TAC (S3 App. C.7): {paid}"
+    )
+    return Outcome(code, text, via_hsm=True, debited=True)
 
 
 def _present(transport: object) -> bool | None:

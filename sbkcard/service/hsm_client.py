@@ -35,8 +35,11 @@ class HttpHsmClient:
     def __repr__(self) -> str:
         return f"HttpHsmClient({self.url!r})"
 
-    def compute(self, operation: str, step: str, card: str | None) -> str:
-        body = json.dumps({"step": step, "card": card}).encode()
+    def compute(
+        self, operation: str, step: str, card: str | None, *, step1: str | None = None
+    ) -> str:
+        fields = {"step": step, "card": card} | ({} if step1 is None else {"step1": step1})
+        body = json.dumps(fields).encode()
         request = urllib.request.Request(
             f"{self.url}/hsm/{operation}",
             data=body,

@@ -4,7 +4,14 @@
 string or null>}`` answers ``{"code": 0, "pKey": <the next step's pKey>}`` or
 ``{"code": <national code>, "message": …}``.  The operations are those of
 :class:`~sbkcard.terminal.security.hsm_host.HsmHost`: ``read_card_bas``, ``authenticate``,
-``secure_message``, ``debit``, and ``check_tac`` (App. C.7, answers ``"ok"``).
+``secure_message``, ``debit``, and two checks answering ``"ok"`` or ``"bad"``:
+
+* ``check_mac2`` — the card's MAC2 after a purchase (S3 §8.3.2, Part 7 §12.7): ``"step"``
+  is iDoDebit_HSM_Step2's output, and the message adds ``"step1"``, the same purchase's
+  iDoDebit_HSM_Step1 output (the card random and purchase sequence MAC2's session key
+  needs);
+* ``check_tac`` — an iDoDebit output's TAC, the settlement check of App. C.7.
+
 Sans-IO: :meth:`HsmService.handle` takes and returns dicts.  No key leaves the key
 service; the answers are authentication data, MACs and ciphertexts only.
 """
@@ -18,7 +25,14 @@ from sbkcard.errors import SbkcardError
 from sbkcard.terminal.national.codes import TEXT, Code, code_for
 from sbkcard.terminal.security.hsm_host import CardFacts, HsmHost
 
-OPERATIONS: Final = ("read_card_bas", "authenticate", "secure_message", "debit", "check_tac")
+OPERATIONS: Final = (
+    "read_card_bas",
+    "authenticate",
+    "secure_message",
+    "debit",
+    "check_mac2",
+    "check_tac",
+)
 
 
 class HsmService:
@@ -40,21 +54,30 @@ class HsmService:
             return 400, _error(Code.BAD_PARAMETER, '"card" must be a string')
         if operation != "read_card_bas" and card is None:
             return 400, _error(Code.BAD_PARAMETER, f'{operation}: "card" is required')
+        step1 = message.get("step1")
+        if operation == "check_mac2" and not isinstance(step1, str):
+            return 400, _error(Code.BAD_PARAMETER, 'check_mac2: "step1" (a string) is required')
         try:
-            return 200, {"code": 0, "pKey": self._compute(operation, step, card)}
+            return 200, {"code": 0, "pKey": self._compute(operation, step, card, step1)}
         except SbkcardError as exc:
             code, text = code_for(exc)
             return 200, {"code": code, "message": text}
 
-    def _compute(self, operation: str, step: str, card: str | None) -> str:
+    def _compute(self, operation: str, step: str, card: str | None, step1: object) -> str:
         host = self.host
         if operation == "read_card_bas":
             return host.read_card_bas(step)
         facts = CardFacts.from_basic(card or "")
+        if operation == "check_mac2":
+            return _verdict(host.check_mac2(str(step1), step, facts))
         if operation == "check_tac":
-            return "ok" if host.check_tac(step, facts) else "bad"
+            return _verdict(host.check_tac(step, facts))
         compute: Callable[[str, CardFacts], str] = getattr(host, operation)
         return compute(step, facts)
+
+
+def _verdict(right: bool) -> str:
+    return "ok" if right else "bad"
 
 
 def _error(code: Code, message: str) -> dict[str, Any]:

@@ -138,6 +138,7 @@ class CounterService:
                 code=outcome.code if outcome else int(Code.LIBRARY_LOAD),
                 card=outcome.card_number if outcome else "",
                 hsm=outcome.via_hsm if outcome else False,
+                debited=outcome.debited if outcome else False,
                 ms=round(elapsed, 3),
             )
             if outcome is not None and outcome.code == 0 and next_step(name):

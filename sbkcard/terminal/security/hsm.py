@@ -8,8 +8,10 @@ sees it: a few primitive computations addressed by the key logical addresses of 
 App. B, diversified for one card (region → province and city factors, ATR → card
 factor, Part 9 §7.3).
 
-* :class:`SoftwareKeyService` holds the roots of a :class:`~sbkcard.keys.hierarchy.KeySet`
-  (the demo key set by default: published TEST keys) and answers in software;
+* :class:`SoftwareKeyService` answers in software under the national roots of a
+  :class:`~sbkcard.keys.hierarchy.KeySet` (the demo key set by default: published TEST
+  keys) or of a :class:`~sbkcard.keys.store_keyset.StoreKeySet`, whose roots stay in
+  their key store (a PKCS#11 token);
 * :class:`HsmModule` makes any key service a
   :class:`~sbkcard.terminal.security.base.SecurityModule`,
   so every terminal operation runs without a PSAM.
@@ -30,6 +32,9 @@ from sbkcard.keys.errors import CryptoError, UnknownKeyError
 from sbkcard.keys.hierarchy import KeySet, KeySpec, card_key, demo_keyset, derive_card_keys
 from sbkcard.keys.mac import mac, tac
 from sbkcard.keys.session import auth_data, session_key
+from sbkcard.keys.store import KeyStoreError
+from sbkcard.keys.store_keyset import IssuerKeys, StoreKeySet
+from sbkcard.keys.zeroize import zeroize
 from sbkcard.terminal.errors import CardStatusError, KeyServiceError, PsamAlgorithmError
 from sbkcard.terminal.security.base import (
     CardContext,
@@ -75,17 +80,20 @@ class KeyService(Protocol):
 
 
 class SoftwareKeyService:
-    """A key service holding key sets' roots in memory (one per algorithm).
+    """A key service computing in software under key sets' roots (one set per algorithm).
 
     By default the demo key sets of DES and SM4 (published TEST keys).  The roots are
     national-level roots; every answer is computed under the card's own key (root →
-    province → city → card).  ``repr`` shows KCVs only.
+    province → city → card, Part 9 §7.3).  The roots of a
+    :class:`~sbkcard.keys.store_keyset.StoreKeySet` never leave their store: for each
+    answer the store (a PKCS#11 token) derives the one card key needed.  ``repr`` shows
+    KCVs or the store only.
     """
 
-    def __init__(self, keysets: KeySet | Sequence[KeySet] | None = None) -> None:
+    def __init__(self, keysets: IssuerKeys | Sequence[IssuerKeys] | None = None) -> None:
         if keysets is None:
             keysets = [demo_keyset(Algorithm.DES), demo_keyset(Algorithm.SM4)]
-        elif isinstance(keysets, KeySet):
+        elif isinstance(keysets, KeySet | StoreKeySet):
             keysets = [keysets]
         self.keysets = {keys.algorithm: keys for keys in keysets}
         if len(self.keysets) != len(keysets) or not keysets:
@@ -96,7 +104,13 @@ class SoftwareKeyService:
         return frozenset(self.keysets)
 
     def __repr__(self) -> str:
-        return f"SoftwareKeyService({list(self.keysets.values())!r})"
+        sets = [
+            repr(keys)
+            if isinstance(keys, KeySet)
+            else f"{keys.algorithm.name} roots in {keys.store.description}"
+            for keys in self.keysets.values()
+        ]
+        return f"SoftwareKeyService([{', '.join(sets)}])"
 
     def _card_key(self, card: CardContext, address: str) -> tuple[KeySpec, bytes]:
         keyset = self.keysets.get(card.algorithm)
@@ -106,8 +120,13 @@ class SoftwareKeyService:
             )
         try:
             spec, _version = key_at_address(address)
-            key = derive_card_keys(keyset, card.region, card.atr, [spec.name])[spec.name]
-        except (ValueError, UnknownKeyError) as exc:
+            if isinstance(keyset, KeySet):
+                key = derive_card_keys(keyset, card.region, card.atr, [spec.name])[spec.name]
+            else:
+                derived = keyset.card_keys(card.region, card.atr, [spec.name])
+                key = bytes(derived[spec.name])
+                zeroize(*derived.values())
+        except (ValueError, UnknownKeyError, KeyStoreError) as exc:
             raise KeyServiceError(f"key service: {exc}") from exc
         except CryptoError as exc:
             raise KeyServiceError(f"key service: cannot derive key {address}: {exc}") from exc
@@ -224,4 +243,4 @@ class HsmModule:
         self._pending = None
         expected = self.service.session_mac(card, address, session_input, amounts)
         if not hmac.compare_digest(expected, mac2):
-            raise CardStatusError(SW.MAC_INVALID, "MAC2 check", device="HSM")
+            raise CardStatusError(SW.PSAM_MAC2_INVALID, "MAC2 check", device="HSM")

@@ -12,7 +12,10 @@ strings alone, as the real service does:
 * :meth:`~HsmHost.secure_message` — iReloadPIN/iUnblockPIN_HSM_Step2's output → Step3's
   pKey (command header ‖ [enciphered PIN] ‖ MAC);
 * :meth:`~HsmHost.debit` — iDoDebit_HSM_Step1's output → Step2's pKey
-  (``终端交易序号|交易时间|MAC1|``), with the terminal sequence the host keeps.
+  (``终端交易序号|交易时间|MAC1|``), with the terminal sequence the host keeps;
+* :meth:`~HsmHost.check_mac2` — iDoDebit_HSM_Step1's and Step2's outputs → whether the
+  card's MAC2 is right (S3 §8.3.2; the PSAM's check of S3 §8.1.3 step 7, Part 7 §12.7);
+* :meth:`~HsmHost.check_tac` — an iDoDebit output → whether its TAC is right (App. C.7).
 
 Key diversification needs the card's region and ATR history, which the business system
 cached from the basic information (S3 App. C note 2): give it as a :class:`CardFacts`
@@ -39,11 +42,26 @@ _IRK = hsm_address(card_key("IRK"), 1)
 _RKSSSE = hsm_address(card_key("RKSSSE"), 1)
 
 
+def _amounts(amounts: str) -> bytes:
+    """MAC2's input (Part 7 §12.6) from 交易金额: account payment 0 ‖ the two amounts (S3 §8.2)."""
+    return bytes(4) + parse_hex(amounts, "交易金额", 8)
+
+
+def _session_input(random: str, seq: str, terminal_seq: int) -> bytes:
+    """SESPK's input (Part 7 §12.3) from Step1's random and sequence and the terminal's."""
+    return bodies.build(
+        bodies.PURCHASE_SESSION_INPUT,
+        random=parse_hex(random, "伪随机数", 4),
+        seq=int.from_bytes(parse_hex(seq, "交易序号", 2)),
+        terminal_seq=terminal_seq.to_bytes(4)[-2:],
+    )
+
+
 def _purchase_input(
     body: Construct, amounts: str, kind: str, terminal: str, when: str, **more: int
 ) -> bytes:
     """MAC1's or the TAC's input from the national strings (account payment 0, S3 §8.2)."""
-    paid = bodies.parse(bodies.PURCHASE_AMOUNTS, bytes(4) + parse_hex(amounts, "交易金额", 8))
+    paid = bodies.parse(bodies.PURCHASE_AMOUNTS, _amounts(amounts))
     if len(kind) != 1 or not kind.isascii():
         raise InvalidInputError(f"交易类型: {kind!r} is not one an 1 code")
     try:
@@ -139,15 +157,35 @@ class HsmHost:
         ctx = card.context(self._algorithm(alg))
         tseq = self.terminal_seq
         self.terminal_seq += 1
-        session_input = bodies.build(
-            bodies.PURCHASE_SESSION_INPUT,
-            random=parse_hex(random, "伪随机数", 4),
-            seq=int.from_bytes(parse_hex(seq, "交易序号", 2)),
-            terminal_seq=tseq.to_bytes(4)[-2:],
-        )
         data = _purchase_input(bodies.PURCHASE_MAC1_INPUT, amounts, kind, terminal, when)
-        mac1 = self.service.session_mac(ctx, address, session_input, data)
+        mac1 = self.service.session_mac(ctx, address, _session_input(random, seq, tseq), data)
         return f"{tseq:08X}|{when}|{mac1.hex().upper()}|"
+
+    def check_mac2(self, step1: str, step2: str, card: CardFacts) -> bool:
+        """Is iDoDebit_HSM_Step2's MAC2 the card's for Step1's purchase (S3 §8.3.2)?
+
+        MAC2 is the MAC under SESPK (DPK at Step1's address; Step1's random and purchase
+        sequence, Step2's terminal sequence) of the three amounts (Part 7 §12.6).  The
+        two outputs must be of one purchase: the fields both carry must agree.
+        """
+        alg, address, random, seq, *same = split_fields(step1, 8, "Step1 output")
+        mac2, alg2, _dtk, amounts, kind, terminal, tseq, when, _tac = split_fields(
+            step2, 9, "Step2 output"
+        )
+        names = ("算法标识", "交易金额", "交易类型", "终端机编号", "交易时间")
+        for name, first, second in zip(
+            names, [alg, *same], (alg2, amounts, kind, terminal, when), strict=True
+        ):
+            if first.upper() != second.upper():
+                raise InvalidInputError(
+                    f"Step2 output: {name} {second} is not Step1's {first} (not one purchase)"
+                )
+        ctx = card.context(self._algorithm(alg))
+        session_input = _session_input(
+            random, seq, int.from_bytes(parse_hex(tseq, "终端交易序号", 4))
+        )
+        expected = self.service.session_mac(ctx, address, session_input, _amounts(amounts))
+        return hmac.compare_digest(expected, parse_hex(mac2, "MAC2", 4))
 
     def check_tac(self, output: str, card: CardFacts, *, mac2_first: bool = False) -> bool:
         """The settlement check of S3 App. C.7: is an iDoDebit output's TAC right?"""
