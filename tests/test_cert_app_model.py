@@ -1,7 +1,9 @@
 """The certificate application against a reference model of its PINs and keys
-(a hypothesis state machine): tries count down and lock, a right PIN restores them,
-power-up forgets what was verified, signing needs the PIN and a key pair, private keys
-are never read."""
+(a hypothesis state machine): tries count down and lock (3 user, 5 administrator), a
+right PIN restores them, a change needs the old PIN, an unblock the administrator PIN
+(which resets the user tries; a locked administrator PIN unblocks nothing), power-up
+forgets what was verified, signing needs the PIN and a key pair, private keys are never
+read."""
 
 from __future__ import annotations
 
@@ -11,6 +13,8 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from sbkcard.apdu import CommandAPDU
 from sbkcard.applet_model.cert_app import KIOSK_PROFILE, ThirdGenerationCard, cert_app_content
+from sbkcard.applet_model.cert_app.applet import pin_hash
+from sbkcard.applet_model.cert_app.content import pin_bcd
 from sbkcard.keys import sm2
 from sbkcard.simulator import SimulatedCard
 from sbkcard.simulator.nvm import JournaledNVM
@@ -20,6 +24,7 @@ from sbkcard.terminal.transports.transport import ReaderSession
 
 P = KIOSK_PROFILE
 USER, ADMIN = "123456", "12345678"
+PINS = st.sampled_from(["123456", "2468", "13579", "8642097531"])
 
 
 class CertAppMachine(RuleBasedStateMachine):
@@ -30,6 +35,7 @@ class CertAppMachine(RuleBasedStateMachine):
         self.session = ReaderSession(self.card)
         self.user_left, self.admin_left = P.user_tries, P.admin_tries
         self.user_ok = self.admin_ok = False
+        self.user_pin, self.admin_pin = USER, ADMIN
         self.public: bytes | None = None
         self.power_up()
 
@@ -48,9 +54,9 @@ class CertAppMachine(RuleBasedStateMachine):
         left = self.admin_left if admin else self.user_left
         try:
             if admin:
-                pki.verify_admin_pin(self.session, P, ADMIN if right else "99999999")
+                pki.verify_admin_pin(self.session, P, self.admin_pin if right else "99999999")
             else:
-                pki.verify_user_pin(self.session, P, USER if right else "999999")
+                pki.verify_user_pin(self.session, P, self.user_pin if right else "999999")
         except WrongPinError as exc:
             assert not right and left > 1
             left, ok = left - 1, False
@@ -65,6 +71,41 @@ class CertAppMachine(RuleBasedStateMachine):
             self.admin_left, self.admin_ok = left, ok
         else:
             self.user_left, self.user_ok = left, ok
+
+    @rule(right=st.booleans(), new=PINS)
+    def change_user(self, right: bool, new: str) -> None:
+        old = self.user_pin if right else "999999"
+        try:
+            pki.change_user_pin(self.session, P, old, new)
+        except WrongPinError as exc:
+            assert not right and self.user_left > 1
+            self.user_left -= 1
+            assert exc.tries_left == self.user_left
+        except PinBlockedError:
+            assert self.user_left <= 1
+            self.user_left = 0
+        else:
+            assert right and self.user_left > 0
+            self.user_pin, self.user_left = new, P.user_tries
+        self.user_ok = False
+
+    @rule(right=st.booleans(), new=PINS)
+    def unblock(self, right: bool, new: str) -> None:
+        admin = self.admin_pin if right else "99999999"
+        try:
+            pki.unblock_user_pin(self.session, P, admin, new)
+        except WrongPinError as exc:
+            assert not right and self.admin_left > 1
+            self.admin_left -= 1
+            assert exc.tries_left == self.admin_left
+        except PinBlockedError:
+            assert self.admin_left <= 1
+            self.admin_left = 0
+        else:
+            assert right and self.admin_left > 0
+            self.user_pin, self.user_left = new, P.user_tries
+            self.admin_left = P.admin_tries
+        self.user_ok = False
 
     @rule()
     def generate(self) -> None:
@@ -97,7 +138,9 @@ class CertAppMachine(RuleBasedStateMachine):
         admin = self.card.nvm.read("pki:pin:admin")
         assert user is not None and admin is not None
         assert (user[0], admin[0]) == (self.user_left, self.admin_left)
+        assert user[2:] == pin_hash(pin_bcd(self.user_pin))
+        assert admin[2:] == pin_hash(pin_bcd(self.admin_pin))
 
 
-CertAppMachine.TestCase.settings = settings(max_examples=40, stateful_step_count=25, deadline=None)
+CertAppMachine.TestCase.settings = settings(max_examples=60, stateful_step_count=30, deadline=None)
 TestCertApp = CertAppMachine.TestCase
