@@ -4,6 +4,7 @@ SKF_UnblockPIN): the card's refusals, power cuts at every NVM step, and traces."
 from __future__ import annotations
 
 import contextlib
+from pathlib import Path
 
 import pytest
 
@@ -14,12 +15,17 @@ from sbkcard.applet_model.cert_app.applet import ADMIN_PIN, USER_PIN, pin_hash, 
 from sbkcard.applet_model.cert_app.content import pin_bcd
 from sbkcard.applet_model.storage import PowerLoss
 from sbkcard.applet_model.traces.decode import decode_trace, decoded_text, read_trace
+from sbkcard.cli import main
 from sbkcard.errors import CardRemovedError
+from sbkcard.issuance.certificates import DEMO_ADMIN_PIN
 from sbkcard.keys import Algorithm, session_key
-from sbkcard.simulator import SimulatedCard
+from sbkcard.pytest_plugin import DEMO_PIN
+from sbkcard.simulator import SimulatedCard, load_image, save_image
 from sbkcard.simulator.nvm import JournaledNVM
 from sbkcard.terminal.errors import InvalidInputError, PinBlockedError, WrongPinError
+from sbkcard.terminal.national.interface import NationalInterface
 from sbkcard.terminal.operations import pki
+from sbkcard.terminal.terminal import Terminal
 from sbkcard.terminal.transports.transport import ReaderSession
 
 P = KIOSK_PROFILE
@@ -189,3 +195,36 @@ def test_traces_mask_and_name_the_pin_commands(card: SimulatedCard) -> None:
     decoded = decoded_text(decode_trace(read_trace(text)))
     assert "CHANGE user PIN" in decoded and "UNBLOCK user PIN" in decoded
     assert "under the administrator PIN (masked)" in decoded
+
+
+def test_the_command_line_revives_a_locked_card(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A card whose user PIN locked signs again after ``sbkcard pin cert-unblock``; the
+    PINs come from --pin-file and appear in no output."""
+    image, pins = tmp_path / "card.json", tmp_path / "pins"
+    assert main(["card", "new", "--profile", "3", "--out", str(image)]) == 0
+    locked = load_image(image)
+    national = NationalInterface(Terminal(card_reader=locked))
+    for _ in range(P.user_tries):
+        national.PKI_SignData("000000", "x", 1)
+    assert national.PKI_SignData(DEMO_PIN, "x", 1)[0] == -52
+    save_image(locked, image)
+    capsys.readouterr()
+
+    pins.write_text("87654321\n975310\n975310\n")
+    assert main(["pin", "cert-unblock", "--card", str(image), "--pin-file", str(pins)]) == 1
+    pins.write_text(f"{DEMO_ADMIN_PIN}\n975310\n975310\n")
+    assert main(["pin", "cert-unblock", "--card", str(image), "--pin-file", str(pins)]) == 0
+    pins.write_text("975310\n86420\n86420\n")
+    assert (
+        main(["pin", "cert-change", "--card", str(image), "--pin-file", str(pins), "--json"]) == 0
+    )
+    out = capsys.readouterr()
+    assert '"operation": "cert-change"' in out.out and "4 tries left" in out.err
+    for secret in ("87654321", DEMO_ADMIN_PIN, "975310", "86420"):
+        assert secret not in out.out + out.err
+
+    card = load_image(image)
+    code, signature = NationalInterface(Terminal(card_reader=card)).PKI_SignData("86420", "x", 1)
+    assert code == 0 and len(signature) == 129
