@@ -4,6 +4,7 @@ SKF_UnblockPIN): the card's refusals, power cuts at every NVM step, and traces."
 from __future__ import annotations
 
 import contextlib
+import logging
 from pathlib import Path
 
 import pytest
@@ -198,10 +199,11 @@ def test_traces_mask_and_name_the_pin_commands(card: SimulatedCard) -> None:
 
 
 def test_the_command_line_revives_a_locked_card(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
 ) -> None:
     """A card whose user PIN locked signs again after ``sbkcard pin cert-unblock``; the
-    PINs come from --pin-file and appear in no output."""
+    PINs come from --pin-file and appear in no output and no log record."""
+    caplog.set_level(logging.DEBUG)
     image, pins = tmp_path / "card.json", tmp_path / "pins"
     assert main(["card", "new", "--profile", "3", "--out", str(image)]) == 0
     locked = load_image(image)
@@ -223,7 +225,7 @@ def test_the_command_line_revives_a_locked_card(
     out = capsys.readouterr()
     assert '"operation": "cert-change"' in out.out and "4 tries left" in out.err
     for secret in ("87654321", DEMO_ADMIN_PIN, "975310", "86420"):
-        assert secret not in out.out + out.err
+        assert secret not in out.out + out.err + caplog.text
 
     card = load_image(image)
     code, signature = NationalInterface(Terminal(card_reader=card)).PKI_SignData("86420", "x", 1)
