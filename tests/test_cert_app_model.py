@@ -7,6 +7,8 @@ read."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
@@ -49,62 +51,50 @@ class CertAppMachine(RuleBasedStateMachine):
         self.session.power_off()
         self.power_up()
 
-    @rule(admin=st.booleans(), right=st.booleans())
-    def verify(self, admin: bool, right: bool) -> None:
-        left = self.admin_left if admin else self.user_left
+    @staticmethod
+    def attempt(right: bool, left: int, full: int, action: Callable[[], object]) -> int:
+        """Run a PIN's ``action`` and check the card's answer against the model: the
+        tries left after it (``full`` on success)."""
         try:
-            if admin:
-                pki.verify_admin_pin(self.session, P, self.admin_pin if right else "99999999")
-            else:
-                pki.verify_user_pin(self.session, P, self.user_pin if right else "999999")
+            action()
         except WrongPinError as exc:
             assert not right and left > 1
-            left, ok = left - 1, False
-            assert exc.tries_left == left
+            assert exc.tries_left == left - 1
+            return left - 1
         except PinBlockedError:
             assert left <= 1
-            left, ok = 0, False
-        else:
-            assert right and left > 0
-            left, ok = P.admin_tries if admin else P.user_tries, True
+            return 0
+        assert right and left > 0
+        return full
+
+    @rule(admin=st.booleans(), right=st.booleans())
+    def verify(self, admin: bool, right: bool) -> None:
+        verify = pki.verify_admin_pin if admin else pki.verify_user_pin
+        pin = (self.admin_pin if admin else self.user_pin) if right else "99999999"
+        before = self.admin_left if admin else self.user_left
+        full = P.admin_tries if admin else P.user_tries
+        left = self.attempt(right, before, full, lambda: verify(self.session, P, pin))
         if admin:
-            self.admin_left, self.admin_ok = left, ok
+            self.admin_left, self.admin_ok = left, right and left > 0
         else:
-            self.user_left, self.user_ok = left, ok
+            self.user_left, self.user_ok = left, right and left > 0
 
-    @rule(right=st.booleans(), new=PINS)
-    def change_user(self, right: bool, new: str) -> None:
-        old = self.user_pin if right else "999999"
-        try:
-            pki.change_user_pin(self.session, P, old, new)
-        except WrongPinError as exc:
-            assert not right and self.user_left > 1
-            self.user_left -= 1
-            assert exc.tries_left == self.user_left
-        except PinBlockedError:
-            assert self.user_left <= 1
-            self.user_left = 0
+    @rule(unblock=st.booleans(), right=st.booleans(), new=PINS)
+    def new_user_pin(self, unblock: bool, right: bool, new: str) -> None:
+        """SKF_ChangePIN spends or restores the user's tries, SKF_UnblockPIN the
+        administrator's; on success the new user PIN has all its tries (a locked
+        administrator PIN unblocks nothing)."""
+        send = pki.unblock_user_pin if unblock else pki.change_user_pin
+        proof = (self.admin_pin if unblock else self.user_pin) if right else "99999999"
+        before = self.admin_left if unblock else self.user_left
+        full = P.admin_tries if unblock else P.user_tries
+        left = self.attempt(right, before, full, lambda: send(self.session, P, proof, new))
+        if unblock:
+            self.admin_left = left
         else:
-            assert right and self.user_left > 0
+            self.user_left = left
+        if right and left:
             self.user_pin, self.user_left = new, P.user_tries
-        self.user_ok = False
-
-    @rule(right=st.booleans(), new=PINS)
-    def unblock(self, right: bool, new: str) -> None:
-        admin = self.admin_pin if right else "99999999"
-        try:
-            pki.unblock_user_pin(self.session, P, admin, new)
-        except WrongPinError as exc:
-            assert not right and self.admin_left > 1
-            self.admin_left -= 1
-            assert exc.tries_left == self.admin_left
-        except PinBlockedError:
-            assert self.admin_left <= 1
-            self.admin_left = 0
-        else:
-            assert right and self.admin_left > 0
-            self.user_pin, self.user_left = new, P.user_tries
-            self.admin_left = P.admin_tries
         self.user_ok = False
 
     @rule()
