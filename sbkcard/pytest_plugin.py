@@ -8,10 +8,13 @@ documented demo data and the **published test keys** (never real keys).
 In-process:
 
 * ``sbk_card`` — a personalised user card (:class:`~sbkcard.simulator.SimulatedCard`),
-  3rd generation by default.  Parametrize it indirectly with a profile (``2`` or ``3``)
-  or a dict ``{"profile": 2, "applicant": {...}, "pin": "123456"}`` where the applicant
-  is an :class:`~sbkcard.issuance.applicants.Applicant` or its raw record (the fields of
-  an applicant file, validated the same way).
+  3rd generation by default: the card ``sbkcard card new --profile 3`` makes, with its
+  certificate application (a signing key pair made on the card, the certificates of the
+  demo CA; user PIN the demo PIN, administrator PIN ``12345678``).  Parametrize it
+  indirectly with a profile (``2`` or ``3``) or a dict ``{"profile": 2, "applicant":
+  {...}, "pin": "123456"}`` where the applicant is an
+  :class:`~sbkcard.issuance.applicants.Applicant` or its raw record (the fields of an
+  applicant file, validated the same way).
 * ``sbk_card_2``, ``sbk_card_3`` — the demo card of that generation.
 * ``sbk_card_factory`` — :func:`make_card` itself, for several cards in one test.
 * ``sbk_psam`` — a PSAM holding the national roots of both demo key sets (it serves
@@ -31,6 +34,7 @@ Through PC/SC (pcscd and vsmartcard-vpcd installed; the fixtures start a private
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import tempfile
@@ -81,13 +85,20 @@ def make_card(
     one, the card carries the applicant's EF06 items (and DF04 EF05 items, if given);
     its serial and card number are derived from the SSN, so the same applicant always
     gets the same card.  Keys: the published demo key set of the profile's algorithm.
+    A profile 3 card is a third-generation card as ``sbkcard card new --profile 3`` makes
+    it: the certificate application personalised by the demo CA (its key pair drawn
+    from a source seeded by the ATR, so the same card every time), its user PIN ``pin``
+    (the demo PIN when ``pin`` is ``None``, a card whose SSSE has no PIN).
     """
     from sbkcard.applet_model.records import Cardholder, FileContent, MedicalInsurance
     from sbkcard.applet_model.user_card import PROFILES
     from sbkcard.applet_model.user_card.personalise import (
+        DEMO_CARD_NUMBER,
+        DEMO_CARDHOLDER,
         DEMO_EXPIRY,
         DEMO_ISSUE_DATE,
         card_atr,
+        demo_card_content,
         user_card_content,
     )
     from sbkcard.identifiers import CardId, make_card_number
@@ -99,9 +110,13 @@ def make_card(
         raise ValueError(f"profile must be one of {sorted(PROFILES)}, not {profile!r}")
     spec = PROFILES[profile]
     if applicant is None:
-        from sbkcard.simulator.demo import demo_card
+        if profile == 2:
+            from sbkcard.simulator.demo import demo_card
 
-        return demo_card(profile, pin=pin)
+            return demo_card(profile, pin=pin)
+        content = demo_card_content(spec, pin=pin)
+        subject = f"{DEMO_CARDHOLDER.name} {DEMO_CARD_NUMBER}"
+        return _third_generation(content, content["cos:atr"], subject, pin)
     person = applicant if isinstance(applicant, Applicant) else validate_applicant(applicant, 1)
     serial = sm3(person.ssn.encode())[:4]
     card_id = CardId(person.region, serial, b"\xff\xff\xff\xff")
@@ -134,7 +149,28 @@ def make_card(
         pin=pin,
         files=files,
     )
-    return SimulatedCard.create("user-card", content, atr, profile=profile)
+    if profile == 2:
+        return SimulatedCard.create("user-card", content, atr, profile=profile)
+    return _third_generation(content, atr, f"{person.name} {card_number}", pin)
+
+
+@functools.lru_cache(maxsize=32)
+def _issued(
+    content: tuple[tuple[str, bytes], ...], atr: bytes, subject: str, pin: str
+) -> tuple[tuple[str, bytes], ...]:
+    """The storage of the third-generation card issued from ``content``: issuing is SM2
+    work, done once per process for each card; each call then gets a card of its own."""
+    from sbkcard.issuance.certificates import third_generation_card
+
+    card, _ = third_generation_card(dict(content), atr, subject, user_pin=pin)
+    return tuple(card.snapshot().storage.items())
+
+
+def _third_generation(
+    content: Mapping[str, bytes], atr: bytes, subject: str, pin: str | None
+) -> SimulatedCard:
+    storage = _issued(tuple(sorted(content.items())), atr, subject, pin or DEMO_PIN)
+    return SimulatedCard.create("user-card-3", dict(storage), atr, profile=3)
 
 
 def make_psam(level: int = 3, terminal_number: str = PSAM_TERMINAL_NUMBER) -> SimulatedCard:

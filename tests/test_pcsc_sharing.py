@@ -72,7 +72,7 @@ def test_a_pin_verified_by_the_terminal_is_not_left_to_the_next_application(
     assert terminal.transmit(VERIFY_DEMO_PIN) == b"\x90\x00"
     assert terminal.transmit(READ_MEDICAL)[:1] == b"\x6c"  # allowed now (wrong Le)
     terminal.power_off()
-    assert not sbk_pcsc_reader.card.applet.session.pin_ok  # type: ignore[attr-defined]
+    assert not sbk_pcsc_reader.card.applet.user.session.pin_ok  # type: ignore[attr-defined]
     with sbk_pcsc_reader.transport() as next_application:
         next_application.power_on()
         assert next_application.transmit(SELECT_DF04)[:1] == b"\x61"
@@ -83,6 +83,6 @@ def test_a_reading_session_keeps_the_card_as_it_was(sbk_pcsc_reader: PcscReader)
     card = sbk_pcsc_reader.card
     with sbk_pcsc_reader.transport() as reader:
         read_session(reader)
-        first_power_up = card.applet.session  # type: ignore[attr-defined]
+        first_power_up = card.applet.user.session  # type: ignore[attr-defined]
         read_session(reader)
-        assert card.applet.session is first_power_up  # no reset in between
+        assert card.applet.user.session is first_power_up  # no reset in between

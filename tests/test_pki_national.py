@@ -22,8 +22,8 @@ from sbkcard.issuance.certificates import demo_ca
 from sbkcard.keys import sm2
 from sbkcard.keys.certificates import certificate_public_key, verify_certificate
 from sbkcard.keys.soft_store import SoftKeyStore
-from sbkcard.pytest_plugin import DEMO_PIN, make_card, make_psam
-from sbkcard.simulator import SimulatedCard, load_image
+from sbkcard.pytest_plugin import DEMO_PIN, make_psam
+from sbkcard.simulator import SimulatedCard, demo_card, load_image
 from sbkcard.simulator.contactless import ContactlessInterface, ats_of, pseudo_atr
 from sbkcard.simulator.pcscd import PcscdStack
 from sbkcard.terminal.national.interface import NationalInterface
@@ -79,7 +79,7 @@ def test_bad_input_codes(card: SimulatedCard) -> None:
 
 
 def test_card_without_the_application_or_keys(tmp_path: Path) -> None:
-    national = NationalInterface(Terminal(card_reader=make_card(3)))
+    national = NationalInterface(Terminal(card_reader=demo_card(3)))  # the SSSE alone
     code, _ = national.PKI_SignData(DEMO_PIN, "x", 1)
     assert code == -0x6A82  # no PKI DDF on a card without the certificate application
 

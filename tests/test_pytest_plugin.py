@@ -14,8 +14,14 @@ from pathlib import Path
 import pytest
 
 from sbkcard.applet_model.user_card.personalise import DEMO_PIN
+from sbkcard.cli import main
 from sbkcard.pytest_plugin import DEMO_PIN as PLUGIN_DEMO_PIN
 from sbkcard.pytest_plugin import make_card, make_psam
+from sbkcard.simulator import load_image
+from sbkcard.terminal.national.interface import NationalInterface
+from sbkcard.terminal.operations import pki
+from sbkcard.terminal.terminal import Terminal
+from sbkcard.terminal.transports.transport import ReaderSession
 
 pytest_plugins = ["pytester"]
 
@@ -39,7 +45,7 @@ def test_the_tutorial_examples_pass(pytester: pytest.Pytester) -> None:
     files = guide_test_files()
     assert set(files) == {"test_counter", "test_generations", "test_my_reader_code"}
     pytester.makepyfile(**files)
-    pytester.runpytest().assert_outcomes(passed=5)
+    pytester.runpytest().assert_outcomes(passed=6)
 
 
 def test_a_terminal_in_one_argument(pytester: pytest.Pytester) -> None:
@@ -178,6 +184,61 @@ def test_missing_pcsc_stack_skips_or_fails(
 
 def test_the_demo_pin_is_the_cards() -> None:
     assert PLUGIN_DEMO_PIN == DEMO_PIN
+
+
+def test_the_third_generation_card_is_the_command_lines(tmp_path: Path) -> None:
+    """``make_card(3)`` is, byte for byte, the card ``sbkcard card new --profile 3`` makes."""
+    assert main(["card", "new", "--profile", "3", "--out", str(tmp_path / "c.json")]) == 0
+    made, cli = make_card(3), load_image(tmp_path / "c.json")
+    assert (made.kind, made.profile, made.atr) == (cli.kind, cli.profile, cli.atr)
+    assert made.snapshot().storage == cli.snapshot().storage
+    assert any(key.startswith("pki:sk:") for key in made.snapshot().storage)
+
+
+def test_each_third_generation_card_is_its_own() -> None:
+    first, second = make_card(3), make_card(3)
+    session = ReaderSession(first)
+    session.power_on()
+    pki.select_application(session, pki.PROFILE)
+    pki.change_user_pin(session, pki.PROFILE, DEMO_PIN, "975310")
+    assert NationalInterface(Terminal(card_reader=second)).PKI_SignData(DEMO_PIN, "x", 1)[0] == 0
+    assert NationalInterface(Terminal(card_reader=first)).PKI_SignData(DEMO_PIN, "x", 1)[0] == -51
+
+
+def test_an_applicants_third_generation_card_signs_in_their_name(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+        from sbkcard.keys.certificates import certificate_subject, verify_certificate
+        from sbkcard.issuance.certificates import demo_ca
+        from sbkcard.terminal.national.interface import NationalInterface
+        from sbkcard.terminal.operations import pki
+        from sbkcard.terminal.transports.transport import ReaderSession
+
+        APPLICANT = {
+            "ssn": "11010519491231002X", "name": "李四", "gender": "2", "ethnicity": "01",
+            "birthplace": "110105", "birth_date": "1949-12-31", "region": "110100",
+        }
+
+        @pytest.mark.parametrize(
+            "sbk_card", [{"applicant": APPLICANT, "pin": "975310"}], indirect=True
+        )
+        def test_sign(sbk_card, sbk_terminal):
+            national = NationalInterface(sbk_terminal)
+            code, signature = national.PKI_SignData("975310", "处方", 1)
+            assert code == 0, signature
+            assert national.PKI_VerifySign("", "", "处方", signature[:-1], 1) == (0, "1|")
+            session = ReaderSession(sbk_card)
+            session.power_on()
+            pki.select_application(session, pki.PROFILE)
+            certificate = pki.read_certificate(session, pki.PROFILE)
+            assert certificate_subject(certificate).startswith("Common Name: 李四 A")
+            assert verify_certificate(certificate, demo_ca().public)
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=1)
 
 
 def test_factories() -> None:

@@ -2,7 +2,8 @@
 
 ::
 
-    sbkcard pin {tries,verify,change,reload,unblock} (--card IMAGE | --reader NAME)
+    sbkcard pin {tries,verify,change,reload,unblock,cert-change,cert-unblock}
+                (--card IMAGE | --reader NAME)
                 [--psam IMAGE | --psam-reader NAME | --hsm-keys KEYSTORE]
                 [--pin-file FILE] [--hotlist DB] [--json]
 
@@ -10,8 +11,12 @@ PINs come from the PIN pad: typed without echo at a terminal, or read from --pin
 (one per line in the order asked; '-' is standard input) by scripts; never from the
 command line, never printed.  verify asks for the PIN, change for the old one and the
 new one twice, reload for the new one twice; reload and unblock are the issuer's
-operations and need the PSAM or the key service (PUK and STKSSSE).  A simulated card's
-new state (the tries counter) is saved back to its image.
+operations and need the PSAM or the key service (PUK and STKSSSE).  cert-change and
+cert-unblock are the third-generation card's certificate application's user PIN (the one
+PKI_SignData asks for): cert-change asks for the old one and the new one twice,
+cert-unblock for the administrator PIN and the new user PIN twice (GM/T 0016
+SKF_ChangePIN, SKF_UnblockPIN).  A simulated card's new state (the tries counter) is
+saved back to its image.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from collections.abc import Callable
 from sbkcard.cli._common import add_json_argument, command_parser, emit_json, plain_doc
 from sbkcard.cli._terminal import add_terminal_arguments, build_terminal, save_card
 from sbkcard.terminal.connection import Connection
-from sbkcard.terminal.operations import pin
+from sbkcard.terminal.operations import cert_pin, pin
 
 _OPERATIONS: dict[str, tuple[str, Callable[[Connection], object]]] = {
     "tries": ("the tries left (VERIFY without data)", pin.pin_tries),
@@ -30,6 +35,14 @@ _OPERATIONS: dict[str, tuple[str, Callable[[Connection], object]]] = {
     "change": ("change the PIN (old PIN, new PIN twice)", pin.change_pin),
     "reload": ("reset the PIN (重置; needs the PSAM or key service)", pin.reload_pin),
     "unblock": ("unblock the PIN (解锁; needs the PSAM or key service)", pin.unblock_pin),
+    "cert-change": (
+        "change the certificate application's user PIN (old PIN, new PIN twice)",
+        cert_pin.change_user_pin,
+    ),
+    "cert-unblock": (
+        "unblock the certificate application's user PIN (administrator PIN, new PIN twice)",
+        cert_pin.unblock_user_pin,
+    ),
 }
 
 
@@ -44,6 +57,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             "sbkcard pin verify --card card.json --psam psam.json",
             "printf '123456\\n' | sbkcard pin verify --card card.json --pin-file - --json",
             "sbkcard pin unblock --card card.json --psam psam.json",
+            "sbkcard pin cert-unblock --card card.json",
         ),
     )
     sub = parser.add_subparsers(dest="pin_command", metavar="COMMAND", required=True)

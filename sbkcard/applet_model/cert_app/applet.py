@@ -4,15 +4,18 @@
 declares with Part 5 status words: ``6700`` for a wrong length, ``6A86`` for wrong
 P1/P2, ``6982`` when the PIN or administrator PIN is not verified (and for every READ
 or UPDATE BINARY of a private-key file), ``63Cx`` and ``6983`` for a wrong and a
-blocked PIN, ``6A88`` when no key pair exists yet, ``6A80`` for a malformed envelope or
-key, ``6985`` for a command out of sequence.
+blocked PIN, ``6A88`` when no key pair exists yet, ``6A80`` for a malformed envelope,
+key or new PIN, ``6985`` for a command out of sequence.
 
 Its persistent state lives in storage keys under ``pki:`` (:func:`is_secret` names the
 secret ones): ``pki:ef:<FID>`` the public files, ``pki:sk:<FID>`` the private keys,
 ``pki:pin:user`` and ``pki:pin:admin`` a PIN record ``tries left ‖ tries ‖ SM3(PIN)``.
 Each command's writes are one storage transaction, and a PIN's counter is spent in a
 transaction of its own before the comparison (as the user card does), so a torn write
-never leaves half a key pair and a power cut never gives a try back.  Data-returning
+never leaves half a key pair and a power cut never gives a try back.  A new PIN (the
+administrator's change, the user PIN's change and unblock, GM/T 0016 SKF_ChangePIN and
+SKF_UnblockPIN) is written in the transaction that gives the checked PIN its tries back:
+a power cut leaves the old PIN or the new one, never neither.  Data-returning
 case-4 commands answer ``61xx`` for GET RESPONSE (contact T=0, Part 5 §6.6).
 """
 
@@ -25,19 +28,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sbkcard.apdu import ApduFormatError, CommandAPDU
-from sbkcard.apdu.errors import TlvError
+from sbkcard.apdu.errors import SecureMessagingError, TlvError
+from sbkcard.apdu.secure_messaging import unwrap, verify_mac
 from sbkcard.apdu.status import SW, more_data, tries_left, wrong_le
 from sbkcard.apdu.tlv import parse_simple_tlv
 from sbkcard.applet_model.applet import log_fault
 from sbkcard.applet_model.cert_app.profile import CertProfile
 from sbkcard.applet_model.storage import Storage
-from sbkcard.keys import Algorithm, decrypt_block, encrypt_block, mac, session_key, sm2
+from sbkcard.keys import Algorithm, decrypt_block, encrypt_block, session_key, sm2
 from sbkcard.keys.errors import CryptoError
 from sbkcard.keys.hashing import sm3
 
 __all__ = [
     "CertApplication",
     "file_key",
+    "is_pin",
     "pin_hash",
     "pin_record",
     "secret_key",
@@ -75,6 +80,13 @@ def session_hash(stored: bytes, nonce: bytes) -> bytes:
     no way to test PINs against it.
     """
     return sm3(stored + nonce)
+
+
+def is_pin(pin: bytes) -> bool:
+    """Whether ``pin`` is a PIN of 4 to 16 digits in BCD, an odd count padded with ``F``."""
+    text = pin.hex().upper()
+    digits = text[:-1] if text.endswith("F") else text
+    return 4 <= len(digits) <= 16 and digits.isdigit()
 
 
 def pin_record(pin: bytes, tries: int) -> bytes:
@@ -119,6 +131,8 @@ class CertApplication:
             p.verify_user: self._verify_user,
             p.verify_admin: self._verify_admin,
             p.change_admin: self._change_admin,
+            p.change_user: self._change_user,
+            p.unblock_user: self._unblock_user,
             p.generate: self._generate,
             p.export_select: self._export_select,
             p.export_read: self._export_read,
@@ -305,8 +319,18 @@ class CertApplication:
         self._v.challenge = self._random(cmd.le)
         return self._v.challenge, SW.OK
 
-    def _check_pin(self, name: str, matches: Callable[[bytes], bool]) -> int:
-        """Spend a try, compare, and give the tries back on success (Part 5 §7.3)."""
+    def _check_pin(
+        self,
+        name: str,
+        matches: Callable[[bytes], bool],
+        then: Callable[[bytes], dict[str, bytes] | int] | None = None,
+    ) -> int:
+        """Spend a try, compare, and give the tries back on success (Part 5 §7.3).
+
+        ``then(stored)``, run after a match, gives the writes that go in the same
+        transaction as the tries given back (a new PIN record: after a power cut the old
+        PIN or the new one is there, never neither), or a status word refusing them.
+        """
         record = self.storage.read(name)
         if record is None or len(record) != 34:
             return SW.REF_NOT_FOUND
@@ -317,9 +341,23 @@ class CertApplication:
             tx.write(name, bytes((left - 1, tries)) + stored)
         if not matches(stored):
             return tries_left(min(left - 1, 0x0F))
+        extra = {} if then is None else then(stored)
+        sw: int = SW.OK
+        if isinstance(extra, int):
+            sw, extra = extra, {}
         with self.storage.transaction() as tx:
-            tx.write(name, bytes((tries, tries)) + stored)
-        return SW.OK
+            for key, value in {name: bytes((tries, tries)) + stored, **extra}.items():
+                tx.write(key, value)
+        return sw
+
+    def _pin_session(self, cmd: CommandAPDU) -> Callable[[bytes], bytes] | int:
+        """Stored PIN hash → the session key ``SM4(SM3(PIN)[0:16], challenge)``, or a SW."""
+        challenge, self._v.challenge = self._v.challenge, None
+        if cmd.le is not None or len(cmd.data) < 6:
+            return SW.WRONG_LENGTH
+        if challenge is None:
+            return SW.CONDITIONS_NOT_SATISFIED
+        return lambda stored: session_key(stored[:16], challenge, Algorithm.SM4)
 
     def _verify_user(self, cmd: CommandAPDU) -> Reply:
         """``00 20 01 81``: SM4(hash[0:16], challenge) from ``80 C4`` and GET CHALLENGE."""
@@ -351,26 +389,56 @@ class CertApplication:
 
     def _change_admin(self, cmd: CommandAPDU) -> Reply:
         """``84 5E 01 00``: new PIN (BCD) ‖ MAC under the session key of SM3(old PIN)."""
-        challenge, self._v.challenge = self._v.challenge, None
+        key_of = self._pin_session(cmd)
+        if isinstance(key_of, int):
+            return b"", key_of
         new = cmd.data[:-4]
-        if not 2 <= len(new) <= 8 or cmd.le is not None:
+        if not 2 <= len(new) <= 8:
             return b"", SW.WRONG_LENGTH
-        if challenge is None:
-            return b"", SW.CONDITIONS_NOT_SATISFIED
-
-        def matches(stored: bytes) -> bool:
-            key = session_key(stored[:16], challenge, Algorithm.SM4)
-            header = bytes((cmd.cla, cmd.ins, cmd.p1, cmd.p2, len(cmd.data)))
-            return hmac.compare_digest(mac(key, header + new, Algorithm.SM4), cmd.data[-4:])
-
-        sw = self._check_pin(ADMIN_PIN, matches)
-        if sw != SW.OK:
-            return b"", sw
-        tries = self.profile.admin_tries
-        with self.storage.transaction() as tx:
-            tx.write(ADMIN_PIN, pin_record(new, tries))
+        if not is_pin(new):
+            return b"", SW.WRONG_DATA
+        record = pin_record(new, self.profile.admin_tries)
         self._v.admin_ok = False
-        return b"", SW.OK
+        sw = self._check_pin(
+            ADMIN_PIN,
+            lambda stored: verify_mac(cmd, key_of(stored), Algorithm.SM4),
+            lambda _: {ADMIN_PIN: record},
+        )
+        return b"", sw
+
+    def _new_user_pin(self, cmd: CommandAPDU, authority: str) -> Reply:
+        """``SM4(K, LD ‖ new user PIN ‖ 80…) ‖ MAC`` with ``K`` the session key of the
+        ``authority`` PIN: the new user PIN with all its tries, in the transaction that
+        gives ``authority`` its tries back."""
+        key_of = self._pin_session(cmd)
+        if isinstance(key_of, int):
+            return b"", key_of
+        if len(cmd.data) != 20:
+            return b"", SW.WRONG_LENGTH
+
+        def new_record(stored: bytes) -> dict[str, bytes] | int:
+            try:
+                new = unwrap(cmd, key_of(stored), Algorithm.SM4, encrypted=True).data
+            except SecureMessagingError:
+                return SW.WRONG_DATA
+            if not is_pin(new):
+                return SW.WRONG_DATA
+            return {USER_PIN: pin_record(new, self.profile.user_tries)}
+
+        self._v.user_ok = False
+        sw = self._check_pin(
+            authority, lambda stored: verify_mac(cmd, key_of(stored), Algorithm.SM4), new_record
+        )
+        return b"", sw
+
+    def _change_user(self, cmd: CommandAPDU) -> Reply:
+        """``84 5E 01 81``: a new user PIN under the old one's key (GM/T 0016 SKF_ChangePIN)."""
+        return self._new_user_pin(cmd, USER_PIN)
+
+    def _unblock_user(self, cmd: CommandAPDU) -> Reply:
+        """``84 24 01 81``: a new user PIN under the administrator PIN's key, the user tries
+        reset (GM/T 0016 SKF_UnblockPIN); a wrong MAC spends an administrator try."""
+        return self._new_user_pin(cmd, ADMIN_PIN)
 
     # -- keys ------------------------------------------------------------------------------
 

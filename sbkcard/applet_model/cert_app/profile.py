@@ -22,7 +22,14 @@ card-issuing kiosk's public driver sends; a card from another vendor is another
   PERFORM SECURITY OPERATION ``00 2A 9E 9A`` over the 32-byte digest
   ``e = SM3(Z ‖ M)`` (GM/T 0009 §7, Z with the default identity); deciphering a
   digital envelope's key is PERFORM SECURITY OPERATION DECIPHER ``00 2A 80 86`` over
-  ``C1 ‖ C3 ‖ C2`` with the encryption private key; file sizes and tries.
+  ``C1 ‖ C3 ‖ C2`` with the encryption private key; file sizes and tries;
+* this profile's choices for what GM/T 0016 names (SKF_ChangePIN, SKF_UnblockPIN) and
+  the driver does not send: the user PIN's change ``84 5E 01 81`` (the administrator
+  change's command, P2 of the user VERIFY) and its unblock ``84 24 01 81`` (the SSSE's
+  PIN reload ``84 24``, P1 P2 of the user VERIFY), both after an 8-byte GET CHALLENGE:
+  ``SM4(K, LD ‖ new PIN ‖ 80 00…) ‖ MAC`` under ``K = SM4(SM3(PIN)[0:16], challenge ‖
+  00…)``, the PIN the old user PIN (change) or the administrator PIN (unblock); the
+  MAC and encryption of secure messaging (Part 4 §8.2–8.3).
 """
 
 from __future__ import annotations
@@ -51,6 +58,8 @@ class CertProfile:
     verify_user: bytes
     verify_admin: bytes
     change_admin: bytes
+    change_user: bytes
+    unblock_user: bytes
     generate: bytes
     export_select: bytes
     export_read: bytes
@@ -101,6 +110,8 @@ KIOSK_PROFILE = CertProfile(
     verify_user=bytes.fromhex("00200181"),
     verify_admin=bytes.fromhex("00200100"),
     change_admin=bytes.fromhex("845E0100"),
+    change_user=bytes.fromhex("845E0181"),
+    unblock_user=bytes.fromhex("84240181"),
     generate=bytes.fromhex("80400000"),
     export_select=bytes.fromhex("80C98200"),
     export_read=bytes.fromhex("80C98280"),

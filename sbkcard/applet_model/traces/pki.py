@@ -58,6 +58,8 @@ class PkiModel:
             p.verify_user: "VERIFY user PIN",
             p.verify_admin: "VERIFY administrator PIN",
             p.change_admin: "CHANGE administrator PIN",
+            p.change_user: "CHANGE user PIN",
+            p.unblock_user: "UNBLOCK user PIN",
             p.generate: "GENERATE SM2 KEY PAIR",
             p.export_select: "EXPORT PUBLIC KEY (file)",
             p.export_read: "EXPORT PUBLIC KEY",
@@ -126,6 +128,9 @@ class PkiModel:
             step.notes.append("the PIN (masked); answers SM3(SM3(PIN) ‖ card nonce)")
         elif header == p.verify_user:
             step.notes.append("SM4(hash[0:16], the card's 16-byte challenge)")
+        elif header in (p.change_user, p.unblock_user):
+            which = "the old user PIN" if header == p.change_user else "the administrator PIN"
+            step.notes.append(f"the new user PIN enciphered and MACed under {which} (masked)")
         elif header == p.generate and data is not None:
             refs = {data[i]: data[i + 2 : i + 4] for i in range(0, len(data) - 3, 4)}
             public, private = refs.get(0xC0, b""), refs.get(0xC2, b"")

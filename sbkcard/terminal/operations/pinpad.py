@@ -35,6 +35,9 @@ class PinPrompt(Enum):
     OLD = "请输入原密码"
     NEW = "请输入新密码"
     CONFIRM = "请再次输入新密码"
+    ADMIN = "请输入管理员密码"
+    """The certificate application's administrator PIN (GM/T 0016 SKF_UnblockPIN); S3
+    has no prompt for it, the text follows its own."""
 
 
 class Pin:

@@ -3,7 +3,8 @@
 Every function runs on a :class:`~sbkcard.terminal.transports.transport.ReaderSession`
 of a powered card and a :class:`~sbkcard.applet_model.cert_app.profile.CertProfile`
 (the vendor's AIDs, files and commands): selecting the application, the user PIN
-(hash, challenge, SM4 cryptogram), reading keys and certificates, signing (the host
+(hash, challenge, SM4 cryptogram; its change and unblock, GM/T 0016 SKF_ChangePIN and
+SKF_UnblockPIN, under secure messaging), reading keys and certificates, signing (the host
 computes ``e = SM3(Z ‖ M)`` from the card's public key, the card signs ``e``), and the
 issuance steps (administrator PIN, key generation, certificates, envelope import).
 
@@ -21,11 +22,12 @@ from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from sbkcard.apdu import CommandAPDU
+from sbkcard.apdu.secure_messaging import wrap, wrap_mac
 from sbkcard.apdu.status import SW, parse_tries_left
 from sbkcard.applet_model.cert_app.applet import pin_hash
 from sbkcard.applet_model.cert_app.content import pin_bcd
 from sbkcard.applet_model.cert_app.profile import KIOSK_PROFILE, CertProfile
-from sbkcard.keys import Algorithm, encrypt_block, mac, session_key, sm2
+from sbkcard.keys import Algorithm, encrypt_block, session_key, sm2
 from sbkcard.keys.certificates import CertificateError, EnvelopedKeyBlob, certificate_public_key
 from sbkcard.keys.errors import CryptoError
 from sbkcard.keys.hashing import sm3
@@ -47,6 +49,7 @@ __all__ = [
     "SignatureInvalidError",
     "card_certificate",
     "change_admin_pin",
+    "change_user_pin",
     "generate_signing_key",
     "import_envelope",
     "open_envelope",
@@ -58,6 +61,7 @@ __all__ = [
     "select_application",
     "sign",
     "text_bytes",
+    "unblock_user_pin",
     "verify_admin_pin",
     "verify_signature",
     "verify_user_pin",
@@ -104,10 +108,7 @@ def _pin_status(card: ReaderSession, command: CommandAPDU, what: str) -> None:
 
 def verify_user_pin(card: ReaderSession, profile: CertProfile, pin: str) -> None:
     """``80 C4`` (the PIN's hash), GET CHALLENGE, ``00 20 01 81`` SM4(hash, challenge)."""
-    try:
-        bcd = pin_bcd(pin)
-    except ValueError as exc:
-        raise InvalidInputError(f"user PIN: {exc}") from None
+    bcd = _bcd(pin, "user PIN")
     tlv = b"\xc1" + bytes((len(bcd),)) + bcd
     digest = card.call(_command(profile.pin_hash, tlv, 256), "PIN HASH")
     challenge = card.call(
@@ -119,24 +120,54 @@ def verify_user_pin(card: ReaderSession, profile: CertProfile, pin: str) -> None
 
 def verify_admin_pin(card: ReaderSession, profile: CertProfile, pin: str) -> None:
     """``00 20 01 00`` with the administrator PIN (BCD)."""
-    try:
-        bcd = pin_bcd(pin)
-    except ValueError as exc:
-        raise InvalidInputError(f"administrator PIN: {exc}") from None
+    bcd = _bcd(pin, "administrator PIN")
     _pin_status(card, _command(profile.verify_admin, bcd), "VERIFY administrator PIN")
+
+
+def _bcd(pin: str, what: str) -> bytes:
+    try:
+        return pin_bcd(pin)
+    except ValueError as exc:
+        raise InvalidInputError(f"{what}: {exc}") from None
+
+
+def _pin_key(card: ReaderSession, pin: bytes) -> bytes:
+    """GET CHALLENGE (8 bytes); the session key ``SM4(SM3(PIN)[0:16], challenge ‖ 00…)``."""
+    challenge = card.call(CommandAPDU(0x00, 0x84, 0x00, 0x00, le=8), "GET CHALLENGE")
+    return session_key(pin_hash(pin)[:16], challenge, Algorithm.SM4)
 
 
 def change_admin_pin(card: ReaderSession, profile: CertProfile, old: str, new: str) -> None:
     """``84 5E 01 00``: the new administrator PIN, MACed with the old one's session key."""
-    try:
-        old_bcd, new_bcd = pin_bcd(old), pin_bcd(new)
-    except ValueError as exc:
-        raise InvalidInputError(f"administrator PIN: {exc}") from None
-    challenge = card.call(CommandAPDU(0x00, 0x84, 0x00, 0x00, le=8), "GET CHALLENGE")
-    key = session_key(pin_hash(old_bcd)[:16], challenge, Algorithm.SM4)
-    header = profile.change_admin + bytes((len(new_bcd) + 4,))
-    data = new_bcd + mac(key, header + new_bcd, Algorithm.SM4)
-    _pin_status(card, _command(profile.change_admin, data), "CHANGE administrator PIN")
+    old_bcd = _bcd(old, "administrator PIN")
+    new_bcd = _bcd(new, "administrator PIN")
+    command = _command(profile.change_admin, new_bcd)
+    wrapped = wrap_mac(command, _pin_key(card, old_bcd), Algorithm.SM4)
+    _pin_status(card, wrapped, "CHANGE administrator PIN")
+
+
+def _new_user_pin(
+    card: ReaderSession, header: bytes, authority: bytes, new: str, what: str
+) -> None:
+    command = _command(header, _bcd(new, "new user PIN"))
+    wrapped = wrap(command, _pin_key(card, authority), Algorithm.SM4, encrypt=True)
+    _pin_status(card, wrapped, what)
+
+
+def change_user_pin(card: ReaderSession, profile: CertProfile, old: str, new: str) -> None:
+    """``84 5E 01 81`` (GM/T 0016 SKF_ChangePIN): the new user PIN enciphered and MACed
+    under the old one's session key.  A wrong old PIN spends a user try
+    (:class:`WrongPinError`); a blocked one needs :func:`unblock_user_pin`."""
+    old_bcd = _bcd(old, "user PIN")
+    _new_user_pin(card, profile.change_user, old_bcd, new, "CHANGE user PIN")
+
+
+def unblock_user_pin(card: ReaderSession, profile: CertProfile, admin: str, new: str) -> None:
+    """``84 24 01 81`` (GM/T 0016 SKF_UnblockPIN): a new user PIN with all its tries,
+    enciphered and MACed under the administrator PIN's session key.  A wrong
+    administrator PIN spends an administrator try (:class:`WrongPinError`)."""
+    admin_bcd = _bcd(admin, "administrator PIN")
+    _new_user_pin(card, profile.unblock_user, admin_bcd, new, "UNBLOCK user PIN")
 
 
 def read_public_key(card: ReaderSession, profile: CertProfile, fid: int | None = None) -> bytes:
