@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime
 
 from sbkcard.applet_model.records import (
+    ABSENT,
     EmploymentAid,
     EmploymentAidFile,
     EmploymentHistory,
@@ -166,6 +167,9 @@ Skills.VECTORS = (
     ),
 )
 
+# 60 最近一次办理失业登记日期 is declared here and in DF03 EF05, and a card keeps it in
+# exactly one of the two (S2 §7, after table 9): the first two cards keep it here (their
+# DF03 EF05 holds no 60), the third in DF03 EF05, so its EF06 has no 60 record.
 EmploymentStatus.VECTORS = (
     # a physician in employment: 10 实现就业 in the form 010 单位就业; never registered
     # unemployed, so 60 has no date and 4F, 50 are empty
@@ -207,6 +211,26 @@ EmploymentStatus.VECTORS = (
             employment_type="20010",
             employment_region="410102",
             unemployment_date=datetime.date(2023, 6, 15),
+            unemployment_type="102000",
+            unemployment_region="410102",
+            occupation="",
+        ),
+    ),
+    # the same worker on a card that keeps 60 in DF03 EF05: the record is left out
+    (
+        _hex(
+            "4C 04 20150301",  # 最近一次办理就业登记日期 2015-03-01
+            "4B 05 3230303130",  # 就业登记类型及形式 "20010"
+            "4D 03 410102",  # 就业登记地行政区划代码 410102
+            "4F 06 313032303030",  # 失业登记类型、原因及注销原因 "102000"
+            "50 03 410102",  # 失业登记地行政区划代码 410102
+            "3A 07 00000000000000",  # 现从事职业: none
+        ),
+        EmploymentStatus(
+            employment_date=datetime.date(2015, 3, 1),
+            employment_type="20010",
+            employment_region="410102",
+            unemployment_date=ABSENT,
             unemployment_type="102000",
             unemployment_region="410102",
             occupation="",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime
 
 from sbkcard.applet_model.records import (
+    ABSENT,
     Confirmation,
     Dependants,
     InjuryDetermination,
@@ -29,6 +30,9 @@ def _hex(*parts: str) -> bytes:
     return bytes.fromhex("".join(parts))
 
 
+# 60 最近一次办理失业登记日期 is declared here and in DF02 EF06, and a card keeps it in
+# exactly one of the two (S2 §7, after table 9): the first two cards keep it here (their
+# DF02 EF06 holds no 60), the third in DF02 EF06, so its EF05 has no 60 record.
 UnemploymentInsurance.VECTORS = (
     # EF05 while benefits are paid: 96 effective months (8 years) give 18 months of benefit
     (
@@ -79,6 +83,28 @@ UnemploymentInsurance.VECTORS = (
             effective_years="",
             entitled_months="",
             received_months="",
+        ),
+    ),
+    # the first EF05 on a card that keeps 60 in DF02 EF06: the record is left out
+    (
+        _hex(
+            "6103410100",  # 61 失业保险参保地所属行政区划代码 cn 03: 410100 郑州市
+            "980420240311",  # 98 最近一次失业保险金申领日期: 2024-03-11
+            "620420240611",  # 62 失业保险金申领报到日期/信息更新日期: 2024-06-11
+            "6303303834",  # 63 失业保险累计缴费年限: "084"
+            "6403303936",  # 64 失业保险有效缴费年限: "096"
+            "6503303138",  # 65 应领取失业保险金月数: "018"
+            "6603303033",  # 66 已领取失业保险金月数: "003"
+        ),
+        UnemploymentInsurance(
+            region="410100",
+            unemployment_date=ABSENT,
+            claim_date=datetime.date(2024, 3, 11),
+            report_date=datetime.date(2024, 6, 11),
+            contribution_years="084",
+            effective_years="096",
+            entitled_months="018",
+            received_months="003",
         ),
     ),
 )
