@@ -216,24 +216,25 @@ EmploymentStatus.VECTORS = (
             occupation="",
         ),
     ),
-    # the same worker on a card that keeps 60 in DF03 EF05: the record is left out
+    # a card that keeps 60 in DF03 EF05, so EF06 has no 60 record: a clerk who left a
+    # public institution (reason 30), registered unemployed, and closed the registration
+    # (20 注销失业登记, closure 60 已从事有稳定收入工作) on finding flexible work (10, 022)
     (
         _hex(
-            "4C 04 20150301",  # 最近一次办理就业登记日期 2015-03-01
-            "4B 05 3230303130",  # 就业登记类型及形式 "20010"
-            "4D 03 410102",  # 就业登记地行政区划代码 410102
-            "4F 06 313032303030",  # 失业登记类型、原因及注销原因 "102000"
-            "50 03 410102",  # 失业登记地行政区划代码 410102
+            "4C 04 20221101",  # 最近一次办理就业登记日期 2022-11-01
+            "4B 05 3130303232",  # 就业登记类型及形式 "10022"
+            "4D 03 410103",  # 就业登记地行政区划代码 410103
+            "4F 06 323033303630",  # 失业登记类型、原因及注销原因 "203060"
+            "50 03 410103",  # 失业登记地行政区划代码 410103
             "3A 07 00000000000000",  # 现从事职业: none
         ),
         EmploymentStatus(
-            employment_date=datetime.date(2015, 3, 1),
-            employment_type="20010",
-            employment_region="410102",
+            employment_date=datetime.date(2022, 11, 1),
+            employment_type="10022",
+            employment_region="410103",
             unemployment_date=ABSENT,
-            unemployment_type="102000",
-            unemployment_region="410102",
-            occupation="",
+            unemployment_type="203060",
+            unemployment_region="410103",
         ),
     ),
 )

@@ -85,26 +85,27 @@ UnemploymentInsurance.VECTORS = (
             received_months="",
         ),
     ),
-    # the first EF05 on a card that keeps 60 in DF02 EF06: the record is left out
+    # a card that keeps 60 in DF02 EF06, so EF05 has no 60 record: insured in 洛阳市 for
+    # four years (48 months give 12 months of benefit), four of them received
     (
         _hex(
-            "6103410100",  # 61 失业保险参保地所属行政区划代码 cn 03: 410100 郑州市
-            "980420240311",  # 98 最近一次失业保险金申领日期: 2024-03-11
-            "620420240611",  # 62 失业保险金申领报到日期/信息更新日期: 2024-06-11
-            "6303303834",  # 63 失业保险累计缴费年限: "084"
-            "6403303936",  # 64 失业保险有效缴费年限: "096"
-            "6503303138",  # 65 应领取失业保险金月数: "018"
-            "6603303033",  # 66 已领取失业保险金月数: "003"
+            "6103410300",  # 61 失业保险参保地所属行政区划代码 cn 03: 410300 洛阳市
+            "980420250210",  # 98 最近一次失业保险金申领日期: 2025-02-10
+            "620420250610",  # 62 失业保险金申领报到日期/信息更新日期: 2025-06-10
+            "6303303438",  # 63 失业保险累计缴费年限: "048"
+            "6403303438",  # 64 失业保险有效缴费年限: "048"
+            "6503303132",  # 65 应领取失业保险金月数: "012"
+            "6603303034",  # 66 已领取失业保险金月数: "004"
         ),
         UnemploymentInsurance(
-            region="410100",
+            region="410300",
             unemployment_date=ABSENT,
-            claim_date=datetime.date(2024, 3, 11),
-            report_date=datetime.date(2024, 6, 11),
-            contribution_years="084",
-            effective_years="096",
-            entitled_months="018",
-            received_months="003",
+            claim_date=datetime.date(2025, 2, 10),
+            report_date=datetime.date(2025, 6, 10),
+            contribution_years="048",
+            effective_years="048",
+            entitled_months="012",
+            received_months="004",
         ),
     ),
 )
