@@ -19,6 +19,7 @@ from sbkcard.applet_model.records import (
     HouseholdRegistration,
     MedicalInsurance,
     RecordError,
+    RegistrationCertificate,
     UnemploymentInsurance,
     check_one_of,
 )
@@ -215,3 +216,11 @@ def test_a_1_00_card_keeps_a_ten_character_medical_account() -> None:
     assert body in content.encode(Layout.V1)
     with pytest.raises(RecordError, match=r"基本医疗保险个人账号 as an 0A, V2\.0's an 1D"):
         MedicalInsurance(account_number="4101000000000001").encode(Layout.V1)
+
+
+def test_appendix_c_writes_the_registration_number_as_cn_08_on_a_1_00_card() -> None:
+    """Table 9 has ``55`` an 10; appendix C rewrites it in the cn 0A slot as cn 08."""
+    with pytest.raises(RecordError, match=r"55 certificate: .*as cn 08"):
+        RegistrationCertificate(certificate="41010520210003AB").encode(Layout.V1)
+    old = bytes.fromhex("550A 41010520050000012345")  # 外来人员就业证编号 cn 0A (1.00)
+    assert RegistrationCertificate.decode(old, Layout.V1).extra == ((0x55, old[2:]),)

@@ -727,9 +727,11 @@ class LegacyItem:
 
     On a 1.00 card the record keeps its old length; a new value written there is
     right-padded with ``E`` nibbles, so a value ending in ``EE`` carries the new item
-    (read as ``new_format`` from the first ``new_length`` characters), anything else
-    is the old item. A "定义变更" row keeps format and length and ``follows`` another
-    tag: it carries the new item when that tag does ("通过'38'进行判断").
+    (read from its first bytes at the new item's format and length), anything else is
+    the old item. A "定义变更" row keeps format and length and ``follows`` another
+    tag: it carries the new item when that tag does ("通过'38'进行判断"). ``slot_cn``
+    is the ``cn`` length appendix C gives a new item that table 9 makes ``an``
+    (``55`` 就业失业登记证编号: cn 08 in the slot, an 10 on a V2.0 card).
     """
 
     path: str
@@ -738,6 +740,7 @@ class LegacyItem:
     old_format: Format
     old_length: int
     follows: int | None = None
+    slot_cn: int | None = None
 
     @property
     def new(self) -> DataItem:
@@ -759,7 +762,7 @@ LEGACY_ITEMS: tuple[LegacyItem, ...] = (
     LegacyItem("SSSE/DF02/EF06", 0x4D, "签订劳动合同日期", Format.CN, 0x04),
     LegacyItem("SSSE/DF02/EF06", 0x4F, "终止（解除）劳动合同日期", Format.CN, 0x04),
     LegacyItem("SSSE/DF02/EF06", 0x50, "劳动合同起始日期", Format.CN, 0x04),
-    LegacyItem("SSSE/DF02/EF09", 0x55, "外来人员就业证编号", Format.CN, 0x0A),
+    LegacyItem("SSSE/DF02/EF09", 0x55, "外来人员就业证编号", Format.CN, 0x0A, slot_cn=0x08),
     LegacyItem("SSSE/DF02/EF09", 0x56, "就业证签发机关", Format.AN, 0x46, follows=0x55),
     LegacyItem("SSSE/DF02/EF09", 0x96, "就业证签发/年检日期", Format.CN, 0x04, follows=0x55),
     LegacyItem("SSSE/DF02/EF09", 0x97, "就业证有效期", Format.CN, 0x04),

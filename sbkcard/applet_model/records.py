@@ -313,7 +313,7 @@ def _decode_records(
             if tag not in renewed:
                 extra.append((tag, value))
                 continue
-            value = _from_legacy(it, value)
+            value = _from_legacy(path, it, old, value)
         found = occurrences.setdefault(tag, [])
         if len(found) < it.repeat:
             found.append(value)
@@ -344,9 +344,15 @@ def _renewed(old: LegacyItem | None, value: bytes) -> bool:
     )
 
 
-def _from_legacy(it: DataItem, value: bytes) -> bytes:
+def _from_legacy(path: str, it: DataItem, old: LegacyItem, value: bytes) -> bytes:
     """The new-format value inside an ``E``-padded 1.00 slot (S2 appendix C)."""
     stripped = value.rstrip(bytes((_EE,)))
+    if old.slot_cn is not None:
+        where = _where(path, it)
+        try:
+            return encode_an(decode_cn(stripped, field=where), it.length, field=where)
+        except FormatError as exc:
+            raise RecordError(str(exc)) from None
     pad = b"\xff" if it.fmt is Format.CN else b"\x00"
     return (stripped + pad * it.length)[: it.length]
 
@@ -388,6 +394,8 @@ def _encode_records(
                 if occurrence == _empty(it):
                     continue
                 leader = old.leader
+                if old.slot_cn is not None:
+                    raw = _slot_cn(path, it, old.slot_cn, occurrence)
                 if leader is None:
                     raw = raw.ljust(old.old_length, bytes((_EE,)))
                 elif values[leader.field] == _empty(leader):
@@ -396,6 +404,16 @@ def _encode_records(
     for tag, raw in extra:
         out += _tlv(tag, raw)
     return bytes(out)
+
+
+def _slot_cn(path: str, it: DataItem, length: int, value: str) -> bytes:
+    """``value`` as the ``cn`` appendix C writes in a 1.00 slot where table 9 has ``an``."""
+    try:
+        return encode_cn(value, length, field=_where(path, it))
+    except FormatError as exc:
+        raise RecordError(
+            f"{exc}: appendix C writes {it.zh} on a 1.0x card as cn {length:02X}"
+        ) from None
 
 
 def _decode_fields(path: str, items: Sequence[DataItem], raw: bytes) -> dict[str, Any]:

@@ -301,6 +301,28 @@ RegistrationCertificate.VECTORS = (
     ),
 )
 
+RegistrationCertificate.V1_VECTORS = (
+    # the same certificate rewritten on a 1.00 card (S2 appendix C): 55 (was 外来人员就业证
+    # 编号 cn 0A) takes the number as appendix C's cn 08, E-padded; 56 and 96 change
+    # definition only and are rewritten with 55; 97 (was 就业证有效期 cn 04) takes the
+    # region cn 03, E-padded
+    (
+        _hex(
+            "55 0A 4101052021000367 EEEE",  # 登记证编号 cn 08: 4101052021000367, E-padded
+            "56 46 D6A3D6DDCAD0BDF0CBAEC7F8B9ABB9B2BECDD2B5B7FECEF1D6D0D0C4",  # 发证机构:
+            "00" * 42,  # 郑州市金水区公共就业服务中心, 28 GBK bytes
+            "96 04 20210310",  # 发证/年检日期 2021-03-10
+            "97 04 410105 EE",  # 发证地行政区划代码 cn 03: 410105, E-padded
+        ),
+        RegistrationCertificate(
+            certificate="4101052021000367",
+            issuer="郑州市金水区公共就业服务中心",
+            issue_date=datetime.date(2021, 3, 10),
+            region="410105",
+        ),
+    ),
+)
+
 EmploymentAidFile.VECTORS = (
     # recognised twice (99:1, 99:2), 99:3 and 99:4 unused (an 00, cn and dates F), not
     # yet out of the programme (0F no date, 1F empty)
