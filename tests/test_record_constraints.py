@@ -224,3 +224,18 @@ def test_appendix_c_writes_the_registration_number_as_cn_08_on_a_1_00_card() -> 
         RegistrationCertificate(certificate="41010520210003AB").encode(Layout.V1)
     old = bytes.fromhex("550A 41010520050000012345")  # 外来人员就业证编号 cn 0A (1.00)
     assert RegistrationCertificate.decode(old, Layout.V1).extra == ((0x55, old[2:]),)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (EmploymentStatus(employment_type="10010"), "4B employment_type: .*an 05 .*cn 04"),
+        (EmploymentStatus(unemployment_type="102000"), "4F unemployment_type: .*an 06 .*cn 04"),
+    ],
+)
+def test_appendix_c_cannot_pad_a_longer_value_into_its_1_00_slot(
+    content: EmploymentStatus, message: str
+) -> None:
+    """Appendix C E-pads 4B (an 05) and 4F (an 06) into 1.00 slots of cn 04: they do not fit."""
+    with pytest.raises(RecordError, match=message):
+        content.encode(Layout.V1)

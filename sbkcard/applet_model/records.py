@@ -30,8 +30,10 @@ Layouts (:class:`~sbkcard.applet_model.ssse.Layout`): on 2.0x and 3.0x cards the
 is ``09`` followed by its extension ``4E`` (S3 §10.2: readers join them); on 1.0x cards
 there is no ``4E`` and no ★ item, and the tags that the V2.0 notice reuses keep their
 old length: a new value is written there right-padded with ``E`` nibbles and is
-recognised on reading by its trailing ``EE`` (S2 appendix C); an old value stays in
-``extra``. A tag whose definition alone changed (DF04 EF06 ``92`` beside ``90``) carries
+recognised on reading by its trailing ``EE`` (S2 appendix C; DF02 EF09 ``55`` as
+appendix C's cn 08, not table 9's an 10); an old value stays in ``extra``, and a new
+value the slot cannot hold with an ``EE`` (DF02 EF06 ``4B`` an 05, ``4F`` an 06 in cn 04
+slots) is an error. A tag whose definition alone changed (DF04 EF06 ``92`` beside ``90``) carries
 the new item when the tag it follows does, and is otherwise an old value in ``extra``.
 An item whose length alone changed (S2 附表二: DF01 EF05 ``20`` 户口类别 an 01 → 02,
 DF04 EF05 ``8B`` an 0A → 1D) keeps its 1.00 length there: it is read at that length
@@ -397,13 +399,24 @@ def _encode_records(
                 if old.slot_cn is not None:
                     raw = _slot_cn(path, it, old.slot_cn, occurrence)
                 if leader is None:
-                    raw = raw.ljust(old.old_length, bytes((_EE,)))
+                    raw = _padded(path, it, old, raw)
                 elif values[leader.field] == _empty(leader):
                     continue
             out += _tlv(it.tag, raw)
     for tag, raw in extra:
         out += _tlv(tag, raw)
     return bytes(out)
+
+
+def _padded(path: str, it: DataItem, old: LegacyItem, raw: bytes) -> bytes:
+    """``raw`` ``E``-padded into the 1.00 slot of ``old``, at least one ``EE`` (appendix C)."""
+    if len(raw) >= old.old_length:
+        raise RecordError(
+            f"{_where(path, it)}: appendix C writes {it.fmt.value} {it.length:02X} into the "
+            f"1.0x slot of {old.old_zh} ({old.old_format.value} {old.old_length:02X}) "
+            "right-padded with E, which leaves no room for it"
+        )
+    return raw.ljust(old.old_length, bytes((_EE,)))
 
 
 def _slot_cn(path: str, it: DataItem, length: int, value: str) -> bytes:
