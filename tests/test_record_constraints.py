@@ -206,6 +206,8 @@ def test_a_two_character_hukou_type_cannot_go_on_a_1_00_card() -> None:
         HouseholdRegistration(hukou_type="21", hukou_address="中牟县").encode(Layout.V1)
     with pytest.raises(RecordError, match="an 01 but 2 bytes"):
         HouseholdRegistration.decode(bytes.fromhex("20023231"), Layout.V1)
+    with pytest.raises(RecordError, match=r"hukou_type: an text cannot contain NUL, .*padding$"):
+        HouseholdRegistration(hukou_type="\x00").encode(Layout.V1)  # bad anywhere
 
 
 def test_a_1_00_card_keeps_a_ten_character_medical_account() -> None:

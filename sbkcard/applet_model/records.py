@@ -33,8 +33,9 @@ old length: a new value is written there right-padded with ``E`` nibbles and is
 recognised on reading by its trailing ``EE`` (S2 appendix C; DF02 EF09 ``55`` as
 appendix C's cn 08, not table 9's an 10); an old value stays in ``extra``, and a new
 value the slot cannot hold with an ``EE`` (DF02 EF06 ``4B`` an 05, ``4F`` an 06 in cn 04
-slots) is an error. A tag whose definition alone changed (DF04 EF06 ``92`` beside ``90``) carries
-the new item when the tag it follows does, and is otherwise an old value in ``extra``.
+slots) is an error. A tag whose definition alone changed (DF04 EF06 ``92`` beside
+``90``) carries the new item when the tag it follows does, and is otherwise an old
+value in ``extra``.
 An item whose length alone changed (S2 附表二: DF01 EF05 ``20`` 户口类别 an 01 → 02,
 DF04 EF05 ``8B`` an 0A → 1D) keeps its 1.00 length there: it is read at that length
 (a 1.00 card's one-character 户口类别 is its value), and a longer value is an error.
@@ -385,8 +386,9 @@ def _encode_records(
             try:
                 raw = _encode_value(path, it, occurrence)
             except RecordError as exc:
-                if it.length == full.length:
+                if it is full:
                     raise
+                _encode_value(path, full, occurrence)  # a bad value, not only a long one
                 raise RecordError(
                     f"{exc}: a 1.0x card keeps {it.zh} as {it.fmt.value} {it.length:02X}, "
                     f"V2.0's {full.fmt.value} {full.length:02X} cannot be written there "
@@ -1124,7 +1126,6 @@ def check_one_of(bodies: Mapping[str, bytes]) -> None:
                 tags[path] = {tag for tag, _ in _split_tlv(path, bodies.get(path, b""))}
         written = [path for path, found in tags.items() if found]
         holders = [path for path in written if rule.tag in tags[path]]
-        where = " and ".join(rule.paths)
         if len(holders) > 1:
             raise RecordError(
                 f"{rule.zh} ('{rule.tag:02X}') is in {' and '.join(holders)}: "
@@ -1132,7 +1133,7 @@ def check_one_of(bodies: Mapping[str, bytes]) -> None:
             )
         if not holders and len(written) == len(rule.paths):
             raise RecordError(
-                f"{rule.zh} ('{rule.tag:02X}') is in neither {where.replace(' and ', ' nor ')}: "
+                f"{rule.zh} ('{rule.tag:02X}') is in neither {' nor '.join(rule.paths)}: "
                 "S2 §7 keeps it in exactly one of them"
             )
 
