@@ -805,8 +805,9 @@ RESIZED_ITEMS: tuple[ResizedItem, ...] = (
     # "原规范“基本医疗保险个人账号”长度由'0A'变更为'1D'"
     ResizedItem("SSSE/DF04/EF05", 0x8B, 0x0A),
 )
-"""附表二 "二、原规范指标调整": the length changes of items kept in their file (the
-B-TLV member 5C, an 09 → an 46, is not among them: 1.00 groups are not read)."""
+"""附表二 "二、原规范指标调整": the length changes of items kept in their file. Not
+among them: DF02 EF05 B-TLV member ``5C`` (发证/年检机构代码 an 09 became 名称 an 46, a
+new meaning appendix C does not cover), whose groups are read at V2.0 lengths."""
 
 
 def resized(path: str, tag: int | None) -> ResizedItem | None:
