@@ -16,7 +16,10 @@ binary amounts in fen (分), raw bytes.
 :mod:`sbkcard.applet_model.ssse`) to its items in record order. Items marked ``added``
 are the ★ items the V2.0 notice added to LB002-2000 (absent on "1.00" cards).
 :data:`LEGACY_ITEMS` holds appendix C: tags the V2.0 notice reuses with a new meaning,
-their 1.00 definition, and the trailing-``EE`` rule that tells them apart.
+their 1.00 definition, and the trailing-``EE`` rule that tells them apart;
+:data:`RESIZED_ITEMS` the items 附表二 kept with another length. :data:`ONE_OF` holds
+the items a card keeps in exactly one of the files that declare them (S2 §7, after
+table 9).
 """
 
 from __future__ import annotations
@@ -29,13 +32,19 @@ from types import MappingProxyType
 __all__ = [
     "FILE_ITEMS",
     "LEGACY_ITEMS",
+    "ONE_OF",
+    "RESIZED_ITEMS",
     "DataItem",
     "Format",
     "Kind",
     "LegacyItem",
+    "OneOf",
+    "ResizedItem",
     "all_items",
     "file_items",
     "item",
+    "one_of",
+    "resized",
 ]
 
 
@@ -718,9 +727,11 @@ class LegacyItem:
 
     On a 1.00 card the record keeps its old length; a new value written there is
     right-padded with ``E`` nibbles, so a value ending in ``EE`` carries the new item
-    (read as ``new_format`` from the first ``new_length`` characters), anything else
-    is the old item. A "定义变更" row keeps format and length and ``follows`` another
-    tag: it carries the new item when that tag does ("通过'38'进行判断").
+    (read from its first bytes at the new item's format and length), anything else is
+    the old item. A "定义变更" row keeps format and length and ``follows`` another
+    tag: it carries the new item when that tag does ("通过'38'进行判断"). ``slot_cn``
+    is the ``cn`` length appendix C gives a new item that table 9 makes ``an``
+    (``55`` 就业失业登记证编号: cn 08 in the slot, an 10 on a V2.0 card).
     """
 
     path: str
@@ -729,6 +740,7 @@ class LegacyItem:
     old_format: Format
     old_length: int
     follows: int | None = None
+    slot_cn: int | None = None
 
     @property
     def new(self) -> DataItem:
@@ -750,7 +762,7 @@ LEGACY_ITEMS: tuple[LegacyItem, ...] = (
     LegacyItem("SSSE/DF02/EF06", 0x4D, "签订劳动合同日期", Format.CN, 0x04),
     LegacyItem("SSSE/DF02/EF06", 0x4F, "终止（解除）劳动合同日期", Format.CN, 0x04),
     LegacyItem("SSSE/DF02/EF06", 0x50, "劳动合同起始日期", Format.CN, 0x04),
-    LegacyItem("SSSE/DF02/EF09", 0x55, "外来人员就业证编号", Format.CN, 0x0A),
+    LegacyItem("SSSE/DF02/EF09", 0x55, "外来人员就业证编号", Format.CN, 0x0A, slot_cn=0x08),
     LegacyItem("SSSE/DF02/EF09", 0x56, "就业证签发机关", Format.AN, 0x46, follows=0x55),
     LegacyItem("SSSE/DF02/EF09", 0x96, "就业证签发/年检日期", Format.CN, 0x04, follows=0x55),
     LegacyItem("SSSE/DF02/EF09", 0x97, "就业证有效期", Format.CN, 0x04),
@@ -771,3 +783,61 @@ LEGACY_ITEMS: tuple[LegacyItem, ...] = (
 )
 """Appendix C's rows: "定义/长度变更" re-written on 1.00 cards with ``E`` padding,
 "定义变更" following the tag that tells them apart."""
+
+
+@dataclass(frozen=True)
+class ResizedItem:
+    """An LB002-2000 ("1.00") item V2.0 kept with its meaning and another length (S2 附表二).
+
+    Appendix C has no rewriting rule for these: as for every other difference, the
+    规范版本 tells them apart (its first paragraph), so a 1.0x card keeps the old
+    length; a value that does not fit it cannot be written there.
+    """
+
+    path: str
+    tag: int
+    old_length: int
+
+
+RESIZED_ITEMS: tuple[ResizedItem, ...] = (
+    # "原规范“户口类别”长度由'01'变更为'02'"
+    ResizedItem("SSSE/DF01/EF05", 0x20, 0x01),
+    # "原规范“基本医疗保险个人账号”长度由'0A'变更为'1D'"
+    ResizedItem("SSSE/DF04/EF05", 0x8B, 0x0A),
+)
+"""附表二 "二、原规范指标调整": the length changes of items kept in their file. Not
+among them: DF02 EF05 B-TLV member ``5C`` (发证/年检机构代码 an 09 became 名称 an 46, a
+new meaning appendix C does not cover), whose groups are read at V2.0 lengths."""
+
+
+def resized(path: str, tag: int | None) -> ResizedItem | None:
+    """The 附表二 length change of item ``tag`` of file ``path``, if it has one."""
+    return next((r for r in RESIZED_ITEMS if r.path == path and r.tag == tag), None)
+
+
+@dataclass(frozen=True)
+class OneOf:
+    """An item declared in several files of which a card keeps it in exactly one.
+
+    S2 §7, after table 9: "'DF02''EF06'文件与'DF03''EF05'文件中的“最近一次办理失业登记
+    日期”（标志'60'）两处应存在且仅存在其一". ``paths[0]`` is where new content keeps
+    it: the item is defined in that file's clause (§8.3.2.4), the other's refers to it
+    (§8.4.1.2).
+    """
+
+    tag: int
+    paths: tuple[str, ...]
+
+    @property
+    def zh(self) -> str:
+        """The item's name, e.g. ``最近一次办理失业登记日期``."""
+        return item(self.paths[0], self.tag).zh
+
+
+ONE_OF: tuple[OneOf, ...] = (OneOf(0x60, ("SSSE/DF02/EF06", "SSSE/DF03/EF05")),)
+"""The items kept in one file of several (S2 §7, the note after table 9)."""
+
+
+def one_of(path: str, tag: int | None) -> OneOf | None:
+    """The :class:`OneOf` rule that lets file ``path`` leave item ``tag`` out, if any."""
+    return next((r for r in ONE_OF if r.tag == tag and path in r.paths), None)

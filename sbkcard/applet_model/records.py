@@ -16,7 +16,10 @@ second copy of it. The codec is generic and driven by the item declarations:
   :class:`~sbkcard.identifiers.CardId`;
 - a variable-length record file is its records' simple-TLV encodings concatenated in
   the declared order (what ``READ RECORD`` "P1 to last" returns and what the card
-  stores), every declared item present, repeated items (``tag:n``) as tuples;
+  stores), every declared item present, repeated items (``tag:n``) as tuples; an item
+  a card keeps in one file of two (:data:`~sbkcard.applet_model.data_items.ONE_OF`:
+  ``60`` in DF02 EF06 or DF03 EF05, S2 §7) is :data:`ABSENT` from the other, and
+  :func:`check_one_of` checks a whole card;
 - cyclic and fixed-record files are their records concatenated, newest first.
 
 ``decode`` followed by ``encode`` gives back the exact bytes of any content in the
@@ -27,29 +30,40 @@ Layouts (:class:`~sbkcard.applet_model.ssse.Layout`): on 2.0x and 3.0x cards the
 is ``09`` followed by its extension ``4E`` (S3 §10.2: readers join them); on 1.0x cards
 there is no ``4E`` and no ★ item, and the tags that the V2.0 notice reuses keep their
 old length: a new value is written there right-padded with ``E`` nibbles and is
-recognised on reading by its trailing ``EE`` (S2 appendix C); an old value stays in
-``extra``. A tag whose definition alone changed (DF04 EF06 ``92`` beside ``90``) carries
-the new item when the tag it follows does, and is otherwise an old value in ``extra``.
+recognised on reading by its trailing ``EE`` (S2 appendix C; DF02 EF09 ``55`` as
+appendix C's cn 08, not table 9's an 10); an old value stays in ``extra``, and a new
+value the slot cannot hold with an ``EE`` (DF02 EF06 ``4B`` an 05, ``4F`` an 06 in cn 04
+slots) is an error. A tag whose definition alone changed (DF04 EF06 ``92`` beside
+``90``) carries the new item when the tag it follows does, and is otherwise an old
+value in ``extra``.
+An item whose length alone changed (S2 附表二: DF01 EF05 ``20`` 户口类别 an 01 → 02,
+DF04 EF05 ``8B`` an 0A → 1D) keeps its 1.00 length there: it is read at that length
+(a 1.00 card's one-character 户口类别 is its value), and a longer value is an error.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
 import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from enum import Enum
 from types import MappingProxyType
 from typing import Any, ClassVar, Generic, Self, TypeVar, dataclass_transform, get_args, get_origin
 
 from sbkcard.applet_model.data_items import (
     FILE_ITEMS,
     LEGACY_ITEMS,
+    ONE_OF,
     DataItem,
     Format,
     Kind,
     LegacyItem,
     all_items,
+    one_of,
+    resized,
 )
 from sbkcard.applet_model.ssse import Layout
 from sbkcard.errors import SbkcardError
@@ -64,7 +78,9 @@ from sbkcard.identifiers.formats import (
 )
 
 __all__ = [
+    "ABSENT",
     "CONTENT_TYPES",
+    "Absent",
     "Cardholder",
     "Confirmation",
     "Degree",
@@ -114,6 +130,7 @@ __all__ = [
     "WorkAbility",
     "WorkInjury",
     "WorkerQualification",
+    "check_one_of",
     "decode_file",
     "encode_file",
     "split_name",
@@ -130,6 +147,19 @@ class RecordError(SbkcardError, ValueError):
 
 
 Extra = tuple[tuple[int, bytes], ...]
+
+
+class Absent(Enum):
+    """The value of an item this file does not hold (S2 §7: ``60`` is in one file of two)."""
+
+    ABSENT = "absent"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+ABSENT = Absent.ABSENT
+"""DF02 EF06 or DF03 EF05 without its ``60`` record: the other file holds it."""
 
 
 # -- values ----------------------------------------------------------------------------
@@ -251,9 +281,21 @@ def _legacy(path: str) -> dict[int, LegacyItem]:
     return {lg.tag: lg for lg in LEGACY_ITEMS if lg.path == path}
 
 
+def _sized(path: str, items: Sequence[DataItem], layout: Layout) -> list[DataItem]:
+    """``items`` at the lengths a card of ``layout`` keeps them (S2 附表二 on 1.0x cards)."""
+    out = list(items)
+    if layout is Layout.V1:
+        for i, it in enumerate(out):
+            old = resized(path, it.tag)
+            if old is not None:
+                out[i] = dataclasses.replace(it, length=old.old_length)
+    return out
+
+
 def _decode_records(
     path: str, items: Sequence[DataItem], body: bytes, layout: Layout
 ) -> tuple[dict[str, Any], Extra]:
+    items = _sized(path, items, layout)
     legacy = _legacy(path) if layout is Layout.V1 else {}
     records = _split_tlv(path, body)
     renewed = {tag for tag, value in records if _renewed(legacy.get(tag), value)}
@@ -274,7 +316,7 @@ def _decode_records(
             if tag not in renewed:
                 extra.append((tag, value))
                 continue
-            value = _from_legacy(it, value)
+            value = _from_legacy(path, it, old, value)
         found = occurrences.setdefault(tag, [])
         if len(found) < it.repeat:
             found.append(value)
@@ -288,8 +330,10 @@ def _decode_records(
         if it.repeat > 1:
             decoded += [_empty(it) for _ in range(it.repeat - len(decoded))]
             values[it.field] = tuple(decoded)
+        elif decoded:
+            values[it.field] = decoded[0]
         else:
-            values[it.field] = decoded[0] if decoded else _empty(it)
+            values[it.field] = ABSENT if one_of(path, it.tag) else _empty(it)
     return values, tuple(extra)
 
 
@@ -303,9 +347,15 @@ def _renewed(old: LegacyItem | None, value: bytes) -> bool:
     )
 
 
-def _from_legacy(it: DataItem, value: bytes) -> bytes:
+def _from_legacy(path: str, it: DataItem, old: LegacyItem, value: bytes) -> bytes:
     """The new-format value inside an ``E``-padded 1.00 slot (S2 appendix C)."""
     stripped = value.rstrip(bytes((_EE,)))
+    if old.slot_cn is not None:
+        where = _where(path, it)
+        try:
+            return encode_an(decode_cn(stripped, field=where), it.length, field=where)
+        except FormatError as exc:
+            raise RecordError(str(exc)) from None
     pad = b"\xff" if it.fmt is Format.CN else b"\x00"
     return (stripped + pad * it.length)[: it.length]
 
@@ -313,33 +363,72 @@ def _from_legacy(it: DataItem, value: bytes) -> bytes:
 def _encode_records(
     path: str, items: Sequence[DataItem], values: Mapping[str, Any], extra: Extra, layout: Layout
 ) -> bytes:
+    declared = items
+    items = _sized(path, items, layout)
     legacy = _legacy(path) if layout is Layout.V1 else {}
     out = bytearray()
-    for it in items:
+    for it, full in zip(items, declared, strict=True):
         assert it.tag is not None
         old = legacy.get(it.tag)
         if layout is Layout.V1 and it.added and old is None:
             continue
         value = values[it.field]
+        if value is ABSENT:
+            if one_of(path, it.tag) is None:
+                raise RecordError(f"{_where(path, it)}: every {path} holds this item")
+            continue
         occurrences = tuple(value) if it.repeat > 1 else (value,)
         if it.repeat > 1 and len(occurrences) > it.repeat:
             raise RecordError(f"{_where(path, it)}: at most {it.repeat} entries")
         if it.repeat > 1:
             occurrences += tuple(_empty(it) for _ in range(it.repeat - len(occurrences)))
         for occurrence in occurrences:
-            raw = _encode_value(path, it, occurrence)
+            try:
+                raw = _encode_value(path, it, occurrence)
+            except RecordError as exc:
+                if it is full:
+                    raise
+                _encode_value(path, full, occurrence)  # a bad value, not only a long one
+                raise RecordError(
+                    f"{exc}: a 1.0x card keeps {it.zh} as {it.fmt.value} {it.length:02X}, "
+                    f"V2.0's {full.fmt.value} {full.length:02X} cannot be written there "
+                    "(S2 附表二; appendix C has no rule for it)"
+                ) from None
             if old is not None:
                 if occurrence == _empty(it):
                     continue
                 leader = old.leader
+                if old.slot_cn is not None:
+                    raw = _slot_cn(path, it, old.slot_cn, occurrence)
                 if leader is None:
-                    raw = raw.ljust(old.old_length, bytes((_EE,)))
+                    raw = _padded(path, it, old, raw)
                 elif values[leader.field] == _empty(leader):
                     continue
             out += _tlv(it.tag, raw)
     for tag, raw in extra:
         out += _tlv(tag, raw)
     return bytes(out)
+
+
+def _padded(path: str, it: DataItem, old: LegacyItem, raw: bytes) -> bytes:
+    """``raw`` ``E``-padded into the 1.00 slot of ``old``, at least one ``EE`` (appendix C)."""
+    if len(raw) >= old.old_length:
+        raise RecordError(
+            f"{_where(path, it)}: appendix C writes {it.fmt.value} {it.length:02X} into the "
+            f"1.0x slot of {old.old_zh} ({old.old_format.value} {old.old_length:02X}) "
+            "right-padded with E, which leaves no room for it"
+        )
+    return raw.ljust(old.old_length, bytes((_EE,)))
+
+
+def _slot_cn(path: str, it: DataItem, length: int, value: str) -> bytes:
+    """``value`` as the ``cn`` appendix C writes in a 1.00 slot where table 9 has ``an``."""
+    try:
+        return encode_cn(value, length, field=_where(path, it))
+    except FormatError as exc:
+        raise RecordError(
+            f"{exc}: appendix C writes {it.zh} on a 1.0x card as cn {length:02X}"
+        ) from None
 
 
 def _decode_fields(path: str, items: Sequence[DataItem], raw: bytes) -> dict[str, Any]:
@@ -387,11 +476,19 @@ _ANNOTATIONS = {
 }
 
 
-def _shape(it: DataItem) -> tuple[str, str, Any]:
-    """``(field, annotation, default)`` a content class must give item ``it``."""
+def _shape(it: DataItem, path: str) -> tuple[str, str, Any]:
+    """``(field, annotation, default)`` a content class of file ``path`` must give ``it``.
+
+    An item of :data:`~sbkcard.applet_model.data_items.ONE_OF` may be :data:`ABSENT`;
+    new content keeps it in the rule's first file.
+    """
     kind = _GROUPS[it.field].__name__ if it.kind is Kind.GROUP else _ANNOTATIONS[it.kind]
     if it.repeat > 1:
         return it.field, f"tuple[{kind}, ...]", ()
+    rule = one_of(path, it.tag)
+    if rule is not None:
+        kind = kind.replace(" | None", "") + " | Absent | None"
+        return it.field, kind, _empty(it) if rule.paths[0] == path else ABSENT
     return it.field, kind, _empty(it)
 
 
@@ -402,7 +499,7 @@ def _mirror(cls: type[_Declared], items: Sequence[DataItem], where: str) -> None
     error when the module is imported, not a wrong byte on a card. A variable-length
     record file (a :class:`TlvFile`) ends with ``extra``.
     """
-    expected = [_shape(it) for it in items if it.field not in cls.JOINED]
+    expected = [_shape(it, where) for it in items if it.field not in cls.JOINED]
     if issubclass(cls, TlvFile):
         expected.append(("extra", "Extra", ()))
     actual = [(f.name, f.type, f.default) for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
@@ -733,12 +830,12 @@ class Skills(TlvFile, path="SSSE/DF02/EF05"):
 
 
 class EmploymentStatus(TlvFile, path="SSSE/DF02/EF06"):
-    """DF02 EF06 就业状况信息 (S2 table 5)."""
+    """DF02 EF06 就业状况信息 (S2 table 5); ``60`` is here unless DF03 EF05 holds it (S2 §7)."""
 
     employment_date: datetime.date | None = None
     employment_type: str = ""
     employment_region: str = ""
-    unemployment_date: datetime.date | None = None
+    unemployment_date: datetime.date | Absent | None = None
     unemployment_type: str = ""
     unemployment_region: str = ""
     occupation: str = ""
@@ -803,10 +900,11 @@ class SupportBenefits(RecordFile[SupportBenefit]):
 
 
 class UnemploymentInsurance(TlvFile, path="SSSE/DF03/EF05"):
-    """DF03 EF05 失业保险信息 (S2 table 6)."""
+    """DF03 EF05 失业保险信息 (S2 table 6); ``60`` :data:`ABSENT` unless DF02 EF06 lacks it
+    (S2 §7)."""
 
     region: str = ""
-    unemployment_date: datetime.date | None = None
+    unemployment_date: datetime.date | Absent | None = ABSENT
     claim_date: datetime.date | None = None
     report_date: datetime.date | None = None
     contribution_years: str = ""
@@ -1009,6 +1107,35 @@ for _fid in range(0x17, 0x1B):
 
 CONTENT_TYPES: Mapping[str, type[FileContent]] = MappingProxyType(_CONTENT)
 """The content class of every file that holds data items, by path (built by the classes)."""
+
+
+def check_one_of(bodies: Mapping[str, bytes]) -> None:
+    """Raise :class:`RecordError` naming the files unless a card keeps each
+    :data:`~sbkcard.applet_model.data_items.ONE_OF` item in exactly one of its files.
+
+    S2 §7, after table 9: DF02 EF06 and DF03 EF05 hold ``60`` "两处应存在且仅存在其一".
+    ``bodies`` are file contents by path; a file missing from it or without records is
+    not written yet and may still take the item, so only both holding it, or neither
+    when both are written, is an error. A body that is not simple-TLV records is left
+    to the card to answer for.
+    """
+    for rule in ONE_OF:
+        tags: dict[str, set[int]] = {}
+        for path in rule.paths:
+            with contextlib.suppress(RecordError):
+                tags[path] = {tag for tag, _ in _split_tlv(path, bodies.get(path, b""))}
+        written = [path for path, found in tags.items() if found]
+        holders = [path for path in written if rule.tag in tags[path]]
+        if len(holders) > 1:
+            raise RecordError(
+                f"{rule.zh} ('{rule.tag:02X}') is in {' and '.join(holders)}: "
+                "S2 §7 keeps it in exactly one of them"
+            )
+        if not holders and len(written) == len(rule.paths):
+            raise RecordError(
+                f"{rule.zh} ('{rule.tag:02X}') is in neither {' nor '.join(rule.paths)}: "
+                "S2 §7 keeps it in exactly one of them"
+            )
 
 
 def decode_file(path: str, body: bytes, layout: Layout = Layout.V2) -> FileContent:

@@ -4,7 +4,8 @@ A card image is JSON anyone can edit; :func:`check_content` refuses, naming the 
 content that decodes but describes an impossible card: a user card's profile other
 than 2 or 3, its purse not 20 bytes (Part 7 §10: a balance read from a cut purse
 would be wrong), an expiry not after the issue date (S2 table 3, EF05 ``07``/``08``),
-or a PSAM whose terminal number (file 0016) is of a region other than its ATR's
+``60`` in both DF02 EF06 and DF03 EF05 or, both written, in neither (S2 §7), or a PSAM
+whose terminal number (file 0016) is of a region other than its ATR's
 (Part 9 §7.3.3: the first six digits are the issuing city's code).
 """
 
@@ -12,8 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from sbkcard.applet_model.data_items import ONE_OF
 from sbkcard.applet_model.psam import DES_ENVIRONMENT, SM4_ENVIRONMENT, TerminalInfo
-from sbkcard.applet_model.records import IssuerData
+from sbkcard.applet_model.records import IssuerData, check_one_of
 from sbkcard.applet_model.ssse import PURSE_SIZE, Layout
 from sbkcard.applet_model.user_card import PROFILES
 from sbkcard.applet_model.user_card.fcp import body_key
@@ -42,6 +44,7 @@ def _user_card(content: Mapping[str, bytes], profile: int | None) -> None:
     purse = content.get(_PURSE)
     if purse is not None and len(purse) != PURSE_SIZE:
         raise ValueError(f"storage[{_PURSE!r}]: the purse is {PURSE_SIZE} bytes, not {len(purse)}")
+    check_one_of({path: content.get(body_key(path), b"") for r in ONE_OF for path in r.paths})
     issuer = content.get(_ISSUER)
     if not issuer or not issuer.strip(b"\x00\xff"):
         return

@@ -54,6 +54,25 @@ HouseholdRegistration.VECTORS = (
     ),
 )
 
+HouseholdRegistration.V1_VECTORS = (
+    # a 1.00 card (LB002-2000): 户口类别 is an 01 there and S2 附表二 made it an 02
+    # ("原规范“户口类别”长度由'01'变更为'02'"); appendix C has no rewriting rule for it,
+    # so the card keeps its one-character code of the old table, read as it is; there is
+    # no 0E (★)
+    (
+        bytes.fromhex(
+            "200131"  # 20 户口类别 an 01 (1.00): "1"
+            # 21 户口所在地地址 an 50 (1.00 "常住户口所在地地址"): as the first vector
+            "2150BAD3C4CFCAA1D6A3D6DDCAD0BDF0CBAEC7F8BEADB0CBC2B73232BAC5D4BA36BAC5C2A531B5A5D4AA"
+            "333032BAC5"
+            "0000000000000000000000000000000000000000000000000000000000000000000000"  # 35 × 00
+        ),
+        HouseholdRegistration(
+            hukou_type="1", hukou_address="河南省郑州市金水区经八路22号院6号楼1单元302号"
+        ),
+    ),
+)
+
 Residence.VECTORS = (
     # lives in Erqi district; a mobile number (S2 §8.2.2.3) and a contact with a
     # landline that carries its area code (§8.2.2.5)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime
 
 from sbkcard.applet_model.records import (
+    ABSENT,
     EmploymentAid,
     EmploymentAidFile,
     EmploymentHistory,
@@ -166,6 +167,9 @@ Skills.VECTORS = (
     ),
 )
 
+# 60 最近一次办理失业登记日期 is declared here and in DF03 EF05, and a card keeps it in
+# exactly one of the two (S2 §7, after table 9): the first two cards keep it here (their
+# DF03 EF05 holds no 60), the third in DF03 EF05, so its EF06 has no 60 record.
 EmploymentStatus.VECTORS = (
     # a physician in employment: 10 实现就业 in the form 010 单位就业; never registered
     # unemployed, so 60 has no date and 4F, 50 are empty
@@ -210,6 +214,27 @@ EmploymentStatus.VECTORS = (
             unemployment_type="102000",
             unemployment_region="410102",
             occupation="",
+        ),
+    ),
+    # a card that keeps 60 in DF03 EF05, so EF06 has no 60 record: a clerk who left a
+    # public institution (reason 30), registered unemployed, and closed the registration
+    # (20 注销失业登记, closure 60 已从事有稳定收入工作) on finding flexible work (10, 022)
+    (
+        _hex(
+            "4C 04 20221101",  # 最近一次办理就业登记日期 2022-11-01
+            "4B 05 3130303232",  # 就业登记类型及形式 "10022"
+            "4D 03 410103",  # 就业登记地行政区划代码 410103
+            "4F 06 323033303630",  # 失业登记类型、原因及注销原因 "203060"
+            "50 03 410103",  # 失业登记地行政区划代码 410103
+            "3A 07 00000000000000",  # 现从事职业: none
+        ),
+        EmploymentStatus(
+            employment_date=datetime.date(2022, 11, 1),
+            employment_type="10022",
+            employment_region="410103",
+            unemployment_date=ABSENT,
+            unemployment_type="203060",
+            unemployment_region="410103",
         ),
     ),
 )
@@ -266,6 +291,28 @@ RegistrationCertificate.VECTORS = (
             "00" * 42,  # 郑州市金水区公共就业服务中心, 28 GBK bytes
             "96 04 20210310",  # 发证/年检日期 2021-03-10
             "97 03 410105",  # 发证地行政区划代码 410105
+        ),
+        RegistrationCertificate(
+            certificate="4101052021000367",
+            issuer="郑州市金水区公共就业服务中心",
+            issue_date=datetime.date(2021, 3, 10),
+            region="410105",
+        ),
+    ),
+)
+
+RegistrationCertificate.V1_VECTORS = (
+    # the same certificate rewritten on a 1.00 card (S2 appendix C): 55 (was 外来人员就业证
+    # 编号 cn 0A) takes the number as appendix C's cn 08, E-padded; 56 and 96 change
+    # definition only and are rewritten with 55; 97 (was 就业证有效期 cn 04) takes the
+    # region cn 03, E-padded
+    (
+        _hex(
+            "55 0A 4101052021000367 EEEE",  # 登记证编号 cn 08: 4101052021000367, E-padded
+            "56 46 D6A3D6DDCAD0BDF0CBAEC7F8B9ABB9B2BECDD2B5B7FECEF1D6D0D0C4",  # 发证机构:
+            "00" * 42,  # 郑州市金水区公共就业服务中心, 28 GBK bytes
+            "96 04 20210310",  # 发证/年检日期 2021-03-10
+            "97 04 410105 EE",  # 发证地行政区划代码 cn 03: 410105, E-padded
         ),
         RegistrationCertificate(
             certificate="4101052021000367",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime
 
 from sbkcard.applet_model.records import (
+    ABSENT,
     Confirmation,
     Dependants,
     InjuryDetermination,
@@ -29,6 +30,9 @@ def _hex(*parts: str) -> bytes:
     return bytes.fromhex("".join(parts))
 
 
+# 60 最近一次办理失业登记日期 is declared here and in DF02 EF06, and a card keeps it in
+# exactly one of the two (S2 §7, after table 9): the first two cards keep it here (their
+# DF02 EF06 holds no 60), the third in DF02 EF06, so its EF05 has no 60 record.
 UnemploymentInsurance.VECTORS = (
     # EF05 while benefits are paid: 96 effective months (8 years) give 18 months of benefit
     (
@@ -79,6 +83,29 @@ UnemploymentInsurance.VECTORS = (
             effective_years="",
             entitled_months="",
             received_months="",
+        ),
+    ),
+    # a card that keeps 60 in DF02 EF06, so EF05 has no 60 record: insured in 洛阳市 for
+    # four years (48 months give 12 months of benefit), four of them received
+    (
+        _hex(
+            "6103410300",  # 61 失业保险参保地所属行政区划代码 cn 03: 410300 洛阳市
+            "980420250210",  # 98 最近一次失业保险金申领日期: 2025-02-10
+            "620420250610",  # 62 失业保险金申领报到日期/信息更新日期: 2025-06-10
+            "6303303438",  # 63 失业保险累计缴费年限: "048"
+            "6403303438",  # 64 失业保险有效缴费年限: "048"
+            "6503303132",  # 65 应领取失业保险金月数: "012"
+            "6603303034",  # 66 已领取失业保险金月数: "004"
+        ),
+        UnemploymentInsurance(
+            region="410300",
+            unemployment_date=ABSENT,
+            claim_date=datetime.date(2025, 2, 10),
+            report_date=datetime.date(2025, 6, 10),
+            contribution_years="048",
+            effective_years="048",
+            entitled_months="012",
+            received_months="004",
         ),
     ),
 )

@@ -80,6 +80,8 @@ from sbkcard.applet_model.records import (
     IssuerData,
     MedicalInsurance,
     OfflineSettlement,
+    RecordError,
+    check_one_of,
     encode_file,
 )
 from sbkcard.applet_model.ssse import dir_records
@@ -353,6 +355,10 @@ def _plan(
         if ef.write.rule is Rule.NEVER:
             raise PersonalisationError(f"{path}: only the COS writes this file")
         data[path] = encode_file(path, content, layout)
+    try:
+        check_one_of(data)
+    except RecordError as exc:
+        raise PersonalisationError(str(exc)) from None
     for path, body in data.items():
         capacity = declared[path].capacity
         if len(body) > capacity:
