@@ -218,7 +218,7 @@ def test_a_stock_made_with_the_bureaus_transport_key(sbk_pcscd: PcscdStack, tmp_
         argv = _issue(sbk_pcscd, applicants, out, 0)
         wrong = subprocess.run(bound_to_caller(argv), capture_output=True, text=True, env=env)
         assert (wrong.returncode, wrong.stdout) == (1, ""), repr(wrong.stderr)
-        assert wrong.stderr.strip().splitlines() == [
+        assert wrong.stderr.splitlines() == [
             "sbkcard: error: reader 'Virtual PCD 00 00': chip 00000001: the chip refused the "
             "transport key (EXTERNAL AUTHENTICATE answered 63C2: 2 tries left); the blank stock "
             f"holds another transport key than this batch's (KCV {demo_kcv}). Stopped before "
