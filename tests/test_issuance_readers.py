@@ -263,6 +263,9 @@ def test_a_transport_key_held_in_the_store_is_the_batchs(
     refused = subprocess.run(bound_to_caller(sim), capture_output=True, text=True, timeout=60)
     assert refused.returncode == 2
     assert "give --batch NAME (the issuing line's --owner)" in refused.stderr
+    des = subprocess.run(bound_to_caller([*sim, "--profile", "2"]), capture_output=True, text=True)
+    assert des.returncode == 2
+    assert "TK-HELD: SM4 key, but profile 2 chips take DES transport keys" in des.stderr
     made = subprocess.run(
         bound_to_caller([*sim, "--batch", "line-7"]), capture_output=True, text=True, timeout=60
     )

@@ -266,7 +266,13 @@ def _transport_key(args: argparse.Namespace, algorithm: Algorithm) -> bytes:
         raise UsageError("--transport-key LABEL: name the batch's transport key in the store")
     store = open_store(spec, store_secret(spec, args.passphrase_file, "--keys") or "")
     try:
-        if not store.info(args.transport_key).extractable and not args.batch:
+        info = store.info(args.transport_key)
+        if info.algorithm.value != algorithm.name:
+            raise UsageError(
+                f"--transport-key {args.transport_key}: {info.algorithm.value} key, but "
+                f"profile {args.profile} chips take {algorithm.name} transport keys"
+            )
+        if not info.extractable and not args.batch:
             raise UsageError(
                 f"--transport-key {args.transport_key}: the key stays in {store.description}; "
                 "give --batch NAME (the issuing line's --owner) to diversify the batch's key"
