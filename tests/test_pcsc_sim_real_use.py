@@ -142,17 +142,22 @@ def test_every_image_writer_is_refused_while_sim_serves_the_image(
     args = ("--card", str(card_image), "--psam", str(psam_image))
     with SimProcess(sbk_pcscd, tmp_path / "sim.log", *args) as served:
         served.started()
-        for command, argv in _writers(tmp_path, card_image, psam_image).items():
-            run = subprocess.run(
+        writers = _writers(tmp_path, card_image, psam_image)
+        started = {  # all at once: each is refused before it reads anything
+            command: subprocess.Popen(
                 bound_to_caller([sys.executable, "-m", "sbkcard", *argv]),
-                input="123456\n",
-                capture_output=True,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
                 text=True,
-                timeout=60,
             )
-            image = psam_image if str(psam_image) in argv else card_image
-            assert (run.returncode, run.stdout) == (1, ""), (command, run.stderr)
-            assert run.stderr == (
+            for command, argv in writers.items()
+        }
+        for command, proc in started.items():
+            out, err = proc.communicate("123456\n", timeout=60)
+            image = psam_image if str(psam_image) in writers[command] else card_image
+            assert (proc.returncode, out) == (1, ""), (command, err)
+            assert err == (
                 f"sbkcard: error: card image {image}: in use by another process (sbkcard sim, "
                 f"pid {served.proc.pid}); stop it first (SIGTERM saves the image), then try again\n"
             ), command
