@@ -4,9 +4,12 @@ processes playing a personalisation machine's chip stations (``--blank-stock``),
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -17,14 +20,15 @@ from issuance_support import ISSUE_DATE, person, write_csv
 from pcsc_stack import SimProcess
 
 from sbkcard.applet_model.user_card import PROFILES
-from sbkcard.applet_model.user_card.personalise import card_atr
+from sbkcard.applet_model.user_card.personalise import card_atr, demo_transport_key
 from sbkcard.cli import main
 from sbkcard.identifiers.card_id import CardId
 from sbkcard.issuance.applicants import read_applicants
 from sbkcard.issuance.personalise import CardOrder, Verifier
 from sbkcard.issuance.registry import CardStatus, SqlRegistry
-from sbkcard.keys import Algorithm
+from sbkcard.keys import Algorithm, kcv
 from sbkcard.keys.hierarchy import demo_keyset
+from sbkcard.keys.soft_store import SoftKeyStore
 from sbkcard.pytest_plugin import make_card
 from sbkcard.simulator import SimulatedCard, load_image, save_image
 from sbkcard.simulator.blank_stock import SET_ASIDE_DIR
@@ -184,13 +188,114 @@ def test_empty_reader_and_chip_not_blank(sbk_pcscd: PcscdStack, tmp_path: Path) 
     )
 
 
+def _bureau_store(tmp: Path) -> tuple[Path, Path, str]:
+    """A software key store with the demo roots and a transport key of its own, its
+    passphrase file, and that key's KCV (as ``keys generate`` shows it)."""
+    secret, store = tmp / "pass.txt", tmp / "bureau.keys"
+    secret.write_text("correct horse battery staple\n", encoding="utf-8")
+    common = ["--passphrase-file", str(secret)]
+    assert main(["keys", "new-demo", "--out", str(store), "--algorithm", "sm4", *common]) == 0
+    generate = ["keys", "generate", str(store), "--label", "TK-2024", "--algorithm", "SM4"]
+    with contextlib.redirect_stdout(io.StringIO()) as shown:
+        assert main([*generate, "--length", "16", "--extractable", *common]) == 0
+    return store, secret, shown.getvalue().rsplit("KCV ", 1)[1].strip()
+
+
+def test_a_stock_made_with_the_bureaus_transport_key(sbk_pcscd: PcscdStack, tmp_path: Path) -> None:
+    store, secret, store_kcv = _bureau_store(tmp_path)
+    keys = ["--keys", str(store), "--transport-key", "TK-2024", "--passphrase-file", str(secret)]
+    applicants = write_csv(tmp_path / "a.csv", [person(i) for i in range(1, 4)])
+    out = tmp_path / "out"
+    demo_kcv = kcv(demo_transport_key(Algorithm.SM4), Algorithm.SM4).hex().upper()
+    with _station(sbk_pcscd, tmp_path, 0, 5, 1, *keys) as station:
+        log = station.output()
+        assert f"5 blank chips, transport key KCV {store_kcv} (TK-2024)" in log
+        opened = SoftKeyStore.open(store, secret.read_text().strip())
+        with opened, opened.use("TK-2024") as key:
+            assert key.hex().upper() not in log.upper()
+        # issued with the demo keys: the first chip refuses the transport key, the batch stops
+        env = {**os.environ, **sbk_pcscd.env}
+        argv = _issue(sbk_pcscd, applicants, out, 0)
+        wrong = subprocess.run(bound_to_caller(argv), capture_output=True, text=True, env=env)
+        assert (wrong.returncode, wrong.stdout) == (1, ""), repr(wrong.stderr)
+        assert wrong.stderr.splitlines() == [
+            "sbkcard: error: reader 'Virtual PCD 00 00': chip 00000001: the chip refused the "
+            "transport key (EXTERNAL AUTHENTICATE answered 63C2: 2 tries left); the blank stock "
+            f"holds another transport key than this batch's (KCV {demo_kcv}). Stopped before "
+            "spending more chips: none set aside, the cards stay reserved; run the same "
+            "command with the --keys and --transport-key the stock was made with"
+        ]
+        assert not list((tmp_path / "station0").rglob("*.json"))  # no chip left the station
+        registry = SqlRegistry(str(out / "registry.db"))
+        assert [c.status for c in registry.cards()] == [CardStatus.PERSONALISING] * 3
+        registry.close()
+        # the same command with the bureau's keys issues every card, from the same chips
+        argv[argv.index("demo")] = str(store)
+        argv += ["--transport-key", "TK-2024", "--passphrase-file", str(secret)]
+        code, summary = _run(sbk_pcscd, argv)
+    assert code == 0, summary
+    assert summary["keys"]["transport_kcv"] == store_kcv  # type: ignore[index]
+    assert summary["counts"]["issued"] == 3  # type: ignore[index]
+    assert sorted(p.stem for p in (tmp_path / "station0").glob("*.json")) == [
+        "00000001",
+        "00000002",
+        "00000003",
+    ]
+    assert not (tmp_path / "station0" / SET_ASIDE_DIR).exists()
+    _check_issued(tmp_path, applicants, out)
+
+
+def test_a_transport_key_held_in_the_store_is_the_batchs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A key the store keeps (as a token's) gives each batch its own diversified transport
+    key: the stock made for batch ``line-7`` has the key ``issue --owner line-7`` uses."""
+    store, secret, _ = _bureau_store(tmp_path)
+    common = ["--passphrase-file", str(secret)]
+    generate = ["keys", "generate", str(store), "--label", "TK-HELD", "--algorithm", "SM4"]
+    assert main([*generate, "--length", "16", *common]) == 0
+    keys = ["--keys", str(store), "--transport-key", "TK-HELD", *common]
+    with socket.socket() as probe:  # a port where no vpcd listens
+        probe.bind(("127.0.0.1", 0))
+        port = str(probe.getsockname()[1])
+    sim = [sys.executable, "-m", "sbkcard", "sim", "--vpcd", "--port", port, "--blank-stock", "2"]
+    sim += ["--out-dir", str(tmp_path / "stock"), *keys, "--connect-timeout", "0.1"]
+    refused = subprocess.run(bound_to_caller(sim), capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 2
+    assert "give --batch NAME (the issuing line's --owner)" in refused.stderr
+    des = subprocess.run(bound_to_caller([*sim, "--profile", "2"]), capture_output=True, text=True)
+    assert des.returncode == 2
+    assert "TK-HELD: SM4 key, but profile 2 chips take DES transport keys" in des.stderr
+    made = subprocess.run(
+        bound_to_caller([*sim, "--batch", "line-7"]), capture_output=True, text=True, timeout=60
+    )
+    assert made.returncode == 1  # no vpcd: but the stock was made first
+    stock_kcv = made.stderr.split("transport key KCV ", 1)[1].split()[0]
+    applicants = write_csv(tmp_path / "a.csv", [person(1)])
+    issue = ["issue", str(applicants), *keys, "--out", str(tmp_path / "out"), "--json"]
+    capsys.readouterr()
+    assert main([*issue, "--owner", "line-7"]) == 0
+    assert json.loads(capsys.readouterr().out)["keys"]["transport_kcv"] == stock_kcv
+    assert main([*issue, "--owner", "line-8", "--out", str(tmp_path / "out8")]) == 0
+    assert json.loads(capsys.readouterr().out)["keys"]["transport_kcv"] != stock_kcv
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
         (["--blank-stock", "0", "--out-dir", "d"], "--blank-stock must be at least 1 chip"),
         (["--blank-stock", "3"], "--blank-stock needs --out-dir DIR"),
         (["--blank-stock", "3", "--out-dir", "d", "--region", "12"], "region code is 6 decimal"),
-        (["--card", "c.json", "--faulty-chip", "2"], "--out-dir and --faulty-chip go with"),
+        (["--card", "c.json", "--faulty-chip", "2"], "--out-dir, --faulty-chip, --keys, "),
+        (["--card", "c.json", "--keys", "k.keys"], "--transport-key and --batch go with"),
+        (
+            ["--blank-stock", "3", "--out-dir", "d", "--transport-key", "T"],
+            "--transport-key and --batch need --keys KEYSTORE (not demo)",
+        ),
+        (
+            ["--blank-stock", "3", "--out-dir", "d", "--keys", "k.keys"],
+            "--transport-key LABEL: name the batch's transport key in the store",
+        ),
     ],
 )
 def test_blank_stock_usage(

@@ -117,6 +117,56 @@ def test_an_image_in_use_is_refused_to_card_send_and_to_another_sim(
     assert main(["card", "send", str(card_image), "00A40000023F00"]) == 0  # free again
 
 
+def _writers(directory: Path, card: Path, psam: Path) -> dict[str, list[str]]:
+    """Every command that writes a card or PSAM image, aimed at the served ones."""
+    transcript = str(directory / "transcript.log")
+    ceremony = ["--keys", "demo", "--algorithm", "SM4", "--terminal-number", "410100000101"]
+    ceremony += ["--operator", "A", "--transcript", transcript]
+    return {
+        "demo": ["demo", "--workdir", str(directory), "--no-trace"],
+        "card new": ["card", "new", "--profile", "3", "--force", "--out", str(card)],
+        "psam new": ["psam", "new", "--force", "--out", str(psam)],
+        "pin": ["pin", "tries", "--card", str(card), "--hsm-keys", "demo"],
+        "purse": ["purse", "balance", "--card", str(card), "--pin-file", "-"],
+        "ceremony": ["ceremony", "load-psam", str(psam), *ceremony],
+        "ceremony key card": ["ceremony", "key-card", "--out", str(psam), *ceremony],
+    }
+
+
+@pytest.mark.pcsc
+def test_every_image_writer_is_refused_while_sim_serves_the_image(
+    sbk_pcscd: PcscdStack, tmp_path: Path
+) -> None:
+    card_image, psam_image = images(tmp_path)
+    before = card_image.read_bytes(), psam_image.read_bytes()
+    args = ("--card", str(card_image), "--psam", str(psam_image))
+    with SimProcess(sbk_pcscd, tmp_path / "sim.log", *args) as served:
+        served.started()
+        writers = _writers(tmp_path, card_image, psam_image)
+        started = {  # all at once: each is refused before it reads anything
+            command: subprocess.Popen(
+                bound_to_caller([sys.executable, "-m", "sbkcard", *argv]),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for command, argv in writers.items()
+        }
+        for command, proc in started.items():
+            out, err = proc.communicate("123456\n", timeout=60)
+            image = psam_image if str(psam_image) in writers[command] else card_image
+            assert (proc.returncode, out) == (1, ""), (command, err)
+            assert err == (
+                f"sbkcard: error: card image {image}: in use by another process (sbkcard sim, "
+                f"pid {served.proc.pid}); stop it first (SIGTERM saves the image), then try again\n"
+            ), command
+        assert (card_image.read_bytes(), psam_image.read_bytes()) == before
+        assert not (tmp_path / "hotlist.db").exists()  # the demo stopped before its first act
+        assert not (tmp_path / "transcript.log").exists()
+    assert main(_writers(tmp_path, card_image, psam_image)["pin"]) == 0  # free again
+
+
 @pytest.mark.pcsc
 def test_a_second_sim_on_a_taken_slot_fails_at_once(sbk_pcscd: PcscdStack, tmp_path: Path) -> None:
     port = str(sbk_pcscd.slot_port(0))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 from sbkcard.cli._common import UsageError
@@ -157,6 +158,14 @@ def build_terminal(args: argparse.Namespace) -> Terminal:
     hotlist = existing_hotlist(args.hotlist) if args.hotlist is not None else None
     pad = pinpad(args) if hasattr(args, "pin_file") else None
     return Terminal(card, psam_reader=psam, key_service=service, hotlist=hotlist, pinpad=pad)
+
+
+def card_image_locked(args: argparse.Namespace, holder: str) -> AbstractContextManager[None]:
+    """The lock on ``--card IMAGE`` while ``holder`` works on it (refused while a
+    ``sbkcard sim`` serves the image); nothing to lock for a card in a reader."""
+    from sbkcard.simulator.locks import images_locked
+
+    return images_locked([] if args.card is None else [args.card], holder)
 
 
 def save_card(args: argparse.Namespace, terminal: Terminal) -> None:

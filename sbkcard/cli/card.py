@@ -93,7 +93,7 @@ from sbkcard.keys.hierarchy import CARD_KEYS, DEMO_LABEL
 from sbkcard.keys.store_keyset import DEMO, card_keys_of, issuer_keys
 from sbkcard.simulator import SimulatedCard, load_image, save_image
 from sbkcard.simulator.image import IMAGE_FORMAT, MAX_ATR, secret_keys
-from sbkcard.simulator.locks import image_lock
+from sbkcard.simulator.locks import image_lock, images_locked
 
 MASK = "••••••"
 """What ``show`` prints in place of a key or a PIN."""
@@ -231,6 +231,11 @@ def _new(args: argparse.Namespace) -> int:
     out: Path = args.out
     if out.exists() and not args.force:
         raise CardCommandError(f"{out} exists (use --force to overwrite it)")
+    with images_locked([out], "sbkcard card new"):  # refused while a sim serves it
+        return _make(args, out)
+
+
+def _make(args: argparse.Namespace, out: Path) -> int:
     profile: Profile = PROFILES[args.profile]
     try:
         card_id = CardId.from_hex(args.card_id) if args.card_id else None

@@ -74,6 +74,7 @@ from sbkcard.keys.store import KeyAlgorithm, KeyStore
 from sbkcard.keys.store_keyset import DEMO, StoreKeySet
 from sbkcard.keys.transcript import Transcript, TranscriptError, verify_transcript
 from sbkcard.simulator import load_image, save_image
+from sbkcard.simulator.locks import images_locked
 
 __all__ = ["register"]
 
@@ -518,9 +519,11 @@ def _psam_step(
     args: argparse.Namespace, action: Callable[[KeySet | StoreKeySet, AdminKeys, Transcript], int]
 ) -> int:
     cipher = Algorithm[args.algorithm]
-    admin = _admin_keys(args, cipher)
-    with _transcript(args) as transcript, _key_source(args, cipher) as source:
-        return action(source, admin, transcript)
+    image = getattr(args, "image", None) or getattr(args, "out", None)  # None: a reader
+    with images_locked([image] if image else [], "sbkcard ceremony"):
+        admin = _admin_keys(args, cipher)
+        with _transcript(args) as transcript, _key_source(args, cipher) as source:
+            return action(source, admin, transcript)
 
 
 def _key_card(args: argparse.Namespace) -> int:

@@ -20,7 +20,8 @@ the demo cardholder 张三 and a PSAM, loads the medical account, then plays
    stays refused.
 
 Everything (card images, hotlist) lives in a temporary directory removed at the end,
-unless ``--workdir`` names one to keep.
+unless ``--workdir`` names one to keep; images there that another process serves
+(``sbkcard sim``) are not touched: the demo stops at once, naming it.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ from sbkcard.identifiers.card_number import make_card_number
 from sbkcard.keys.hierarchy import DEMO_LABEL
 from sbkcard.simulator import SimulatedCard, save_image
 from sbkcard.simulator.demo import demo_psam
+from sbkcard.simulator.locks import images_locked
 from sbkcard.terminal.connection import AuthPreference
 from sbkcard.terminal.errors import ApplicationBlockedError, HotlistedCardError
 from sbkcard.terminal.hotlist import Hotlist
@@ -67,6 +69,8 @@ from sbkcard.terminal.terminal import Terminal
 
 HOSPITAL_PSAM = "410100000101"
 """The hospital's terminal number: 郑州市 (410100), terminal 000101."""
+CARD, PSAM, REPLACEMENT = "card.json", "psam.json", "replacement.json"
+"""The images the demo leaves in its working directory."""
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -137,7 +141,10 @@ def _workdir(path: Path | None) -> Iterator[Path]:
 def _demo(args: argparse.Namespace) -> int:
     console = Console(highlight=False, soft_wrap=True)
     started = time.perf_counter()
-    with _workdir(args.workdir) as workdir:
+    with (
+        _workdir(args.workdir) as workdir,
+        images_locked([workdir / name for name in (CARD, PSAM, REPLACEMENT)], "sbkcard demo"),
+    ):
         run_demo(console, workdir, generation=args.generation, trace=not args.no_trace)
         kept = f" (files kept in {workdir})" if args.workdir else ""
     console.print(f"\n[green]Demo finished in {time.perf_counter() - started:.2f} s{kept}.[/green]")
@@ -156,8 +163,8 @@ def run_demo(console: Console, workdir: Path, *, generation: int = 3, trace: boo
     _loss_and_replacement(scene, hospital, facts, trace=trace)
     scene.hotlist.close()
     # the images as the story left them: the purse paid from, the application blocked
-    save_image(scene.card, workdir / "card.json")
-    save_image(scene.psam, workdir / "psam.json")
+    save_image(scene.card, workdir / CARD)
+    save_image(scene.psam, workdir / PSAM)
 
 
 @dataclass(frozen=True)
@@ -307,7 +314,7 @@ def _loss_and_replacement(
     new_number = make_card_number("A0000002")
     replacement = _issue_card(new_id, new_number, scene.generation)
     hotlist.replace(facts.card_number, facts.card_id, new_number, new_id.hex)
-    save_image(replacement, scene.workdir / "replacement.json")
+    save_image(replacement, scene.workdir / REPLACEMENT)
     fresh = Terminal(replacement, psam_reader=scene.psam, hotlist=hotlist)
     code, out = NationalInterface(fresh).iReadCardBas(1)
     _step(console, "6", f"replacement card {new_number} issued (补卡): iReadCardBas → {code}")

@@ -315,7 +315,10 @@ def _run(
         bar.advance(task)
 
     try:
-        with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        console = Console(stderr=True)
+        # no bar where nobody watches (a pipe, a log): it would only leave a blank line
+        hidden = not console.is_terminal
+        with Progress(*columns, console=console, transient=True, disable=hidden) as bar:
             task = bar.add_task("personalising", total=len(accepted))
             summary = line.run(accepted, rejected, progress=advance)
     except (KeyboardInterrupt, Interrupted) as exc:

@@ -25,7 +25,12 @@ import argparse
 from collections.abc import Callable
 
 from sbkcard.cli._common import add_json_argument, command_parser, emit_json, plain_doc
-from sbkcard.cli._terminal import add_terminal_arguments, build_terminal, save_card
+from sbkcard.cli._terminal import (
+    add_terminal_arguments,
+    build_terminal,
+    card_image_locked,
+    save_card,
+)
 from sbkcard.terminal.connection import Connection
 from sbkcard.terminal.operations import cert_pin, pin
 
@@ -75,13 +80,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _run(args: argparse.Namespace) -> int:
-    terminal = build_terminal(args)
-    operation = _OPERATIONS[args.operation][1]
-    try:
-        with terminal.session() as conn:
-            result = operation(conn)
-    finally:
-        save_card(args, terminal)
+    with card_image_locked(args, "sbkcard pin"):
+        terminal = build_terminal(args)
+        operation = _OPERATIONS[args.operation][1]
+        try:
+            with terminal.session() as conn:
+                result = operation(conn)
+        finally:
+            save_card(args, terminal)
     if args.operation == "tries":
         document: dict[str, object] = {"operation": "tries", "tries_left": result}
     else:

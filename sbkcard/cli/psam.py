@@ -40,6 +40,7 @@ from sbkcard.keys.passphrase import resolve_passphrase
 from sbkcard.keys.store import KeyStoreError
 from sbkcard.keys.store_keyset import DEMO, StoreKeySet, load_keyset, open_store
 from sbkcard.simulator import SimulatedCard, save_image
+from sbkcard.simulator.locks import images_locked
 
 _ALGORITHMS = {"DES": Algorithm.DES, "SM4": Algorithm.SM4}
 _LEVELS = {
@@ -144,6 +145,11 @@ def _new(args: argparse.Namespace) -> int:
     out: Path = args.out
     if out.exists() and not args.force:
         raise UsageError(f"{out} exists (use --force to overwrite it)")
+    with images_locked([out], "sbkcard psam new"):  # refused while a sim serves it
+        return _make(args, out)
+
+
+def _make(args: argparse.Namespace, out: Path) -> int:
     if args.blank:
         ciphers = [_ALGORITHMS[args.algorithm]] if args.algorithm else list(_ALGORITHMS.values())
         keysets = [KeySet(cipher, {}) for cipher in ciphers]

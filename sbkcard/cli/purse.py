@@ -25,7 +25,12 @@ import decimal
 from collections.abc import Callable
 
 from sbkcard.cli._common import UsageError, add_json_argument, command_parser, emit_json, plain_doc
-from sbkcard.cli._terminal import add_terminal_arguments, build_terminal, save_card
+from sbkcard.cli._terminal import (
+    add_terminal_arguments,
+    build_terminal,
+    card_image_locked,
+    save_card,
+)
 from sbkcard.terminal.connection import Connection
 from sbkcard.terminal.national.interface import yuan
 from sbkcard.terminal.operations import purse
@@ -119,13 +124,14 @@ def _proof(conn: Connection, tx_type: int, seq: int) -> dict[str, object]:
 
 
 def _run(args: argparse.Namespace) -> int:
-    terminal = build_terminal(args)
-    operation = _operation(args, terminal)
-    try:
-        with terminal.session() as conn:
-            result = operation(conn)
-    finally:
-        save_card(args, terminal)
+    with card_image_locked(args, "sbkcard purse"):
+        terminal = build_terminal(args)
+        operation = _operation(args, terminal)
+        try:
+            with terminal.session() as conn:
+                result = operation(conn)
+        finally:
+            save_card(args, terminal)
     if args.json:
         emit_json(result)
         return 0

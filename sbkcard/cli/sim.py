@@ -8,6 +8,7 @@
     sbkcard sim --vpcd --echo [--port 35963]
     sbkcard sim --vpcd --blank-stock N --out-dir DIR [--region 410100] [--profile {2,3}]
                 [--first-serial N] [--faulty-chip K …] [--port 35963]
+                [--keys KEYSTORE --transport-key LABEL [--batch NAME] [--passphrase-file FILE]]
 
 Each image is served in its own vpcd slot (one TCP connection per slot): the card on
 ``--port`` (vpcd's slot 0, reader ``Virtual PCD 00 00``), the PSAM on ``--psam-port``
@@ -39,11 +40,15 @@ command with itself ‖ 9000: the floor of the bridge's round trip, for benchmar
 for checking a PC/SC installation.
 
 ``--blank-stock N`` plays a personalisation machine's chip station: N blank chips (COS
-activated, the demo transport key, serials counted from ``--first-serial`` in their ATRs
-for ``--region``) go into the reader one after another.  The issuing line ends each card
-with the machine's eject command ``FF E7 P1 00`` (P1 00 finished, 01 set aside): the chip's
-image goes to ``DIR/<serial>.json`` (or ``DIR/set-aside/``) and the next chip goes in.
-``--faulty-chip K`` makes the K-th chip lose power in the middle of its personalisation.
+activated, the batch's transport key, serials counted from ``--first-serial`` in their
+ATRs for ``--region``) go into the reader one after another.  The transport key is the
+demo one, or the key ``--transport-key`` names in the store ``--keys``, as ``sbkcard
+issue`` takes it (a token's key never leaves it: the batch's key is diversified from it
+for ``--batch``, the issuing line's ``--owner``); only its KCV is shown.  The issuing
+line ends each card with the machine's eject command ``FF E7 P1 00`` (P1 00 finished, 01
+set aside): the chip's image goes to ``DIR/<serial>.json`` (or ``DIR/set-aside/``) and
+the next chip goes in.  ``--faulty-chip K`` makes the K-th chip lose power in the middle
+of its personalisation.
 """
 
 from __future__ import annotations
@@ -64,7 +69,12 @@ from types import FrameType
 from sbkcard.applet_model.user_card import PROFILES
 from sbkcard.applet_model.user_card.personalise import demo_transport_key
 from sbkcard.cli._common import HelpFormatter, UsageError, examples, plain_doc
+from sbkcard.cli._terminal import store_secret
+from sbkcard.cli.keys import add_passphrase_argument
 from sbkcard.errors import SbkcardError
+from sbkcard.keys import Algorithm, kcv
+from sbkcard.keys.store_keyset import DEMO, is_demo, open_store, transport_key
+from sbkcard.keys.zeroize import wiped
 from sbkcard.simulator import SimulatedCard, load_image, save_image
 from sbkcard.simulator.blank_stock import BlankStock, PersonalisationMachine
 from sbkcard.simulator.contactless import ContactlessInterface
@@ -165,6 +175,21 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="K",
         help="the K-th chip loses power mid-personalisation (repeatable)",
     )
+    stock.add_argument(
+        "--keys",
+        metavar="KEYSTORE",
+        help="where the chips' transport key comes from: 'demo' (the published TEST key; "
+        "default), a software key store or pkcs11:token=LABEL[;module=/path.so]",
+    )
+    stock.add_argument(
+        "--transport-key", metavar="LABEL", help="the batch transport key's label in --keys"
+    )
+    stock.add_argument(
+        "--batch",
+        metavar="NAME",
+        help="with a token: the batch (issue's --owner) its transport key is diversified for",
+    )
+    add_passphrase_argument(parser)
     parser.add_argument("-v", "--verbose", action="store_true", help="log insertions and removals")
     parser.set_defaults(func=run)
 
@@ -192,8 +217,11 @@ def run(args: argparse.Namespace) -> int:
 def _stock(args: argparse.Namespace) -> PersonalisationMachine | None:
     """The personalisation machine of ``--blank-stock``, or ``None``."""
     if args.blank_stock is None:
-        if args.out_dir is not None or args.faulty_chip:
-            raise UsageError("--out-dir and --faulty-chip go with --blank-stock")
+        if any((args.out_dir, args.faulty_chip, args.keys, args.transport_key, args.batch)):
+            raise UsageError(
+                "--out-dir, --faulty-chip, --keys, --transport-key and --batch go with "
+                "--blank-stock"
+            )
         return None
     if args.blank_stock < 1:
         raise UsageError("--blank-stock must be at least 1 chip")
@@ -204,19 +232,55 @@ def _stock(args: argparse.Namespace) -> PersonalisationMachine | None:
     if args.psam or args.contactless_port is not None or args.eject_after is not None:
         raise UsageError("--blank-stock takes no --psam, --contactless-port or --eject-after")
     profile = PROFILES[args.profile]
+    key = _transport_key(args, profile.algorithm)
     try:
         stock = BlankStock(
             args.blank_stock,
             profile=profile,
             region=args.region,
-            transport_key=demo_transport_key(profile.algorithm),
+            transport_key=key,
             first_serial=args.first_serial,
             faulty=frozenset(args.faulty_chip),
         )
     except (ValueError, SbkcardError) as exc:
         raise UsageError(f"--blank-stock: {exc}") from None
+    print(
+        f"sbkcard sim: {stock.count} blank chips, transport key KCV "
+        f"{kcv(stock.transport_key, profile.algorithm).hex().upper()} "
+        f"({'the demo key' if is_demo(args.keys or DEMO) else args.transport_key})",
+        file=sys.stderr,
+        flush=True,
+    )
     args.out_dir.mkdir(parents=True, exist_ok=True)
     return PersonalisationMachine(stock, args.out_dir)
+
+
+def _transport_key(args: argparse.Namespace, algorithm: Algorithm) -> bytes:
+    """The stock's transport key (Part 10 §5.1.1), from ``--keys`` and ``--transport-key``."""
+    spec = args.keys or DEMO
+    if is_demo(spec):
+        if args.transport_key or args.batch:
+            raise UsageError("--transport-key and --batch need --keys KEYSTORE (not demo)")
+        return demo_transport_key(algorithm)
+    if not args.transport_key:
+        raise UsageError("--transport-key LABEL: name the batch's transport key in the store")
+    store = open_store(spec, store_secret(spec, args.passphrase_file, "--keys") or "")
+    try:
+        info = store.info(args.transport_key)
+        if info.algorithm.value != algorithm.name:
+            raise UsageError(
+                f"--transport-key {args.transport_key}: {info.algorithm.value} key, but "
+                f"profile {args.profile} chips take {algorithm.name} transport keys"
+            )
+        if not info.extractable and not args.batch:
+            raise UsageError(
+                f"--transport-key {args.transport_key}: the key stays in {store.description}; "
+                "give --batch NAME (the issuing line's --owner) to diversify the batch's key"
+            )
+        with wiped(transport_key(store, args.transport_key, args.batch or "")) as key:
+            return bytes(key)
+    finally:
+        store.close()
 
 
 def _prepare(

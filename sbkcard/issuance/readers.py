@@ -23,8 +23,11 @@ thread per reader, all working on the same batch.  For each reserved card a work
 A chip that fails (refuses a command, loses power, reads back wrong, is not blank, or
 its serial is already known) is ejected to the reject bin and reported; the reservation
 stays, and the next chip in the reader is used, up to :data:`CHIPS_PER_CARD` chips per
-card.  A reader with no chip within ``chip_timeout`` seconds stops its worker (the
-others go on); the cards it could not take fail with that reason.
+card.  A chip that refuses the batch's transport key (Part 10 §5.1.1) stops the batch
+instead: its whole stock holds another key, and each chip tried would spend one of its
+transport key's tries; the chip stays in its reader, the cards stay reserved.  A reader
+with no chip within ``chip_timeout`` seconds stops its worker (the others go on); the
+cards it could not take fail with that reason.
 
 Resuming.  A receipt in ``DIR`` and the registry say where each card stands, as for
 simulated chips.  A worker that finds in its reader the chip of a reservation (its ATR
@@ -46,9 +49,11 @@ from dataclasses import dataclass, field
 
 from sbkcard.apdu.builders import SSSE_NAME, select_by_name
 from sbkcard.apdu.machine import Bin, eject_command
+from sbkcard.applet_model.user_card.personalise import TransportKeyRefused
 from sbkcard.errors import NoCardError, SbkcardError, TransportError
 from sbkcard.issuance.batch import (
     _CARD_FAILURES,
+    BatchError,
     CardResult,
     IssuingLine,
     _Job,
@@ -64,6 +69,7 @@ from sbkcard.issuance.personalise import (
     personalise_card,
 )
 from sbkcard.issuance.registry import Registry, RegistryError
+from sbkcard.keys import kcv
 from sbkcard.terminal.errors import HotlistError
 from sbkcard.terminal.transports.pcsc import PcscTransport
 
@@ -289,6 +295,8 @@ class ReaderLine(IssuingLine):
                 order = self._personalise(station, job, order)
             except HotlistError:
                 raise
+            except TransportKeyRefused as exc:
+                raise self._wrong_transport_key(reader, exc) from None
             except (*_CARD_FAILURES, RegistryError) as exc:
                 serial = self._ejected.get(reader, b"")[-4:].hex().upper() or "(no ATR)"
                 set_aside.append(f"chip {serial} set aside: {exc}")
@@ -297,6 +305,17 @@ class ReaderLine(IssuingLine):
             self._eject(chip, reader, Bin.OUTPUT)
             return _succeeded(job, registry.mark_issued(order.card_number), "; ".join(set_aside))
         return self._failed(job, "; ".join(set_aside) + " (the card stays reserved)")
+
+    def _wrong_transport_key(self, reader: str, refusal: TransportKeyRefused) -> BatchError:
+        """The batch stops: the stock in ``reader`` holds another transport key."""
+        serial = self._ejected.get(reader, b"")[-4:].hex().upper()
+        check = kcv(self.transport_key, self.keyset.algorithm).hex().upper()
+        return BatchError(
+            f"reader {reader!r}: chip {serial}: {refusal}; the blank stock holds another "
+            f"transport key than this batch's (KCV {check}). Stopped before spending more "
+            "chips: none set aside, the cards stay reserved; run the same command with the "
+            "--keys and --transport-key the stock was made with"
+        )
 
     def _personalise(self, station: _Station, job: _Job, order: CardOrder) -> CardOrder:
         """Bind, personalise and check the chip in the station; the order as bound."""

@@ -7,6 +7,9 @@ long as a process works on an image.  A vpcd slot takes one card: a second ``sim
 same port would wait in vpcd's queue serving nothing: :func:`slot_lock` (in the
 temporary directory) is held while a ``sim`` serves the slot.
 
+A command that rewrites an image (``sbkcard pin``, ``purse``, ``card new --force``,
+``demo --workdir`` …) holds the same lock while it works (:func:`images_locked`).
+
 A second process is refused at once with :class:`LockedError`, which names the holder.
 The lock is the operating system's (``flock`` on POSIX, ``msvcrt``'s byte-range lock on
 Windows): it goes away with its process, even one killed by SIGKILL, so there is never a
@@ -18,13 +21,15 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from types import TracebackType
 
 from sbkcard.locking import try_lock
 from sbkcard.simulator.errors import ImageError, SimulatorError
 
-__all__ = ["FileLock", "LockedError", "image_lock", "slot_lock"]
+__all__ = ["FileLock", "LockedError", "image_lock", "images_locked", "slot_lock"]
 
 LOCK_SUFFIX = ".lock"
 
@@ -95,6 +100,18 @@ def image_lock(image: str | os.PathLike[str], holder: str) -> FileLock:
         holder,
         "stop it first (SIGTERM saves the image), then try again",
     )
+
+
+@contextmanager
+def images_locked(images: Iterable[str | os.PathLike[str]], holder: str) -> Iterator[None]:
+    """Hold the lock of each card image of ``images`` that exists, for a command that
+    writes them; an image not written yet needs none (``sim`` serves existing images only).
+    """
+    with ExitStack() as held:
+        for image in images:
+            if Path(image).is_file():
+                held.enter_context(image_lock(image, holder))
+        yield
 
 
 def slot_lock(host: str, port: int, holder: str) -> FileLock:

@@ -127,6 +127,7 @@ __all__ = [
     "PIN_TRIES",
     "CardData",
     "PersonalisationError",
+    "TransportKeyRefused",
     "blank_card_content",
     "card_atr",
     "create_file_command",
@@ -190,6 +191,11 @@ DEMO_FILES: Mapping[str, FileContent] = MappingProxyType(
 
 class PersonalisationError(SbkcardError):
     """Personalisation data that cannot go on a card, or a card refusing a command."""
+
+
+class TransportKeyRefused(PersonalisationError):
+    """The blank chip refused the transport key (``63Cx``, Part 10 §5.1.1): its MF master
+    key is another batch's transport key, so every chip of its stock will refuse it too."""
 
 
 # -- declarations → what the card stores ---------------------------------------------------
@@ -493,7 +499,11 @@ class _Machine:
         self.algorithm = algorithm
 
     def send(self, apdu: bytes) -> bytes:
-        response = self.transmit(apdu)
+        return self.check(apdu, self.transmit(apdu))
+
+    @staticmethod
+    def check(apdu: bytes, response: bytes) -> bytes:
+        """The data of ``response`` to ``apdu``, if its status word is a success."""
         sw = int.from_bytes(response[-2:], "big")
         if sw != SW.OK and sw >> 8 != 0x61:
             raise PersonalisationError(f"card answered {sw:04X} to {apdu[:4].hex().upper()}")
@@ -504,6 +514,17 @@ class _Machine:
 
     def authenticate(self, kid: int, key: bytes) -> None:
         self.send(external_auth_command(kid, key, self.algorithm, self.challenge()))
+
+    def authenticate_transport(self, key: bytes) -> None:
+        """EXTERNAL AUTHENTICATE with the transport key as the MF master key."""
+        apdu = external_auth_command(_KIDS["MKMF"], key, self.algorithm, self.challenge())
+        response = self.transmit(apdu)
+        if len(response) >= 2 and response[-2] == 0x63 and response[-1] & 0xF0 == 0xC0:
+            raise TransportKeyRefused(
+                f"the chip refused the transport key (EXTERNAL AUTHENTICATE answered "
+                f"{response[-2:].hex().upper()}: {response[-1] & 0x0F} tries left)"
+            )
+        self.check(apdu, response)
 
     def write_key(self, kid: int, record: KeyRecord, master: bytes) -> None:
         self.send(write_key_command(kid, record, master, self.algorithm, self.challenge()))
@@ -558,7 +579,7 @@ def personalise(
             by_home.setdefault(key_home(spec), []).append(spec)
     # 1–2: the SSSE and its master key, under the transport key.
     m.select(MF, dfs)
-    m.authenticate(_KIDS["MKMF"], transport_key)
+    m.authenticate_transport(transport_key)
     m.send(create_file_command(df_header(ssse)))
     m.select("SSSE", dfs)
     mk = card_key("MKSSSE")
