@@ -163,7 +163,7 @@ class CardCore:
         return path
 
     def _blocked_df(self, df: str) -> bool:
-        return self._nearest(df, self._blocked) is not None
+        return bool(self._blocked) and self._nearest(df, self._blocked) is not None
 
     def _child(self, df: str, predicate: Callable[[EfHeader | DfHeader], bool]) -> str | None:
         for path in self._children.get(df, ()):
