@@ -69,6 +69,21 @@ def test_a_reused_tag_holding_its_1_00_item_reads_empty() -> None:
     assert body(card, "SSSE/DF04/EF06") == OFFLINE_1_00
 
 
+def test_a_reused_tag_holding_a_new_value_reads_it() -> None:
+    """DF04 EF05 on a 1.00 card: 81 险种类型 an 08 E-padded in the an 46 slot of 定点医疗机构
+    名称 1, 84 still the old name; 8B 个人账号 an 0A (附表二). Per item: 3 × 72 bytes."""
+    medical = bytes.fromhex(
+        "8146 3331303031313030"  # 81: "31001100" then E to the slot's end
+        + "EE" * 62
+        + "8446 D6D0D2BDD4BA"  # 84: 中医院, a 1.00 hospital name
+        + "00" * 64
+        + "8B0A 34313031303030303031"  # 8B: "4101000001"
+    )
+    card = one_dot_zero_card({"SSSE/DF04/EF05": medical})
+    out = national(card).iReadCard(1, 1, CARD_INFO, "DF04EF05|81|84|8B|$")
+    assert out == (0, "DF04EF05|31001100||4101000001|$")
+
+
 def test_writing_reused_tags_pads_them_into_their_1_00_slots() -> None:
     card = one_dot_zero_card({"SSSE/DF04/EF06": OFFLINE_1_00})
     api = national(card)
