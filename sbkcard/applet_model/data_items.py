@@ -43,6 +43,7 @@ __all__ = [
     "all_items",
     "file_items",
     "item",
+    "legacy",
     "one_of",
     "resized",
 ]
@@ -783,6 +784,11 @@ LEGACY_ITEMS: tuple[LegacyItem, ...] = (
 )
 """Appendix C's rows: "定义/长度变更" re-written on 1.00 cards with ``E`` padding,
 "定义变更" following the tag that tells them apart."""
+
+
+def legacy(path: str, tag: int | None) -> LegacyItem | None:
+    """The appendix C row of item ``tag`` of file ``path``, if the V2.0 notice reused it."""
+    return next((lg for lg in LEGACY_ITEMS if lg.path == path and lg.tag == tag), None)
 
 
 @dataclass(frozen=True)

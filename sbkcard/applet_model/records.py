@@ -39,6 +39,9 @@ value in ``extra``.
 An item whose length alone changed (S2 附表二: DF01 EF05 ``20`` 户口类别 an 01 → 02,
 DF04 EF05 ``8B`` an 0A → 1D) keeps its 1.00 length there: it is read at that length
 (a 1.00 card's one-character 户口类别 is its value), and a longer value is an error.
+These rules are functions of one item (:func:`sized_items`, :func:`stored_length`,
+:func:`renewed`, :func:`v1_value`, :func:`v1_slot`, :func:`encode_sized`), which the
+terminal's reads and writes by file address use as well.
 """
 
 from __future__ import annotations
@@ -46,8 +49,9 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime
+import functools
 import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Container, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from types import MappingProxyType
@@ -55,13 +59,12 @@ from typing import Any, ClassVar, Generic, Self, TypeVar, dataclass_transform, g
 
 from sbkcard.applet_model.data_items import (
     FILE_ITEMS,
-    LEGACY_ITEMS,
     ONE_OF,
     DataItem,
     Format,
     Kind,
-    LegacyItem,
     all_items,
+    legacy,
     one_of,
     resized,
 )
@@ -133,7 +136,13 @@ __all__ = [
     "check_one_of",
     "decode_file",
     "encode_file",
+    "encode_sized",
+    "renewed",
+    "sized_items",
     "split_name",
+    "stored_length",
+    "v1_slot",
+    "v1_value",
 ]
 
 NAME_LENGTH = 0x1E
@@ -277,49 +286,30 @@ def _tlv(tag: int, value: bytes) -> bytes:
     return bytes((tag, len(value))) + value
 
 
-def _legacy(path: str) -> dict[int, LegacyItem]:
-    return {lg.tag: lg for lg in LEGACY_ITEMS if lg.path == path}
-
-
-def _sized(path: str, items: Sequence[DataItem], layout: Layout) -> list[DataItem]:
-    """``items`` at the lengths a card of ``layout`` keeps them (S2 附表二 on 1.0x cards)."""
-    out = list(items)
-    if layout is Layout.V1:
-        for i, it in enumerate(out):
-            old = resized(path, it.tag)
-            if old is not None:
-                out[i] = dataclasses.replace(it, length=old.old_length)
-    return out
-
-
 def _decode_records(
     path: str, items: Sequence[DataItem], body: bytes, layout: Layout
 ) -> tuple[dict[str, Any], Extra]:
-    items = _sized(path, items, layout)
-    legacy = _legacy(path) if layout is Layout.V1 else {}
+    items = sized_items(path, items, layout)
     records = _split_tlv(path, body)
-    renewed = {tag for tag, value in records if _renewed(legacy.get(tag), value)}
+    renewed_tags = (
+        {tag for tag, value in records if renewed(path, tag, value)}
+        if layout is Layout.V1
+        else set()
+    )
     occurrences: dict[int, list[bytes]] = {}
     extra: list[tuple[int, bytes]] = []
     declared = {it.tag: it for it in items}
     for tag, value in records:
         it = declared.get(tag)
-        if it is None:
+        new: bytes | None = value
+        if it is not None and layout is Layout.V1:
+            new = v1_value(path, it, value, renewed_tags)
+        if it is None or new is None:
             extra.append((tag, value))
             continue
-        old = legacy.get(tag)
-        if old is not None and old.follows is not None:
-            if old.follows not in renewed:
-                extra.append((tag, value))
-                continue
-        elif old is not None and len(value) == old.old_length:
-            if tag not in renewed:
-                extra.append((tag, value))
-                continue
-            value = _from_legacy(path, it, old, value)
         found = occurrences.setdefault(tag, [])
         if len(found) < it.repeat:
-            found.append(value)
+            found.append(new)
         else:
             extra.append((tag, value))
     values: dict[str, Any] = {}
@@ -337,39 +327,15 @@ def _decode_records(
     return values, tuple(extra)
 
 
-def _renewed(old: LegacyItem | None, value: bytes) -> bool:
-    """Whether ``value`` is a new item in the ``E``-padded 1.00 slot ``old`` (S2 appendix C)."""
-    return (
-        old is not None
-        and old.follows is None
-        and len(value) == old.old_length
-        and value.endswith(bytes((_EE,)))
-    )
-
-
-def _from_legacy(path: str, it: DataItem, old: LegacyItem, value: bytes) -> bytes:
-    """The new-format value inside an ``E``-padded 1.00 slot (S2 appendix C)."""
-    stripped = value.rstrip(bytes((_EE,)))
-    if old.slot_cn is not None:
-        where = _where(path, it)
-        try:
-            return encode_an(decode_cn(stripped, field=where), it.length, field=where)
-        except FormatError as exc:
-            raise RecordError(str(exc)) from None
-    pad = b"\xff" if it.fmt is Format.CN else b"\x00"
-    return (stripped + pad * it.length)[: it.length]
-
-
 def _encode_records(
     path: str, items: Sequence[DataItem], values: Mapping[str, Any], extra: Extra, layout: Layout
 ) -> bytes:
     declared = items
-    items = _sized(path, items, layout)
-    legacy = _legacy(path) if layout is Layout.V1 else {}
+    items = sized_items(path, items, layout)
     out = bytearray()
     for it, full in zip(items, declared, strict=True):
         assert it.tag is not None
-        old = legacy.get(it.tag)
+        old = legacy(path, it.tag) if layout is Layout.V1 else None
         if layout is Layout.V1 and it.added and old is None:
             continue
         value = values[it.field]
@@ -383,51 +349,128 @@ def _encode_records(
         if it.repeat > 1:
             occurrences += tuple(_empty(it) for _ in range(it.repeat - len(occurrences)))
         for occurrence in occurrences:
-            try:
-                raw = _encode_value(path, it, occurrence)
-            except RecordError as exc:
-                if it is full:
-                    raise
-                _encode_value(path, full, occurrence)  # a bad value, not only a long one
-                raise RecordError(
-                    f"{exc}: a 1.0x card keeps {it.zh} as {it.fmt.value} {it.length:02X}, "
-                    f"V2.0's {full.fmt.value} {full.length:02X} cannot be written there "
-                    "(S2 附表二; appendix C has no rule for it)"
-                ) from None
+            raw = encode_sized(path, it, full, functools.partial(_typed_value, path, occurrence))
             if old is not None:
                 if occurrence == _empty(it):
                     continue
                 leader = old.leader
-                if old.slot_cn is not None:
-                    raw = _slot_cn(path, it, old.slot_cn, occurrence)
-                if leader is None:
-                    raw = _padded(path, it, old, raw)
-                elif values[leader.field] == _empty(leader):
+                if leader is not None and values[leader.field] == _empty(leader):
                     continue
+                raw = v1_slot(path, it, raw)
             out += _tlv(it.tag, raw)
     for tag, raw in extra:
         out += _tlv(tag, raw)
     return bytes(out)
 
 
-def _padded(path: str, it: DataItem, old: LegacyItem, raw: bytes) -> bytes:
-    """``raw`` ``E``-padded into the 1.00 slot of ``old``, at least one ``EE`` (appendix C)."""
+def _typed_value(path: str, value: Any, it: DataItem) -> bytes:
+    return _encode_value(path, it, value)
+
+
+# -- one item on a 1.0x card (S2 appendix C, 附表二), for the codec and the terminal -----
+
+
+def sized_items(path: str, items: Sequence[DataItem], layout: Layout) -> list[DataItem]:
+    """``items`` at the lengths a card of ``layout`` keeps them (S2 附表二 on 1.0x cards)."""
+    out = list(items)
+    if layout is Layout.V1:
+        for i, it in enumerate(out):
+            old = resized(path, it.tag)
+            if old is not None:
+                out[i] = dataclasses.replace(it, length=old.old_length)
+    return out
+
+
+def stored_length(path: str, it: DataItem, layout: Layout) -> int:
+    """The longest value record ``it`` has on a card of ``layout`` (its 1.00 slot, S2
+    appendix C, or its 附表二 length on a 1.0x card; ``it.length`` otherwise)."""
+    if layout is not Layout.V1:
+        return it.length
+    old = legacy(path, it.tag)
+    size = resized(path, it.tag)
+    if size is not None:
+        return size.old_length
+    return it.length if old is None else max(it.length, old.old_length)
+
+
+def renewed(path: str, tag: int, value: bytes) -> bool:
+    """Whether record ``tag`` of a 1.0x card's file ``path`` holding ``value`` is a new
+    item ``E``-padded into its 1.00 slot: a trailing ``EE`` (S2 appendix C)."""
+    old = legacy(path, tag)
+    return (
+        old is not None
+        and old.follows is None
+        and len(value) == old.old_length
+        and value.endswith(bytes((_EE,)))
+    )
+
+
+def v1_value(path: str, it: DataItem, value: bytes, renewed_tags: Container[int]) -> bytes | None:
+    """The V2.0 value of ``it`` that a 1.0x card's record holds as ``value``, or ``None``
+    when the record holds the 1.00 item of S2 appendix C.
+
+    ``renewed_tags`` are the file's tags that :func:`renewed` says carry a new item: a
+    "定义变更" item is new when the tag it follows is one of them.
+    """
+    old = legacy(path, it.tag)
+    if old is None:
+        return value
+    if old.follows is not None:
+        return value if old.follows in renewed_tags else None
+    if len(value) != old.old_length:
+        return value
+    if not renewed(path, old.tag, value):
+        return None
+    stripped = value.rstrip(bytes((_EE,)))
+    if old.slot_cn is not None:
+        where = _where(path, it)
+        try:
+            return encode_an(decode_cn(stripped, field=where), it.length, field=where)
+        except FormatError as exc:
+            raise RecordError(str(exc)) from None
+    pad = b"\xff" if it.fmt is Format.CN else b"\x00"
+    return (stripped + pad * it.length)[: it.length]
+
+
+def v1_slot(path: str, it: DataItem, raw: bytes) -> bytes:
+    """``raw`` (the V2.0 value of ``it``) as a 1.0x card's record holds it: ``E``-padded
+    into the 1.00 slot of a reused tag, at least one ``EE`` (S2 appendix C, ``55`` as cn 08
+    first); unchanged for the other items."""
+    old = legacy(path, it.tag)
+    if old is None or old.follows is not None:
+        return raw
+    where = _where(path, it)
+    if old.slot_cn is not None:
+        try:
+            raw = encode_cn(decode_an(raw, field=where), old.slot_cn, field=where)
+        except FormatError as exc:
+            raise RecordError(
+                f"{exc}: appendix C writes {it.zh} on a 1.0x card as cn {old.slot_cn:02X}"
+            ) from None
     if len(raw) >= old.old_length:
         raise RecordError(
-            f"{_where(path, it)}: appendix C writes {it.fmt.value} {it.length:02X} into the "
+            f"{where}: appendix C writes {it.fmt.value} {it.length:02X} into the "
             f"1.0x slot of {old.old_zh} ({old.old_format.value} {old.old_length:02X}) "
             "right-padded with E, which leaves no room for it"
         )
     return raw.ljust(old.old_length, bytes((_EE,)))
 
 
-def _slot_cn(path: str, it: DataItem, length: int, value: str) -> bytes:
-    """``value`` as the ``cn`` appendix C writes in a 1.00 slot where table 9 has ``an``."""
+def encode_sized(
+    path: str, sized: DataItem, full: DataItem, encode: Callable[[DataItem], bytes]
+) -> bytes:
+    """``encode(sized)``, the value at the length the card keeps (:func:`sized_items`);
+    when only V2.0's length (``full``) holds it, a :class:`RecordError` naming 附表二."""
     try:
-        return encode_cn(value, length, field=_where(path, it))
-    except FormatError as exc:
+        return encode(sized)
+    except SbkcardError as exc:
+        if sized is full:
+            raise
+        encode(full)  # a bad value, not only a long one
         raise RecordError(
-            f"{exc}: appendix C writes {it.zh} on a 1.0x card as cn {length:02X}"
+            f"{exc}: a 1.0x card keeps {sized.zh} as {sized.fmt.value} {sized.length:02X}, "
+            f"V2.0's {full.fmt.value} {full.length:02X} cannot be written there "
+            "(S2 附表二; appendix C has no rule for it)"
         ) from None
 
 

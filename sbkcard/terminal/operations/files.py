@@ -12,6 +12,13 @@ access rules, data items):
 * variable-length record files: one item is one READ RECORD by identifier with SFI
   addressing; several items, or ``tag:n``, are one READ RECORD "P1 to last" when the
   file fits in one response; items the card does not hold read as empty strings;
+* on a 1.0x card (S3 §10.2, the version EF05 gave when the session opened) each item is
+  read and written as the records codec keeps it there (S2 appendix C, 附表二: the
+  item functions of :mod:`sbkcard.applet_model.records`): a reused tag holding its 1.00
+  item reads as empty, a new value is ``E``-padded into the old slot, a "定义变更" item
+  is written only with a new value of the item it follows, and a value the card
+  cannot hold (a resized item's V2.0 length, a ★ item) is
+  :class:`~sbkcard.terminal.errors.InvalidInputError`;
 * cyclic files: the records asked for (all, newest first, when none is named), each
   record's fields ``^``-separated; transparent files: the whole file in hex;
 * writes are UPDATE RECORD / UPDATE BINARY, each **read back and compared** whenever the
@@ -24,22 +31,27 @@ access rules, data items):
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sbkcard.apdu import builders as b
 from sbkcard.apdu.status import SW
 from sbkcard.apdu.tlv import parse_simple_tlv
-from sbkcard.applet_model.data_items import FILE_ITEMS, DataItem
+from sbkcard.applet_model.data_items import FILE_ITEMS, DataItem, legacy
+from sbkcard.applet_model.records import (
+    RecordError,
+    encode_sized,
+    renewed,
+    sized_items,
+    stored_length,
+    v1_slot,
+    v1_value,
+)
+from sbkcard.applet_model.ssse import Layout
 from sbkcard.applet_model.tree import EF, Rule, Structure
 from sbkcard.errors import CardRemovedError
-from sbkcard.terminal.connection import (
-    SSSE,
-    AuthPreference,
-    Connection,
-    decode_records,
-    records_length,
-)
+from sbkcard.terminal.connection import SSSE, AuthPreference, Connection, decode_records
 from sbkcard.terminal.errors import CardStatusError, InvalidInputError, WriteNotDoneError
 from sbkcard.terminal.operations import fileaddr
 from sbkcard.terminal.operations.fileaddr import FileRequest, ItemRef
@@ -87,11 +99,35 @@ def _path(request: FileRequest) -> str:
     return f"{SSSE}/{ef}" if request.df == SSSE else f"{SSSE}/{request.df}/{ef}"
 
 
-def _declared(conn: Connection, request: FileRequest) -> tuple[EF, tuple[DataItem, ...]]:
+@dataclass(frozen=True)
+class _File:
+    """A requested file as the card's layout keeps it (S3 §10.2; S2 appendix C, 附表二)."""
+
+    ef: EF
+    path: str
+    layout: Layout
+    items: tuple[DataItem, ...]
+    """The items at the lengths the card keeps them (:func:`sized_items`)."""
+    full: tuple[DataItem, ...]
+    """The items as V2.0 declares them."""
+
+    def length(self, item: DataItem) -> int:
+        """The longest value the card keeps in record ``item`` (its 1.00 slot, …)."""
+        return stored_length(self.path, item, self.layout)
+
+    def records_length(self) -> int:
+        """The length of all records (Le of a "P1 to last" read)."""
+        return sum((2 + self.length(it)) * it.repeat for it in self.items if it.tag is not None)
+
+
+def _declared(conn: Connection, request: FileRequest) -> _File:
     ef = conn.ef(request.df, request.ef)
     if ef.structure is Structure.PURSE or ef.sfi is None:
         raise InvalidInputError(f"{request.name} is not addressable by the reader interface")
-    return ef, FILE_ITEMS[_path(request)]
+    path = _path(request)
+    full = FILE_ITEMS[path]
+    items = tuple(sized_items(path, full, conn.layout))
+    return _File(ef, path, conn.layout, items, full)
 
 
 def _item(items: tuple[DataItem, ...], ref: ItemRef, name: str) -> DataItem:
@@ -115,20 +151,19 @@ def read_address(
     """Read every item of ``address`` (see the module docstring)."""
     out: list[FileValues] = []
     for request in fileaddr.parse(address):
-        ef, items = _declared(conn, request)
-        if ef.read.rule is Rule.NEVER:
+        file = _declared(conn, request)
+        if file.ef.read.rule is Rule.NEVER:
             raise InvalidInputError(f"{request.name} cannot be read")
         conn.select(request.df)
-        conn.require(ef.read, prefer)
+        conn.require(file.ef.read, prefer)
         with conn.card.during(f"reading {request.name}"):
-            values = _read_file(conn, request, ef, items)
+            values = _read_file(conn, request, file)
         out.append(FileValues(request, _path(request), tuple(values)))
     return ReadResult(tuple(out))
 
 
-def _read_file(
-    conn: Connection, request: FileRequest, ef: EF, items: tuple[DataItem, ...]
-) -> list[str]:
+def _read_file(conn: Connection, request: FileRequest, file: _File) -> list[str]:
+    ef, items = file.ef, file.items
     sfi = ef.sfi or 0
     if ef.structure is Structure.TRANSPARENT:
         if request.items:
@@ -144,28 +179,54 @@ def _read_file(
         for n in range(1, it.repeat + 1)
     ]
     wanted = [(_item(items, ref, request.name), ref.occurrence or 1) for ref in refs]
-    single = len(wanted) == 1 and wanted[0][1] == 1
-    if single or records_length(items) > MAX_RESPONSE:
+    fetch = wanted + [(leader, 1) for leader in _leaders(file, wanted) if (leader, 1) not in wanted]
+    single = len(fetch) == 1 and fetch[0][1] == 1
+    length = file.records_length()
+    if single or length > MAX_RESPONSE:
         found: dict[tuple[int, int], bytes | None] = {
-            (it.tag or 0, n): _read_occurrence(conn, sfi, it, n) for it, n in wanted
+            (it.tag or 0, n): _read_occurrence(conn, sfi, it, n, file.length(it)) for it, n in fetch
         }
     else:
-        found = dict(
-            decode_records(conn.read_all_records(sfi, items, f"READ RECORD {request.name}"))
+        data = conn.read_all_records(
+            sfi, items, f"READ RECORD {request.name}", le=min(max(length, 1), MAX_RESPONSE)
         )
-    return [
-        "" if (value := found.get((it.tag or 0, n))) is None else item_text(it, value)
-        for it, n in wanted
-    ]
+        found = dict(decode_records(data))
+    return [_value_text(file, found, it, n) for it, n in wanted]
 
 
-def _read_occurrence(conn: Connection, sfi: int, item: DataItem, occurrence: int) -> bytes | None:
-    """The value of the ``occurrence``-th record ``item.tag`` (None if the card has none)."""
+def _leaders(file: _File, wanted: Sequence[tuple[DataItem, int]]) -> list[DataItem]:
+    """On a 1.0x card, the items whose records tell what the ``wanted`` "定义变更" items
+    hold (S2 appendix C: "通过'38'进行判断")."""
+    if file.layout is not Layout.V1:
+        return []
+    tags = {old.follows for it, _ in wanted if (old := legacy(file.path, it.tag)) is not None}
+    return [it for it in file.items if it.tag in tags]
+
+
+def _value_text(
+    file: _File, found: dict[tuple[int, int], bytes | None], item: DataItem, occurrence: int
+) -> str:
+    """The text of ``item`` read as ``found``: on a 1.0x card a reused tag holding its
+    1.00 item reads as empty, like an item the card does not hold (S2 appendix C)."""
+    value = found.get((item.tag or 0, occurrence))
+    if value is not None and file.layout is Layout.V1:
+        news = {
+            tag for (tag, _), v in found.items() if v is not None and renewed(file.path, tag, v)
+        }
+        value = v1_value(file.path, item, value, news)
+    return "" if value is None else item_text(item, value)
+
+
+def _read_occurrence(
+    conn: Connection, sfi: int, item: DataItem, occurrence: int, length: int
+) -> bytes | None:
+    """The value of the ``occurrence``-th record ``item.tag`` (None if the card has none);
+    ``length`` is the longest value the card keeps there."""
     assert item.tag is not None
     mode = b.RecordMode.FIRST_OCCURRENCE
     value: bytes | None = None
     for _ in range(occurrence):
-        command = b.read_record(item.tag, sfi=sfi, mode=mode, le=item.tlv_size)
+        command = b.read_record(item.tag, sfi=sfi, mode=mode, le=2 + length)
         response = conn.card.send(command)
         if response.sw == SW.RECORD_NOT_FOUND:
             return None
@@ -231,15 +292,15 @@ def write_address(conn: Connection, address: str, data: str) -> WriteResult:
     out: list[FileValues] = []
     verified: list[str] = []
     for request, values in zip(requests, all_values, strict=True):
-        ef, items = _declared(conn, request)
-        if ef.write.rule is Rule.NEVER:
+        file = _declared(conn, request)
+        if file.ef.write.rule is Rule.NEVER:
             raise InvalidInputError(f"{request.name} is written by the card's COS only")
         conn.select(request.df)
-        conn.require(ef.write)
-        check = conn.can_meet(ef.read)
+        conn.require(file.ef.write)
+        check = conn.can_meet(file.ef.read)
         try:
             with conn.card.during(f"writing {request.name}"):
-                _write_file(conn, request, ef, items, values, check)
+                _write_file(conn, request, file, values, check)
         except CardRemovedError as exc:
             raise CardRemovedError(
                 f"{exc}; the write of {request.name} is not verified: re-insert the card and "
@@ -252,14 +313,10 @@ def write_address(conn: Connection, address: str, data: str) -> WriteResult:
 
 
 def _write_file(
-    conn: Connection,
-    request: FileRequest,
-    ef: EF,
-    items: tuple[DataItem, ...],
-    values: list[str],
-    check: bool,
+    conn: Connection, request: FileRequest, file: _File, values: list[str], check: bool
 ) -> None:
     """Write one file's values; read each back when ``check`` (the read rule is met)."""
+    ef, items = file.ef, file.items
     sfi = ef.sfi or 0
     if check:
         conn.require(ef.read, AuthPreference.KEY)
@@ -281,9 +338,56 @@ def _write_file(
         return
     if not request.items:
         raise InvalidInputError(f"{request.name}: name the items to write")
-    for ref, text in zip(request.items, values, strict=True):
-        item = _item(items, ref, request.name)
-        _write_item(conn, sfi, ef, item, ref.occurrence or 1, item_bytes(item, text), check)
+    chosen = [_item(items, ref, request.name) for ref in request.items]
+    encoded = [
+        _card_value(conn, request, file, item, text, chosen, readable=check)
+        for item, text in zip(chosen, values, strict=True)
+    ]
+    for ref, item, value in zip(request.items, chosen, encoded, strict=True):
+        _write_item(conn, sfi, ef, item, ref.occurrence or 1, value, check)
+
+
+def _card_value(
+    conn: Connection,
+    request: FileRequest,
+    file: _File,
+    item: DataItem,
+    text: str,
+    written: Sequence[DataItem],
+    *,
+    readable: bool,
+) -> bytes:
+    """The value bytes of ``text`` as the card keeps ``item``.
+
+    On a 1.0x card (S2 appendix C, 附表二): at the 1.00 length of a resized item, ``E``-padded
+    into the 1.00 slot of a reused tag, a "定义变更" item only beside a new value of the
+    item it follows (in ``written``, or on the card when the file is ``readable``); no ★
+    item.
+    """
+    full = file.full[file.items.index(item)]
+    try:
+        raw = encode_sized(file.path, item, full, functools.partial(item_bytes, text=text))
+        if file.layout is not Layout.V1:
+            return raw
+        old = legacy(file.path, item.tag)
+        if old is None and item.added:
+            raise RecordError(f"{item} is a ★ item of V2.0: a 1.0x card has no record for it")
+        if old is not None and old.follows is not None:
+            (leader,) = (it for it in file.items if it.tag == old.follows)
+            if leader not in written and not (readable and _renewed_on_card(conn, file, leader)):
+                raise RecordError(
+                    f"{item}: on a 1.0x card this record holds V2.0's item only when "
+                    f"{leader} does (S2 appendix C): write {leader.label} with it"
+                )
+        return v1_slot(file.path, item, raw)
+    except RecordError as exc:
+        raise InvalidInputError(f"{request.name}: {exc}") from None
+
+
+def _renewed_on_card(conn: Connection, file: _File, item: DataItem) -> bool:
+    assert item.tag is not None
+    value = _read_occurrence(conn, file.ef.sfi or 0, item, 1, file.length(item))
+    return value is not None and renewed(file.path, item.tag, value)
 
 
 def _write_item(
@@ -306,7 +410,7 @@ def _write_item(
     if not check:
         return
     if mode is b.RecordMode.FIRST_OCCURRENCE:
-        back = _read_occurrence(conn, sfi, item, 1)
+        back = _read_occurrence(conn, sfi, item, 1, len(value))
         kept = back == value
     else:
         kept = _read_record_number(conn, sfi, p1, len(record)) == record
