@@ -16,7 +16,7 @@ and the records (Part 10 §6.2.1).
 A partition travels as one pickled ``bytes`` (:func:`run_partition` unpickles it): the
 scheduler unpickles and re-pickles every task's arguments, which for a thousand cards
 costs it as much as the client's own pickling, while a ``bytes`` passes through it as a
-copy. A local cluster's workers run with :data:`WORKER_CONFIG`.
+copy. A local cluster runs with :data:`CLUSTER_CONFIG`.
 """
 
 from __future__ import annotations
@@ -38,16 +38,16 @@ from sbkcard.issuance.exchange.prepare import (
 )
 
 __all__ = [
-    "WORKER_CONFIG",
+    "CLUSTER_CONFIG",
     "local_client",
     "prepare_locally",
     "prepare_on_dask",
     "run_partition",
 ]
 
-WORKER_CONFIG: dict[str, Any] = {
-    # glibc's own trim threshold, not dask's 64 KiB: with it set, every allocation of a
-    # partition's size is mapped and unmapped afresh, a page fault a page (+15% CPU a card)
+CLUSTER_CONFIG: dict[str, Any] = {
+    # glibc's own trim threshold, not dask's 64 KiB: with it set, every buffer the size of
+    # a partition is mapped and unmapped afresh, a page fault a page (~15% of the CPU)
     "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
     # no statistical profiler sampling the task thread every 10 ms
     "distributed.worker.profile.enabled": False,
@@ -114,7 +114,7 @@ def local_client(
     saved = {name: os.environ.get(name) for name in env or {}}
     os.environ.update(env or {})
     try:
-        with dask.config.set(WORKER_CONFIG):
+        with dask.config.set(CLUSTER_CONFIG):
             cluster = LocalCluster(  # type: ignore[no-untyped-call]
                 n_workers=workers,
                 threads_per_worker=1,
