@@ -2,15 +2,18 @@
 
 The same reserved cards (generation 3, SM4, the published TEST keys) are prepared by
 :func:`~sbkcard.issuance.exchange.engine.prepare_locally` in this process and by
-:func:`~sbkcard.issuance.exchange.engine.prepare_on_dask` on a ``LocalCluster`` of one,
-then two, single-threaded worker processes (partitions of :data:`PARTITION` cards, at
-most two per worker in flight); each output is checked byte for byte against the
-single-process one. Targets (issue 12): two workers at least 1.7 times one worker, and
-100,000 cards in under 60 s on a 2-core machine.
+:func:`~sbkcard.issuance.exchange.engine.prepare_on_dask` on a ``LocalCluster`` of one
+and one of two single-threaded worker processes (partitions of :data:`PARTITION` cards,
+at most two per worker in flight); each output is checked byte for byte against the
+single-process one. Both clusters stay up and the three runs alternate for
+:data:`ROUNDS` rounds, so that the load of a shared machine falls on all three alike;
+the medians are reported. Targets (issue 12): two workers at least 1.7 times one
+worker, and 100,000 cards in under 60 s on a 2-core machine.
 
 ``SBKCARD_BENCH_PREP_CARDS`` sets the count (default :data:`CARDS`, so that ``make
 bench`` stays short); ``python -m benchmarks.bench_exchange 100000`` runs one size and
-prints the times and the extrapolation to 5.35 million cards.
+prints every round, the CPU a card of the workers and of the client with its local
+scheduler, and the extrapolation to 5.35 million cards.
 """
 
 from __future__ import annotations
@@ -18,10 +21,12 @@ from __future__ import annotations
 import datetime
 import hashlib
 import os
+import statistics
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import ExitStack
+from functools import partial
 from typing import Any
 
 from benchmarks.bench_issuance import APPLICANT
@@ -35,6 +40,7 @@ from sbkcard.issuance.exchange.prepare import PrepItem, PrepJob, open_keys
 
 CARDS = 12_000
 PARTITION = 1_000
+ROUNDS = 3
 PROVINCE = 5_350_000
 """Cards of a province-wide reissue (issue 12)."""
 JOB = PrepJob("demo", None, "bench", 3)
@@ -67,56 +73,67 @@ def _timed(run: Callable[[], Iterable[bytes]]) -> tuple[float, list[str]]:
 
 
 def _worker_cpu(client: Any) -> float:
-    return sum(client.run(time.process_time).values())
+    return float(sum(client.run(time.process_time).values()))
 
 
-def measure(count: int) -> tuple[dict[str, float], dict[str, float]]:
-    """Wall and CPU seconds to prepare ``count`` cards: one process, 1 and 2 workers.
+SINGLE, ONE, TWO = "single process", "1 worker", "2 workers"
+HERE = "client and scheduler, 2 workers"
+"""The runs, and the CPU of this process (client and local scheduler) in the last."""
+
+
+def measure(
+    count: int, rounds: int = ROUNDS
+) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """Wall and CPU seconds of each round to prepare ``count`` cards: one process, 1 and 2
+    workers.
 
     The CPU seconds of a Dask run are the workers'; those of this process (the client
-    and the scheduler of the local cluster) are counted apart.
+    and the scheduler of the local cluster) are counted apart, under :data:`HERE`.
     """
     batch = items(count)
     parts: Sequence[list[PrepItem]] = list(partitioned(batch, PARTITION))
     keys = open_keys(JOB, ExitStack())
-    cpu = time.process_time()
-    seconds, reference = _timed(lambda: prepare_locally(keys, JOB, parts))
-    times = {"single process": seconds}
-    cpus = {"single process": time.process_time() - cpu}
-    for workers in (1, 2):
-        name = f"{workers} worker{'s' if workers > 1 else ''}"
-        with local_client(workers) as client:
+    times: dict[str, list[float]] = {SINGLE: [], ONE: [], TWO: []}
+    cpus: dict[str, list[float]] = {SINGLE: [], ONE: [], TWO: [], HERE: []}
+    with local_client(1) as one, local_client(2) as two:
+        clients = {ONE: (one, 1), TWO: (two, 2)}
+        for client, workers in clients.values():
             # warm each worker (imports, keys) on a small partition first
             list(prepare_on_dask(client, JOB, [batch[:10]] * workers, in_flight=workers))
-            cpu, here = _worker_cpu(client), time.process_time()
-            seconds, out = _timed(
-                lambda client=client, w=workers: prepare_on_dask(
-                    client, JOB, parts, in_flight=2 * w
-                )
-            )
-            cpus[name] = _worker_cpu(client) - cpu
-            cpus[f"{name}, client and scheduler"] = time.process_time() - here
-        if out != reference:
-            raise AssertionError(f"{workers} Dask workers prepared other bytes than one process")
-        times[name] = seconds
+        for _ in range(rounds):
+            # this thread's CPU only: the idle clusters' schedulers share the process
+            cpu = time.thread_time()
+            seconds, reference = _timed(lambda: prepare_locally(keys, JOB, parts))
+            times[SINGLE].append(seconds)
+            cpus[SINGLE].append(time.thread_time() - cpu)
+            for name, (client, workers) in clients.items():
+                cpu, here = _worker_cpu(client), time.process_time()
+                on_dask = partial(prepare_on_dask, client, JOB, parts, in_flight=2 * workers)
+                seconds, out = _timed(on_dask)
+                cpus[name].append(_worker_cpu(client) - cpu)
+                if workers == 2:
+                    cpus[HERE].append(time.process_time() - here)
+                if out != reference:
+                    raise AssertionError(f"{name}: Dask prepared other bytes than one process")
+                times[name].append(seconds)
     return times, cpus
 
 
 def run() -> list[Row]:
     count = int(os.environ.get("SBKCARD_BENCH_PREP_CARDS", CARDS))
-    t, cpu = measure(count)
-    rate = {name: count / seconds for name, seconds in t.items()}
-    per_card = {name: seconds / count * 1e6 for name, seconds in cpu.items()}
+    times, cpus = measure(count)
+    rate = {name: count / statistics.median(t) for name, t in times.items()}
+    per_card = {name: statistics.median(c) / count * 1e6 for name, c in cpus.items()}
     return [
-        Row("data prep, 1 Dask worker", rate["1 worker"], rate["single process"], "cards/s",
+        Row("data prep, 1 Dask worker", rate[ONE], rate[SINGLE], "cards/s",
             "one process", "about 1x (overhead only)"),
-        Row("data prep, 2 Dask workers", rate["2 workers"], rate["1 worker"], "cards/s",
-            "1 Dask worker", ">= 1.7x"),
-        Row("data prep, 2 Dask workers vs one process", rate["2 workers"],
-            rate["single process"], "cards/s", "one process",
-            f"100,000 cards < 60 s ({100_000 / rate['2 workers']:.0f} s here)"),
-        Row("data prep CPU a card, on a Dask worker", per_card["2 workers"],
-            per_card["single process"], "µs", "one process", "wall time is this x cards "
+        Row("data prep, 2 Dask workers", rate[TWO], rate[ONE], "cards/s",
+            "1 Dask worker", ">= 1.7x (2 free cores)"),
+        Row("data prep, 2 Dask workers vs one process", rate[TWO],
+            rate[SINGLE], "cards/s", "one process",
+            f"100,000 cards < 60 s ({100_000 / rate[TWO]:.0f} s here)"),
+        Row("data prep CPU a card, on a Dask worker", per_card[TWO],
+            per_card[SINGLE], "µs", "one process", "wall time is this x cards "
             "/ free cores", higher_is_better=False),
     ]  # fmt: skip
 
@@ -125,16 +142,29 @@ def main(argv: list[str]) -> int:
     count = int(argv[0]) if argv else CARDS
     load = os.getloadavg()[0]
     times, cpus = measure(count)
-    for name, seconds in cpus.items():
-        if name not in times:
-            print(f"{name:>15}: {seconds / count * 1000:.2f} ms CPU a card")
-    for name, seconds in times.items():
+    for index in range(len(times[SINGLE])):
         print(
-            f"{name:>15}: {count:,} cards in {seconds:6.1f} s = {count / seconds:8,.0f} cards/s "
-            f"({cpus[name] / count * 1000:.2f} ms CPU a card); {PROVINCE:,} cards in "
-            f"{PROVINCE / count * seconds / 60:6.1f} min"
+            f"round {index + 1}: "
+            + ", ".join(f"{name} {count / t[index]:,.0f}" for name, t in times.items())
+            + " cards/s"
         )
-    print(f"2 workers / 1 worker: {times['1 worker'] / times['2 workers']:.2f}x")
+    print(f"{HERE}: {statistics.median(cpus[HERE]) / count * 1000:.3f} ms CPU a card")
+    for name, spans in times.items():
+        seconds = statistics.median(spans)
+        print(
+            f"{name:>15}: {count:,} cards in {seconds:6.2f} s = {count / seconds:8,.0f} cards/s "
+            f"({statistics.median(cpus[name]) / count * 1000:.3f} ms CPU a card); "
+            f"{PROVINCE:,} cards in {PROVINCE / count * seconds / 60:6.1f} min"
+        )
+    ratios = [
+        (single / one, one / two)
+        for single, one, two in zip(times[SINGLE], times[ONE], times[TWO], strict=True)
+    ]
+    print(
+        f"median of the rounds' ratios: 1 worker / one process "
+        f"{statistics.median(r[0] for r in ratios):.2f}x, 2 workers / 1 worker "
+        f"{statistics.median(r[1] for r in ratios):.2f}x"
+    )
     print(
         f"load average before / after: {load:.1f} / {os.getloadavg()[0]:.1f}, "
         f"{os.cpu_count()} cores"

@@ -96,6 +96,18 @@ def test_dask_output_is_byte_identical_and_bounded() -> None:
             # never more than in_flight partitions taken beyond those collected
             assert len(taken) - len(collected) <= 3
         assert collected == local
+        # the workers run with glibc's own malloc trimming and without dask's profiler
+        settings = client.run(_worker_settings)
+        assert list(settings.values()) == [(None, False)] * 2
+
+
+def _worker_settings() -> tuple[str | None, bool]:
+    import os
+
+    import dask
+
+    profile = dask.config.get("distributed.worker.profile.enabled")
+    return os.environ.get("MALLOC_TRIM_THRESHOLD_"), bool(profile)
 
 
 @pytest.fixture
@@ -118,7 +130,7 @@ def test_workers_open_the_key_store_themselves(store: tuple[str, str]) -> None:
     local = list(prepare_locally(keys, job, parts))
     with local_client(2, env={PASSPHRASE_ENV: secret}) as client:
         assert list(prepare_on_dask(client, job, parts)) == local
-    # what a worker receives (the job and its cards) carries neither key nor passphrase
-    sent = pickle.dumps((job, parts[0]))
+    # what a worker receives (the job and its pickled cards) carries neither key nor passphrase
+    sent = pickle.dumps((job, pickle.dumps(parts[0], pickle.HIGHEST_PROTOCOL)))
     assert keys.transport_key not in sent
     assert secret.encode() not in sent
