@@ -90,11 +90,32 @@ def test_the_psam_answers_the_same_code_for_the_same_wrong_mac2() -> None:
     a terminal's in-process HSM module, standing in for the PSAM, refuses it alike."""
     national = slot(card=WrongMac2(user_card(3))).national
     code, text = national.iDoDebit(**BODY)  # type: ignore[arg-type]
-    assert code == -25551 and "CREDIT SAM FOR PURCHASE" in text
+    assert code == -25551
+    assert text.startswith("MAC2 校验失败（psam 63CF，CREDIT SAM FOR PURCHASE")
+    assert "the card HAS DEBITED the purse (purchase sequence 0000)" in text
+    settle = "03|00B5|000004D200000000|2|"
+    assert re.search(re.escape(f"(S3 App. C.7): {settle}") + r"\d{12}\|00000001\|", text)
+    assert national.iReadDebitRecord(1)[1].count("12.34") == 1  # the card did debit
     term = terminal(WrongMac2(user_card(3)), key_service=SoftwareKeyService())  # type: ignore[arg-type]
     with pytest.raises(CardStatusError) as refused, term.session() as conn:
         purse.purchase(conn, account=0, self_paid=1234, pooled=0)
     assert (refused.value.sw, refused.value.device) == (0x63CF, "HSM")
+
+
+def test_the_psam_mode_refusal_is_audited_as_debited(tmp_path: Path) -> None:
+    counter_log = tmp_path / "counter.log"
+
+    async def scenario() -> None:
+        reader = slot(card=WrongMac2(user_card(3)))
+        async with counter(reader, audit=AuditLog(counter_log)) as (base, s, _):
+            _, paid = await post(s, f"{base}/api/iDoDebit", BODY)
+            assert paid["code"] == -25551 and "HAS DEBITED" in paid["pOutInfo"]
+            _, read = await post(s, f"{base}/api/iReadCardBas", {"iType": 1})
+            assert read["code"] == 0
+
+    run(scenario())
+    entries = [(e["function"], e["code"], e["debited"], e["hsm"]) for e in _audit(counter_log)]
+    assert entries == [("iDoDebit", -25551, True, False), ("iReadCardBas", 0, False, False)]
 
 
 def test_an_hsm_that_cannot_check_mac2_leaves_the_purchase_unconfirmed() -> None:

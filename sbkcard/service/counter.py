@@ -38,7 +38,7 @@ from sbkcard.apdu.status import SW, describe
 from sbkcard.errors import SbkcardError
 from sbkcard.service.protocol import FUNCTIONS, Request, next_step
 from sbkcard.terminal.errors import PinEntryCancelled, TerminalError
-from sbkcard.terminal.national.codes import HSM_FALLBACK, code_for, sw_code
+from sbkcard.terminal.national.codes import HSM_FALLBACK, code_for, sw_code, unconfirmed_purchase
 from sbkcard.terminal.national.interface import NationalInterface, split_fields
 from sbkcard.terminal.operations.pinpad import enter_pin
 from sbkcard.terminal.terminal import Terminal
@@ -54,6 +54,8 @@ FALLBACK: dict[str, tuple[str, ...]] = {
 }
 
 _KEPT_PURCHASES = 64
+_UNCONFIRMED = sw_code(SW.PSAM_MAC2_INVALID)
+"""iDoDebit's code when the card debited but MAC2 was refused (63CF, Part 9 §9.10)."""
 
 
 class HsmError(SbkcardError):
@@ -128,6 +130,7 @@ class ReaderSlot:
         except TerminalError as exc:
             return Outcome(*code_for(exc))
         outcome = Outcome(*method(**args, **pins))
+        outcome.debited = name == "iDoDebit" and outcome.code == _UNCONFIRMED
         if outcome.code in HSM_FALLBACK and hsm is not None and name in FALLBACK:
             outcome = self._fallback(name, args, hsm)
         code = outcome.code
@@ -204,11 +207,7 @@ def _checked_debit(step1: str, step2: str, card: str | None, hsm: HsmClient) -> 
         code = sw_code(mac2)
         why = f"{describe(mac2, ins=0x72).zh}（HSM {mac2:04X}，MAC2 {mac2_field} is wrong）"
     seq = split_fields(step1, 8, "Step1 output")[3]
-    text = (
-        f"{why}：the card HAS DEBITED the purse (purchase sequence {seq}) but the purchase "
-        f"is not confirmed; settle it by its TAC (S3 App. C.7): {paid}"
-    )
-    return Outcome(code, text, via_hsm=True, debited=True)
+    return Outcome(code, unconfirmed_purchase(why, seq, paid), via_hsm=True, debited=True)
 
 
 def _present(transport: object) -> bool | None:

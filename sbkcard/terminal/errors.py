@@ -8,8 +8,13 @@ status word (:class:`CardStatusError`), so nothing of the card's answer is lost.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from sbkcard.apdu.status import SW, describe
 from sbkcard.errors import SbkcardError
+
+if TYPE_CHECKING:
+    from sbkcard.terminal.operations.purse import PurchaseResult
 
 
 class TerminalError(SbkcardError):
@@ -66,6 +71,20 @@ class ApplicationBlockedError(CardStatusError):
 
 class CardBlockedError(ApplicationBlockedError):
     """The whole card is blocked: every command answers ``6A81`` (Part 7 §13.1)."""
+
+
+class UnconfirmedPurchaseError(CardStatusError):
+    """The card debited, but its MAC2 was refused (CREDIT SAM FOR PURCHASE ``63CF``,
+    Part 9 §9.10): the purchase happened and is settled by its TAC (S3 App. C.7).
+
+    ``result`` is the purchase as the card made it; ``settlement`` is what settles it
+    (the national interface puts iDoDebit's one-call output there, S3 §8.1.2).
+    """
+
+    def __init__(self, refusal: CardStatusError, result: PurchaseResult) -> None:
+        super().__init__(refusal.sw, refusal.command, device=refusal.device)
+        self.result = result
+        self.settlement = ""
 
 
 class NoPsamError(TerminalError):

@@ -28,6 +28,7 @@ from __future__ import annotations
 from enum import IntEnum
 from typing import Final
 
+from sbkcard.apdu.status import describe
 from sbkcard.errors import CardRemovedError, NoCardError, SbkcardError, TransportError
 from sbkcard.terminal import errors as e
 
@@ -140,6 +141,14 @@ def sw_text(sw: int) -> str:
     return SW_TEXT.get(sw, "未知错误")
 
 
+def unconfirmed_purchase(why: str, card_seq: str, settlement: str) -> str:
+    """The text of a purchase the card made but whose MAC2 was not confirmed."""
+    return (
+        f"{why}：the card HAS DEBITED the purse (purchase sequence {card_seq}) but the "
+        f"purchase is not confirmed; settle it by its TAC (S3 App. C.7): {settlement}"
+    )
+
+
 def code_for(exc: BaseException) -> tuple[int, str]:
     """The (code, pOutInfo text) the interface returns for ``exc`` (the code a plain int)."""
     code, text = _code_for(exc)
@@ -153,6 +162,11 @@ def _code_for(exc: BaseException) -> tuple[int, str]:
             return Code.PIN_WRONG, TEXT[Code.PIN_WRONG].format(n=exc.tries_left)
         case e.PinBlockedError():
             return Code.PIN_LOCKED, TEXT[Code.PIN_LOCKED]
+        case e.UnconfirmedPurchaseError():
+            why = f"{describe(exc.sw, ins=0x72).zh}（{exc.device} {exc.sw:04X}，{exc.command}）"
+            return sw_code(exc.sw), unconfirmed_purchase(
+                why, f"{exc.result.card_seq:04X}", exc.settlement
+            )
         case e.CardStatusError():
             return sw_code(exc.sw), f"{sw_text(exc.sw)}（{exc.device} {exc.sw:04X}，{exc.command}）"
         case e.PinEntryCancelled():

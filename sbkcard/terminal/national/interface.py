@@ -68,6 +68,7 @@ from sbkcard.terminal.errors import (
     AuthenticityError,
     InvalidInputError,
     NoPsamError,
+    UnconfirmedPurchaseError,
     UnsupportedCardError,
 )
 from sbkcard.terminal.national.codes import TEXT, Code, code_for
@@ -610,18 +611,12 @@ class NationalInterface:
             total, paid, when = _pay_info(pPayInfo)
             self._require_psam()
             with self.terminal.session(expect=expect, hsm=False) as conn:
-                done = purse.purchase(conn, account=0, self_paid=total, pooled=paid, time=when)
-                alg = f"{conn.ctx.algorithm.value:02X}"
-            return fields(
-                alg,
-                hsm_address(card_key("DTK"), done.key_version),
-                done.amounts_hex,
-                chr(done.tx_type),
-                done.terminal_number,
-                f"{done.terminal_seq:08X}",
-                done.time.strftime("%Y%m%d%H%M%S"),
-                done.tac.hex().upper(),
-            )
+                try:
+                    done = purse.purchase(conn, account=0, self_paid=total, pooled=paid, time=when)
+                except UnconfirmedPurchaseError as exc:
+                    exc.settlement = _settlement(exc.result, conn)
+                    raise
+                return _settlement(done, conn)
 
         return self._run(body)
 
@@ -839,6 +834,20 @@ def _external(conn: Connection, key: KeySpec, result: bytes) -> None:
     """EXTERNAL AUTHENTICATE with the HSM's ``auth(8) ‖ original(8)``."""
     conn.select(key.df)
     conn.present_authentication(key, result[:8], result[8:])
+
+
+def _settlement(done: purse.PurchaseResult, conn: Connection) -> str:
+    """iDoDebit's output (S3 §8.1.2): what settles the purchase by its TAC (App. C.7)."""
+    return fields(
+        f"{conn.ctx.algorithm.value:02X}",
+        hsm_address(card_key("DTK"), done.key_version),
+        done.amounts_hex,
+        chr(done.tx_type),
+        done.terminal_number,
+        f"{done.terminal_seq:08X}",
+        done.time.strftime("%Y%m%d%H%M%S"),
+        done.tac.hex().upper(),
+    )
 
 
 def _pay_info(text: str) -> tuple[int, int, dt.datetime]:

@@ -25,7 +25,7 @@ from sbkcard.applet_model.data_items import FILE_ITEMS
 from sbkcard.errors import CardRemovedError
 from sbkcard.keys.hierarchy import card_key
 from sbkcard.terminal.connection import Connection
-from sbkcard.terminal.errors import CardStatusError, InvalidInputError
+from sbkcard.terminal.errors import CardStatusError, InvalidInputError, UnconfirmedPurchaseError
 from sbkcard.terminal.operations.files import read_cyclic
 from sbkcard.terminal.security.base import PurchaseInit, PurchaseRequest, hsm_address
 from sbkcard.terminal.security.hsm import KeyService
@@ -159,8 +159,7 @@ def purchase(
             "re-insert the card and ask for its transaction proof"
         ) from exc
     tac, mac2 = proof.tac, proof.mac2
-    module.check_mac2(mac2)
-    return PurchaseResult(
+    result = PurchaseResult(
         card_seq=init.seq,
         terminal_seq=terminal_seq,
         account=account,
@@ -175,6 +174,11 @@ def purchase(
         mac2=mac2,
         tac=tac,
     )
+    try:
+        module.check_mac2(mac2)
+    except CardStatusError as refusal:
+        raise UnconfirmedPurchaseError(refusal, result) from refusal
+    return result
 
 
 def transaction_proof(conn: Connection, tx_type: int, seq: int) -> tuple[bytes, bytes]:
