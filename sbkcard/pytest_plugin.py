@@ -79,7 +79,7 @@ def make_card(
     *,
     pin: str | None = DEMO_PIN,
 ) -> SimulatedCard:
-    """A personalised user card of ``profile`` (2: DES "2.00", 3: SM4 "3.00").
+    """A personalised user card of ``profile`` (1: DES "1.00", 2: DES "2.00", 3: SM4 "3.00").
 
     Without ``applicant`` it is the demo card (张三, card number ``A00000011``).  With
     one, the card carries the applicant's EF06 items (and DF04 EF05 items, if given);
@@ -110,7 +110,7 @@ def make_card(
         raise ValueError(f"profile must be one of {sorted(PROFILES)}, not {profile!r}")
     spec = PROFILES[profile]
     if applicant is None:
-        if profile == 2:
+        if profile < 3:
             from sbkcard.simulator.demo import demo_card
 
             return demo_card(profile, pin=pin)
@@ -149,7 +149,7 @@ def make_card(
         pin=pin,
         files=files,
     )
-    if profile == 2:
+    if profile < 3:
         return SimulatedCard.create("user-card", content, atr, profile=profile)
     return _third_generation(content, atr, f"{person.name} {card_number}", pin)
 
@@ -192,7 +192,7 @@ def _card_from_param(param: object) -> SimulatedCard:
             param.get("applicant"),
             pin=param.get("pin", DEMO_PIN),
         )
-    raise TypeError(f"sbk_card parameter must be a profile (2, 3) or a dict, not {param!r}")
+    raise TypeError(f"sbk_card parameter must be a profile (1, 2, 3) or a dict, not {param!r}")
 
 
 @pytest.fixture

@@ -31,7 +31,7 @@ def test_demo_card_without_pin_answers_verify_as_a_card_with_no_pin() -> None:
 
 def test_demo_card_names_a_generation_it_does_not_know() -> None:
     with pytest.raises(ValueError, match="generation must be one of"):
-        demo_card(1)
+        demo_card(4)
 
 
 def test_demo_psam_carries_its_terminal_number() -> None:

@@ -1,12 +1,11 @@
 """Reading and writing by file address on a 1.00 card (S3 §2–§3, §10.2; S2 appendix C, 附表二).
 
-The card is the demo card with EF05's version "1.00" and LB002-2000 records in the files
-under test; every expected file body is written out by hand from S2 appendix C.
+The card is the 1.00 demo card with LB002-2000 records in the files under test; every
+expected file body is written out by hand from S2 appendix C.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 
 import pytest
@@ -14,11 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from terminal_support import CARD_INFO, psam, terminal, user_card
 
-from sbkcard.applet_model.data_items import FILE_ITEMS
-from sbkcard.applet_model.records import IssuerData, OfflineSettlement, stored_length
+from sbkcard.applet_model.records import OfflineSettlement
 from sbkcard.applet_model.ssse import Layout
-from sbkcard.applet_model.user_card import PROFILES
-from sbkcard.applet_model.user_card.fcp import EfHeader
+from sbkcard.applet_model.user_card import FIRST_GENERATION
 from sbkcard.applet_model.user_card.personalise import DEMO_CARD_ID, card_atr, demo_card_content
 from sbkcard.simulator import SimulatedCard
 from sbkcard.terminal.national.codes import Code
@@ -36,18 +33,13 @@ CERTIFICATE_1_00 = bytes.fromhex(
 
 
 def one_dot_zero_card(files: Mapping[str, bytes]) -> SimulatedCard:
-    """The demo card announcing version "1.00" (S3 §10.2), ``files`` holding 1.00 records,
-    each file large enough for every record at its 1.00 length."""
-    profile = PROFILES[2]
-    content = demo_card_content(profile)
-    issuer = IssuerData.decode(content["SSSE/EF05"])
-    content["SSSE/EF05"] = dataclasses.replace(issuer, version="1.00").encode(Layout.V1)
+    """The 1.00 demo card (its 1.0x tree), ``files`` holding LB002-2000 records."""
+    content = demo_card_content(FIRST_GENERATION)
     for path, body in files.items():
-        header = EfHeader.from_bytes(content[f"fs:{path}"])
-        size = sum((2 + stored_length(path, it, Layout.V1)) * it.repeat for it in FILE_ITEMS[path])
-        content[f"fs:{path}"] = dataclasses.replace(header, size=size).to_bytes()
+        assert len(body) <= FIRST_GENERATION.tree.ef(path).capacity, path
         content[path] = body
-    return SimulatedCard.create("user-card", content, card_atr(profile, DEMO_CARD_ID), profile=2)
+    atr = card_atr(FIRST_GENERATION, DEMO_CARD_ID)
+    return SimulatedCard.create("user-card", content, atr, profile=1)
 
 
 def national(card: SimulatedCard) -> NationalInterface:

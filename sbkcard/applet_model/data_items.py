@@ -46,6 +46,7 @@ __all__ = [
     "legacy",
     "one_of",
     "resized",
+    "v1_length",
 ]
 
 
@@ -819,6 +820,19 @@ new meaning appendix C does not cover), whose groups are read at V2.0 lengths.""
 def resized(path: str, tag: int | None) -> ResizedItem | None:
     """The 附表二 length change of item ``tag`` of file ``path``, if it has one."""
     return next((r for r in RESIZED_ITEMS if r.path == path and r.tag == tag), None)
+
+
+def v1_length(path: str, it: DataItem) -> int | None:
+    """The value length of item ``it`` of file ``path`` on a 1.0x card: the 1.00 slot of
+    a tag appendix C reuses (new values are ``E``-padded into it), the 附表二 length of a
+    resized item, ``None`` for a ★ item LB002-2000 has no record for."""
+    old = legacy(path, it.tag)
+    if old is not None:
+        return old.old_length
+    size = resized(path, it.tag)
+    if size is not None:
+        return size.old_length
+    return None if it.added else it.length
 
 
 @dataclass(frozen=True)

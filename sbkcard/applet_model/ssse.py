@@ -9,9 +9,26 @@ file come from :mod:`sbkcard.applet_model.data_items`.
 Layout versions (S2 appendix C; S3 §10.2): the first three characters of
 SSSE EF05 tag ``03`` decide — ``"1.0"`` (or empty) LB002-2000, ``"2.0"`` the V2.0
 notice, ``"3.0"`` the V2.0 tree with EF06 readable only after external authentication
-with RKSSSE (S3 §10.2). This module builds the trees of 2.0x and 3.0x cards; 1.0x
-cards are decoded with the V2.0 declarations plus the legacy rules of appendix C
-(:mod:`sbkcard.applet_model.records`).
+with RKSSSE (S3 §10.2).
+
+The 1.0x tree is derived from the V2.0 one (:func:`national_tree` with
+``Layout.V1``), keeping of LB002-2000 what the V2.0 notice tells: no ★ item
+(table 9), so no ※ file (tables 3–8: every item of one is ★) and no △ application
+(table 2: DF07); the tags appendix C reuses at their 1.00 slot lengths, which keeps
+the files of those tags (DF01 EF0A, DF02 EF09, DF04 EF06: the deleted 工资信息文件,
+就业证信息文件, 医疗保险账户信息文件 had those identifiers); the 附表二 items at their
+old lengths. Where the text is silent (LB002-2000 itself is not part of it), the model
+chooses:
+
+- files keep their V2.0 identifiers, structure and access rules; a file is sized for
+  the items it keeps at their 1.0x lengths (LB002-2000's deleted items, 附表二 一, are
+  not declared, so a 1.00 file has no room for them);
+- DF01 EF15 (学历信息文件) stays in DF01, where the reader interface addresses it on
+  every card, though 附表一 says LB002-2000 kept it in the employment area; it keeps
+  three 学位信息 records (table 9 marks the third ★; the records codec writes three);
+- the DF04 purse and EF08 (医疗交易明细文件) are not ※ (tables 7, 9): 1.00 cards have them;
+- the SSSE's FCI has no ``9F0C`` template with the algorithm: the terminal then picks
+  it from the region (S3 §10.1: SSF33 for ``11``, DES for the others).
 
 Beyond the standard's tables, the tree holds two things every card needs:
 
@@ -25,10 +42,11 @@ Beyond the standard's tables, the tree holds two things every card needs:
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from enum import Enum
 
-from sbkcard.applet_model.data_items import FILE_ITEMS
+from sbkcard.applet_model.data_items import FILE_ITEMS, v1_length
 from sbkcard.applet_model.tree import (
     DF,
     EF,
@@ -432,13 +450,15 @@ def dir_records(dfs: tuple[DF, ...]) -> bytes:
 
 @functools.cache
 def national_tree(layout: Layout, algorithm: Algorithm) -> Tree:
-    """The V2.0 tree of a 2.0x or 3.0x card whose SSSE announces ``algorithm``.
+    """The tree of a card of ``layout`` whose keys are of ``algorithm``.
 
-    On 3.0x cards EF06 is read after external authentication with RKSSSE (S3 §10.2).
-    The tree is immutable and built once per layout and algorithm.
+    2.0x and 3.0x: the V2.0 tree, the SSSE announcing ``algorithm`` (FCI tag ``86``); on
+    3.0x cards EF06 is read after external authentication with RKSSSE (S3 §10.2). 1.0x:
+    derived from the V2.0 tree (see the module docstring and :data:`V1_CHOICES`). The
+    tree is immutable and built once per layout and algorithm.
     """
     if layout is Layout.V1:
-        raise LayoutError("the card model builds 2.0x and 3.0x trees; 1.0x cards are read only")
+        return Tree(layout.value, _v1_ssse(national_tree(Layout.V2, algorithm).ssse))
     dfs = (_df01(), _df02(), _df03(), _df04(), _df07())
     directory = dir_records(dfs)
     dir_ef = EF(
@@ -493,3 +513,42 @@ def national_tree(layout: Layout, algorithm: Algorithm) -> Tree:
         pin=True,
     )
     return Tree(layout.value, ssse)
+
+
+def _v1_ef(path: str, ef: EF) -> EF | None:
+    """``ef`` on a 1.0x card: ``None`` when it holds only ★ items (a ※ file)."""
+    if not ef.items:
+        return ef  # the DIR and the purse: no table 9 items
+    kept = tuple(it for it in ef.items if v1_length(path, it) is not None)
+    if not kept:
+        return None
+    lengths = [v1_length(path, it) or 0 for it in kept]
+    if ef.structure is Structure.CYCLIC:
+        return dataclasses.replace(ef, items=kept, record_length=sum(lengths))
+    if ef.structure is Structure.LINEAR_FIXED:
+        return dataclasses.replace(ef, items=kept)
+    size = sum(
+        (n if it.tag is None else 2 + n) * it.repeat for it, n in zip(kept, lengths, strict=True)
+    )
+    return dataclasses.replace(ef, items=kept, size=size)
+
+
+def _v1_df(path: str, df: DF) -> DF | None:
+    """``df`` on a 1.0x card: its EFs and DFs that LB002-2000 had, ``None`` if none is left."""
+    efs = tuple(e for ef in df.efs if (e := _v1_ef(f"{path}/{ef.name}", ef)) is not None)
+    dfs = tuple(d for sub in df.dfs if (d := _v1_df(f"{path}/{sub.name}", sub)) is not None)
+    if not efs and not dfs:
+        return None
+    return dataclasses.replace(df, efs=efs, dfs=dfs)
+
+
+def _v1_ssse(ssse: DF) -> DF:
+    """The SSSE of a 1.0x card, from the V2.0 one (S2 tables 2–9 ★ ※ △, appendix C)."""
+    dfs = tuple(d for df in ssse.dfs if (d := _v1_df(f"{ssse.name}/{df.name}", df)) is not None)
+    directory = dir_records(dfs)
+    efs = tuple(
+        dataclasses.replace(ef, size=len(directory)) if ef.sfi == DIR_SFI and ef.fid is None else e
+        for ef in ssse.efs
+        if (e := _v1_ef(f"{ssse.name}/{ef.name}", ef)) is not None
+    )
+    return dataclasses.replace(ssse, efs=efs, dfs=dfs, discretionary=b"")

@@ -135,7 +135,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         type=int,
         choices=sorted(PROFILES),
         required=True,
-        help="2: 2nd generation (DES, version 2.00); 3: 3rd generation (SM4, 3.00)",
+        help="1: 1st generation (DES, version 1.00, LB002-2000); 2: 2nd generation (DES, "
+        "2.00); 3: 3rd generation (SM4, 3.00)",
     )
     new.add_argument("--out", type=Path, required=True, metavar="IMAGE", help="image to write")
     new.add_argument(
@@ -457,7 +458,8 @@ def _user_card(
             layout = IssuerData.decode(issuer, Layout.V2).layout
         except SbkcardError:
             layout = Layout.V2
-    profile = PROFILES.get(generation or (3 if layout is Layout.V3 else 2))
+    by_layout = {Layout.V1: 1, Layout.V2: 2, Layout.V3: 3}
+    profile = PROFILES.get(generation or by_layout[layout])
     life = storage.get("cos:life")
     summary = [
         *summary,

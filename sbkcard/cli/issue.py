@@ -104,7 +104,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         type=int,
         choices=sorted(PROFILES),
         default=3,
-        help="card generation: 2 (DES, version 2.00) or 3 (SM4, 3.00) (%(default)s)",
+        help="card generation: 1 (DES, version 1.00), 2 (DES, 2.00) or 3 (SM4, 3.00) (%(default)s)",
     )
     parser.add_argument(
         "--owner",

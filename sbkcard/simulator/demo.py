@@ -28,7 +28,8 @@ __all__ = ["demo_card", "demo_psam"]
 
 
 def demo_card(generation: int = 3, *, pin: str | None = DEMO_PIN) -> SimulatedCard:
-    """The demo user card of ``generation`` (2: DES "2.00", 3: SM4 "3.00"), powered off.
+    """The demo user card of ``generation`` (1: DES "1.00", 2: DES "2.00", 3: SM4 "3.00"),
+    powered off.
 
     ``pin=None`` makes a card without a PIN.
     """

@@ -2,8 +2,9 @@
 
 - :class:`UserCard` — the card's operating system over a
   :class:`~sbkcard.applet_model.storage.Storage` (:mod:`.card`);
-- :class:`Profile`, :data:`SECOND_GENERATION`, :data:`THIRD_GENERATION` — DES/3DES
-  "2.00" and SM4 "3.00" cards (:mod:`.profile`);
+- :class:`Profile`, :data:`FIRST_GENERATION`, :data:`SECOND_GENERATION`,
+  :data:`THIRD_GENERATION` — DES "1.00" (LB002-2000), DES/3DES "2.00" and SM4 "3.00"
+  cards (:mod:`.profile`);
 - :mod:`.personalise` — the storage of a personalised or a blank card, and the
   personalisation commands;
 - :mod:`.core` (the index and security checks every command group shares), one module
@@ -15,10 +16,18 @@
 
 from sbkcard.applet_model.user_card.card import UserCard
 from sbkcard.applet_model.user_card.profile import (
+    FIRST_GENERATION,
     PROFILES,
     SECOND_GENERATION,
     THIRD_GENERATION,
     Profile,
 )
 
-__all__ = ["PROFILES", "SECOND_GENERATION", "THIRD_GENERATION", "Profile", "UserCard"]
+__all__ = [
+    "FIRST_GENERATION",
+    "PROFILES",
+    "SECOND_GENERATION",
+    "THIRD_GENERATION",
+    "Profile",
+    "UserCard",
+]

@@ -69,7 +69,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import Required, TypedDict, Unpack
 
@@ -84,7 +84,7 @@ from sbkcard.applet_model.records import (
     check_one_of,
     encode_file,
 )
-from sbkcard.applet_model.ssse import dir_records
+from sbkcard.applet_model.ssse import Layout, dir_records
 from sbkcard.applet_model.tree import DF, EF, Access, Rule, Structure
 from sbkcard.applet_model.user_card.card import ATR_KEY, LIFE_KEY
 from sbkcard.applet_model.user_card.core import RANGE_REFUSAL_KEY
@@ -119,6 +119,7 @@ __all__ = [
     "DEMO_CARD_NUMBER",
     "DEMO_EXPIRY",
     "DEMO_FILES",
+    "DEMO_FILES_1X",
     "DEMO_ISSUE_DATE",
     "DEMO_MEDICAL",
     "DEMO_OFFLINE",
@@ -187,6 +188,10 @@ DEMO_FILES: Mapping[str, FileContent] = MappingProxyType(
     {"SSSE/DF04/EF05": DEMO_MEDICAL, "SSSE/DF04/EF06": DEMO_OFFLINE}
 )
 """The demo card's data files besides EF05 and EF06: :data:`DEMO_MEDICAL`, :data:`DEMO_OFFLINE`."""
+DEMO_FILES_1X: Mapping[str, FileContent] = MappingProxyType(
+    {**DEMO_FILES, "SSSE/DF04/EF05": replace(DEMO_MEDICAL, account_number="4101000001")}
+)
+"""The same on a 1.00 card: its 基本医疗保险个人账号 is an 0A (S2 附表二)."""
 
 
 class PersonalisationError(SbkcardError):
@@ -338,6 +343,9 @@ def _plan(
     for required in ("MKMF", "MKSSSE"):
         if required not in names:
             raise PersonalisationError(f"keys: the card needs {required}")
+    tree = profile.tree
+    homes = {MF, *tree.paths}  # a 1.00 card has no DF07, nor its keys
+    names = {name: key for name, key in names.items() if key_home(card_key(name)) in homes}
     layout = profile.layout
     card_id = card["card_id"]
     org = card.get("init_org") or f"9156000002{card_id.region}{card_id.region}01"
@@ -350,7 +358,6 @@ def _plan(
         card["expiry"],
         card["card_number"],
     )
-    tree = profile.tree
     data = {"SSSE/EF05": issuer.encode(layout), "SSSE/EF06": cardholder.encode(layout)}
     data["SSSE/SFI1E"] = dir_records(tree.ssse.dfs)
     declared = tree.files()
@@ -418,10 +425,11 @@ def demo_card_content(
     card_number: str = DEMO_CARD_NUMBER,
     pin: str | None = DEMO_PIN,
 ) -> dict[str, bytes]:
-    """The demo card of ``profile``: :data:`DEMO_CARDHOLDER`, **published test keys**.
+    """The demo card of ``profile``: :data:`DEMO_CARDHOLDER`, **published test keys**,
+    :data:`DEMO_FILES` (:data:`DEMO_FILES_1X` on a 1.00 card).
 
     Another ``card_id`` and ``card_number`` give another card of the same cardholder
-    (its keys diversified for its own ATR), :data:`DEMO_FILES` on it.
+    (its keys diversified for its own ATR), the same files on it.
     """
     atr = card_atr(profile, card_id)
     keys = _derive_card_keys(demo_keyset(profile.algorithm), card_id.region, atr)
@@ -435,7 +443,7 @@ def demo_card_content(
         expiry=DEMO_EXPIRY,
         atr=atr,
         pin=pin,
-        files=DEMO_FILES,
+        files=DEMO_FILES_1X if profile.layout is Layout.V1 else DEMO_FILES,
     )
 
 

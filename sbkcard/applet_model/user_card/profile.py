@@ -1,8 +1,9 @@
 """Card profiles: the generations of the social security card (S2 App. C; S3 §10.1–10.2).
 
-A profile fixes the algorithm the SSSE announces (FCI tag ``86``), the specification
-version written to EF05 tag ``03`` and hence the layout (on 3.00 cards EF06 is read
-after external authentication with RKSSSE), and the ATR's chip bytes.
+A profile fixes the algorithm the SSSE announces (FCI tag ``86``; 1.00 cards announce
+none), the specification version written to EF05 tag ``03`` and hence the layout (the
+1.0x tree; on 3.00 cards EF06 is read after external authentication with RKSSSE), and
+the ATR's chip bytes.
 """
 
 from __future__ import annotations
@@ -15,7 +16,14 @@ from sbkcard.applet_model.tree import Tree
 from sbkcard.identifiers.atr import DEFAULT_CHIP, DEFAULT_MANUFACTURER
 from sbkcard.keys import Algorithm
 
-__all__ = ["ONE_RECORD_AT_A_TIME", "PROFILES", "SECOND_GENERATION", "THIRD_GENERATION", "Profile"]
+__all__ = [
+    "FIRST_GENERATION",
+    "ONE_RECORD_AT_A_TIME",
+    "PROFILES",
+    "SECOND_GENERATION",
+    "THIRD_GENERATION",
+    "Profile",
+]
 
 
 @dataclass(frozen=True)
@@ -47,6 +55,12 @@ class Profile:
         return f"generation {self.generation} ({self.algorithm.label}, version {self.version})"
 
 
+FIRST_GENERATION = Profile(1, Algorithm.DES, "1.00", vendor=b"SB0")
+"""1st generation (LB002-2000): version "1.00", the 1.0x tree (no ★ item, no ※ file, the
+tags of S2 appendix C at their 1.00 lengths), DES keys (a choice: S2 and S3 do not name
+the algorithm of 1.00 cards), no algorithm in the SSSE's FCI (S3 §10.1: the terminal
+chooses it by region, DES outside 11xxxx)."""
+
 SECOND_GENERATION = Profile(2, Algorithm.DES, "2.00")
 """2nd generation: DES/3DES (tag ``86`` = ``01``), version "2.00", EF06 readable freely."""
 
@@ -57,5 +71,5 @@ ONE_RECORD_AT_A_TIME = Profile(2, Algorithm.DES, "2.00", vendor=b"SB1", range_re
 """2nd generation on another maker's COS (ATR bytes T3–T5 ``SB1``) without the optional
 READ RECORD range modes: a reader must read it one record per command."""
 
-PROFILES = MappingProxyType({2: SECOND_GENERATION, 3: THIRD_GENERATION})
+PROFILES = MappingProxyType({1: FIRST_GENERATION, 2: SECOND_GENERATION, 3: THIRD_GENERATION})
 """Profiles by generation."""
