@@ -7,8 +7,10 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import re
+from pathlib import Path
 
 import pytest
+from issuance_support import person, write_csv
 from terminal_support import CARD_ID, CARD_INFO, psam, terminal
 
 from sbkcard.apdu import builders as b
@@ -44,9 +46,10 @@ from sbkcard.applet_model.user_card.personalise import (
     personalise,
     user_card_content,
 )
+from sbkcard.cli import main
 from sbkcard.keys import Algorithm
 from sbkcard.keys.hierarchy import demo_keyset, derive_card_keys
-from sbkcard.simulator import SimulatedCard
+from sbkcard.simulator import SimulatedCard, load_image
 from sbkcard.simulator.demo import demo_card
 from sbkcard.terminal.national.codes import Code
 from sbkcard.terminal.national.interface import NationalInterface
@@ -286,3 +289,37 @@ def test_profile_1_is_the_first_generation() -> None:
     assert FIRST_GENERATION.layout is Layout.V1 and FIRST_GENERATION.tree is TREE
     content = demo_card_content(FIRST_GENERATION)
     assert content["SSSE/DF04/EF05"] == DEMO_FILES_1X["SSSE/DF04/EF05"].encode(Layout.V1)
+
+
+# -- the command line ------------------------------------------------------------------------
+
+
+def test_card_new_profile_1_makes_a_1_00_card(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    image = tmp_path / "card.json"
+    assert main(["card", "new", "--profile", "1", "--out", str(image)]) == 0
+    assert "generation 1 (DES/3DES, version 1.00)" in capsys.readouterr().out
+    card = load_image(image)
+    assert card.profile == 1
+    assert national(card).iReadCardBas(1)[1].split("|")[6] == "1.00"
+    assert main(["card", "show", str(image)]) == 0
+    shown = capsys.readouterr().out
+    assert "V1" in shown and "DF07" not in shown and "4101000001" in shown
+
+
+def test_issuing_profile_1_cards(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The issuing line personalises by APDUs (Part 10 §5) a 1.00 card per applicant."""
+    applicants = write_csv(tmp_path / "applicants.csv", [person(1)])
+    out = tmp_path / "out"
+    argv = ["issue", str(applicants), "--keys", "demo", "--out", str(out), "--profile", "1"]
+    argv += ["--issue-date", "20240101"]
+    assert main(argv) == 0
+    assert "DES roots" in capsys.readouterr().out
+    (path,) = out.glob("H*.json")
+    card = load_image(path)
+    assert card.profile == 1
+    number = path.stem
+    code, info = national(card).iReadCardBas(1)
+    assert code == 0, info
+    assert info.split("|")[2] == number and info.split("|")[6] == "1.00"

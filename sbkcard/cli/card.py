@@ -66,9 +66,9 @@ from sbkcard.applet_model.user_card.personalise import (
     DEMO_CARD_NUMBER,
     DEMO_CARDHOLDER,
     DEMO_EXPIRY,
-    DEMO_FILES,
     DEMO_ISSUE_DATE,
     card_atr,
+    demo_files,
     key_home,
     user_card_content,
 )
@@ -267,7 +267,7 @@ def _make(args: argparse.Namespace, out: Path) -> int:
     files: dict[str, FileContent]
     if applicant is None:
         cardholder = DEMO_CARDHOLDER
-        files = dict(DEMO_FILES)
+        files = dict(demo_files(profile))
     else:
         cardholder = Cardholder(
             applicant.ssn,
@@ -313,7 +313,9 @@ def _make(args: argparse.Namespace, out: Path) -> int:
         subject = f"{cardholder.name} {number}"
         card, certificates = third_generation_card(content, atr, subject, ca=ca)
     else:
-        card, certificates = SimulatedCard.create("user-card", content, atr, profile=2), None
+        generation = profile.generation
+        card = SimulatedCard.create("user-card", content, atr, profile=generation)
+        certificates = None
     save_image(card, out)
     demo_keys = args.keys == DEMO or args.keys.startswith(DEMO + ":")
     print(f"card image written to {out}")

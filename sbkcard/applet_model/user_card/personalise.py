@@ -133,6 +133,7 @@ __all__ = [
     "card_atr",
     "create_file_command",
     "demo_card_content",
+    "demo_files",
     "demo_transport_key",
     "df_header",
     "ef_header",
@@ -426,7 +427,7 @@ def demo_card_content(
     pin: str | None = DEMO_PIN,
 ) -> dict[str, bytes]:
     """The demo card of ``profile``: :data:`DEMO_CARDHOLDER`, **published test keys**,
-    :data:`DEMO_FILES` (:data:`DEMO_FILES_1X` on a 1.00 card).
+    :func:`demo_files`.
 
     Another ``card_id`` and ``card_number`` give another card of the same cardholder
     (its keys diversified for its own ATR), the same files on it.
@@ -443,8 +444,13 @@ def demo_card_content(
         expiry=DEMO_EXPIRY,
         atr=atr,
         pin=pin,
-        files=DEMO_FILES_1X if profile.layout is Layout.V1 else DEMO_FILES,
+        files=demo_files(profile),
     )
+
+
+def demo_files(profile: Profile) -> Mapping[str, FileContent]:
+    """:data:`DEMO_FILES`, or :data:`DEMO_FILES_1X` on a 1.00 card."""
+    return DEMO_FILES_1X if profile.layout is Layout.V1 else DEMO_FILES
 
 
 def demo_transport_key(algorithm: Algorithm) -> bytes:
