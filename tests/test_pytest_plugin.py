@@ -74,14 +74,14 @@ def test_cards_per_profile_and_from_an_applicant(pytester: pytest.Pytester) -> N
             "birthplace": "110105", "birth_date": "1949-12-31", "region": "410100",
         }
 
-        @pytest.mark.parametrize("sbk_card", [2, 3], indirect=True)
+        @pytest.mark.parametrize("sbk_card", [1, 2, 3], indirect=True)
         def test_profiles(sbk_card, sbk_terminal):
-            assert sbk_card.profile in (2, 3)
+            assert sbk_card.profile in (1, 2, 3)
             code, text = NationalInterface(sbk_terminal).iReadCardBas(1)
             assert text.split("|")[6] == f"{sbk_card.profile}.00"
 
         @pytest.mark.parametrize(
-            "sbk_card", [{"profile": 2, "applicant": APPLICANT}], indirect=True
+            "sbk_card", [{"profile": p, "applicant": APPLICANT} for p in (1, 2)], indirect=True
         )
         def test_applicant(sbk_card, sbk_terminal):
             code, text = NationalInterface(sbk_terminal).iReadCardBas(1)
@@ -97,7 +97,7 @@ def test_cards_per_profile_and_from_an_applicant(pytester: pytest.Pytester) -> N
             assert sbk_card_factory(2).atr == sbk_card_2.atr
         """
     )
-    pytester.runpytest().assert_outcomes(passed=4)
+    pytester.runpytest().assert_outcomes(passed=6)
 
 
 def test_a_bad_card_parameter_is_an_error(pytester: pytest.Pytester) -> None:

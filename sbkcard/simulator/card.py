@@ -35,7 +35,7 @@ class SimulatedCard:
 
     ``applet`` must run on ``nvm`` (its ``storage``); ``kind`` is the registry name of
     the applet (found from the applet's class when omitted) and ``profile`` the card
-    profile it was personalised for (2 or 3 for a user card), both kept in images.
+    profile it was personalised for (1, 2 or 3 for a user card), both kept in images.
     """
 
     def __init__(

@@ -2,7 +2,7 @@
 
 A card image is JSON anyone can edit; :func:`check_content` refuses, naming the field,
 content that decodes but describes an impossible card: a user card's profile other
-than 2 or 3, its purse not 20 bytes (Part 7 §10: a balance read from a cut purse
+than 1, 2 or 3, its purse not 20 bytes (Part 7 §10: a balance read from a cut purse
 would be wrong), an expiry not after the issue date (S2 table 3, EF05 ``07``/``08``),
 ``60`` in both DF02 EF06 and DF03 EF05 or, both written, in neither (S2 §7), or a PSAM
 whose terminal number (file 0016) is of a region other than its ATR's
