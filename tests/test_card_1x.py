@@ -5,21 +5,18 @@ terminal reading, writing and debiting it (S2 tables 2–9, appendix C, 附表�
 from __future__ import annotations
 
 import dataclasses
-import datetime
 import re
 from pathlib import Path
 
 import pytest
 from issuance_support import person, write_csv
-from terminal_support import CARD_ID, CARD_INFO, psam, terminal
+from terminal_support import CARD_ID, CARD_INFO
+from test_terminal_1x_items import body, national
 
 from sbkcard.apdu import builders as b
 from sbkcard.applet_model.data_items import LEGACY_ITEMS, RESIZED_ITEMS
 from sbkcard.applet_model.records import (
     Cardholder,
-    Education,
-    EmploymentHistory,
-    EmploymentRecord,
     HouseholdRegistration,
     IssuerData,
     MedicalInsurance,
@@ -27,9 +24,8 @@ from sbkcard.applet_model.records import (
     RecordError,
 )
 from sbkcard.applet_model.ssse import Layout, dir_records, national_tree
-from sbkcard.applet_model.storage import MemoryStorage
 from sbkcard.applet_model.tree import EF, SSSE_AID
-from sbkcard.applet_model.user_card import FIRST_GENERATION, PROFILES, UserCard
+from sbkcard.applet_model.user_card import FIRST_GENERATION, PROFILES
 from sbkcard.applet_model.user_card.personalise import (
     DEMO_CARD_ID,
     DEMO_CARD_NUMBER,
@@ -39,20 +35,14 @@ from sbkcard.applet_model.user_card.personalise import (
     DEMO_ISSUE_DATE,
     DEMO_MEDICAL,
     PersonalisationError,
-    blank_card_content,
-    card_atr,
     demo_card_content,
-    demo_transport_key,
-    personalise,
     user_card_content,
 )
 from sbkcard.cli import main
 from sbkcard.keys import Algorithm
-from sbkcard.keys.hierarchy import demo_keyset, derive_card_keys
-from sbkcard.simulator import SimulatedCard, load_image
+from sbkcard.simulator import load_image
 from sbkcard.simulator.demo import demo_card
 from sbkcard.terminal.national.codes import Code
-from sbkcard.terminal.national.interface import NationalInterface
 from sbkcard.terminal.security.hsm import SoftwareKeyService
 from sbkcard.terminal.security.hsm_host import CardFacts, HsmHost
 
@@ -77,16 +67,6 @@ NEW_FILES = {
 REUSED_FILES = {"SSSE/DF01/EF0A", "SSSE/DF02/EF09", "SSSE/DF04/EF06"}
 """※ files whose identifiers LB002-2000 gave the deleted 工资信息文件, 农村流动劳动力
 就业证信息文件 and 医疗保险账户信息文件: appendix C reuses their tags."""
-
-
-def national(card: SimulatedCard) -> NationalInterface:
-    return NationalInterface(terminal(card, psam_card=psam(2)))
-
-
-def body(card: SimulatedCard, path: str) -> bytes:
-    stored = card.nvm.read(path)
-    assert stored is not None
-    return stored
 
 
 # -- the tree ------------------------------------------------------------------------------
@@ -127,7 +107,10 @@ def test_a_file_keeps_no_new_item_and_the_1_00_lengths() -> None:
             ), path
     ef06 = TREE.ef("SSSE/EF06")
     assert 0x4E not in {it.tag for it in ef06.items}  # no 姓名扩展 (S3 §10.2)
+    assert ef06.size == 0x5B - (2 + 0x14)  # all of a V2.0 EF06 (0x5B) but 4E an 14
     assert TREE.ef("SSSE/DF04/EF06").size == 3 * (2 + 4)  # 90 92 93: cn 04 (appendix C)
+    # DF04 EF05: 81 84 87 in an 46 slots, 8B an 0A (附表二), no 7D–7F 8D 8E (★)
+    assert TREE.ef("SSSE/DF04/EF05").size == 3 * 0x48 + 3 + 6 + 0x0C + 0x11 + 3 * 0x0B + 3
     assert TREE.ef("SSSE/DF02/EF09").size == (2 + 0x0A) + (2 + 0x46) + 2 * (2 + 4)
 
 
@@ -147,40 +130,16 @@ def test_the_directory_names_four_applications_and_the_fci_no_algorithm() -> Non
     assert TREE.version == "1.0"
 
 
-# -- personalisation -----------------------------------------------------------------------
-
-FILES = {
-    **DEMO_FILES_1X,
-    "SSSE/DF01/EF05": HouseholdRegistration("1", "河南省郑州市金水区"),
-    "SSSE/DF01/EF15": Education("3"),
-    "SSSE/DF02/EF07": EmploymentHistory(
-        (EmploymentRecord("2020000", datetime.date(2020, 1, 1), None, "郑州某公司"),)
-    ),
-}
+# -- personalisation (by APDUs: test_card_personalise) -------------------------------------
 
 
-def test_personalising_a_1_00_card_by_apdus_gives_the_fast_paths_card() -> None:
-    profile = FIRST_GENERATION
-    atr = card_atr(profile, DEMO_CARD_ID)
-    keys = derive_card_keys(demo_keyset(profile.algorithm), DEMO_CARD_ID.region, atr)
-    transport = demo_transport_key(profile.algorithm)
-    common = dict(
-        card_id=DEMO_CARD_ID,
-        card_number=DEMO_CARD_NUMBER,
-        issue_date=DEMO_ISSUE_DATE,
-        expiry=DEMO_EXPIRY,
-        files=FILES,
-    )
-    fast = user_card_content(profile, DEMO_CARDHOLDER, keys, atr=atr, **common)
-    storage = MemoryStorage(blank_card_content(transport, atr=atr, algorithm=profile.algorithm))
-    card = UserCard(storage)
-    personalise(card.process, transport, profile, DEMO_CARDHOLDER, keys, **common)
-    assert storage.data == fast
-    assert IssuerData.decode(fast["SSSE/EF05"]).version == "1.00"
-    for path, content in FILES.items():
-        assert type(content).decode(fast[path], Layout.V1).encode(Layout.V1) == fast[path], path
-    assert fast["SSSE/DF01/EF05"][:3] == bytes.fromhex("2001 31")  # 户口类别 an 01 (附表二)
-    assert fast["SSSE/DF04/EF06"] == bytes.fromhex("9004 31EEEEEE 9204 00000000 9304 3030EEEE")
+def test_the_demo_1_00_card_holds_its_files_in_1_00_records() -> None:
+    content = demo_card_content(FIRST_GENERATION)
+    assert IssuerData.decode(content["SSSE/EF05"]).version == "1.00"
+    assert content["SSSE/DF04/EF06"] == bytes.fromhex("9004 31EEEEEE 9204 00000000 9304 3030EEEE")
+    for path, typed in DEMO_FILES_1X.items():
+        assert type(typed).decode(content[path], Layout.V1) == typed, path
+    assert not any(key.startswith(("key:SSSE/DF07", "fs:SSSE/DF07")) for key in content)
 
 
 @pytest.mark.parametrize(
@@ -188,7 +147,7 @@ def test_personalising_a_1_00_card_by_apdus_gives_the_fast_paths_card() -> None:
     [
         ({"SSSE/DF04/EF05": DEMO_MEDICAL}, ("8B", "an 0A", "附表二")),
         ({"SSSE/DF01/EF05": HouseholdRegistration("10")}, ("20", "an 01")),
-        ({"SSSE/DF03/EF16": FILES["SSSE/DF01/EF05"]}, ("SSSE/DF03/EF16", "generation 1")),
+        ({"SSSE/DF03/EF16": HouseholdRegistration("1")}, ("SSSE/DF03/EF16", "generation 1")),
     ],
 )
 def test_what_a_1_00_card_cannot_hold_is_refused_at_personalisation(

@@ -12,13 +12,14 @@ from sbkcard.applet_model.records import (
     Education,
     EmploymentHistory,
     EmploymentRecord,
+    FileContent,
     HouseholdRegistration,
     InsuranceCertificates,
     InsuranceProof,
     Photo,
 )
 from sbkcard.applet_model.storage import MemoryStorage
-from sbkcard.applet_model.user_card import Profile, UserCard
+from sbkcard.applet_model.user_card import FIRST_GENERATION, Profile, UserCard
 from sbkcard.applet_model.user_card.fcp import EfHeader
 from sbkcard.applet_model.user_card.personalise import (
     DEMO_CARD_ID,
@@ -26,6 +27,7 @@ from sbkcard.applet_model.user_card.personalise import (
     DEMO_CARDHOLDER,
     DEMO_EXPIRY,
     DEMO_FILES,
+    DEMO_FILES_1X,
     DEMO_ISSUE_DATE,
     PersonalisationError,
     blank_card_content,
@@ -56,6 +58,12 @@ FILES = {
     "SSSE/DF03/EF19": InsuranceCertificates((InsuranceProof("110", "410100"),)),
     "SSSE/EF08": Photo(b"\xff\xd8\xff\xe0" + bytes(100) + b"\xff\xd9"),
 }
+FILES_1X = {  # a 1.00 card: no ★ item nor ※ file, 附表二 lengths (S2 appendix C)
+    **DEMO_FILES_1X,
+    "SSSE/DF01/EF05": HouseholdRegistration("1", "河南省郑州市金水区"),
+    "SSSE/DF01/EF15": FILES["SSSE/DF01/EF15"],
+    "SSSE/DF02/EF07": FILES["SSSE/DF02/EF07"],
+}
 
 
 def _arguments(profile: Profile) -> tuple[bytes, dict[str, bytes], bytes]:
@@ -64,15 +72,21 @@ def _arguments(profile: Profile) -> tuple[bytes, dict[str, bytes], bytes]:
     return atr, keys, demo_transport_key(profile.algorithm)
 
 
-@pytest.mark.parametrize("profile", PROFILES, ids=lambda p: f"gen{p.generation}")
-def test_personalising_by_apdus_gives_the_fast_paths_card(profile: Profile) -> None:
+@pytest.mark.parametrize(
+    ("profile", "files"),
+    [*((p, FILES) for p in PROFILES), (FIRST_GENERATION, FILES_1X)],
+    ids=lambda p: f"gen{p.generation}" if isinstance(p, Profile) else "",
+)
+def test_personalising_by_apdus_gives_the_fast_paths_card(
+    profile: Profile, files: dict[str, FileContent]
+) -> None:
     atr, keys, transport = _arguments(profile)
     common = dict(
         card_id=DEMO_CARD_ID,
         card_number=DEMO_CARD_NUMBER,
         issue_date=DEMO_ISSUE_DATE,
         expiry=DEMO_EXPIRY,
-        files=FILES,
+        files=files,
     )
     fast = user_card_content(profile, DEMO_CARDHOLDER, keys, atr=atr, **common)
     storage = MemoryStorage(blank_card_content(transport, atr=atr, algorithm=profile.algorithm))
