@@ -245,4 +245,4 @@ def test_factories() -> None:
     assert make_card(2).profile == 2
     assert make_psam().kind == "psam"
     with pytest.raises(ValueError, match="profile must be one of"):
-        make_card(1)
+        make_card(4)
