@@ -454,7 +454,7 @@ def national_tree(layout: Layout, algorithm: Algorithm) -> Tree:
 
     2.0x and 3.0x: the V2.0 tree, the SSSE announcing ``algorithm`` (FCI tag ``86``); on
     3.0x cards EF06 is read after external authentication with RKSSSE (S3 §10.2). 1.0x:
-    derived from the V2.0 tree (see the module docstring and :data:`V1_CHOICES`). The
+    derived from the V2.0 tree, no algorithm announced (see the module docstring). The
     tree is immutable and built once per layout and algorithm.
     """
     if layout is Layout.V1:
