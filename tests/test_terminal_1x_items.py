@@ -61,7 +61,8 @@ def body(card: SimulatedCard, path: str) -> bytes:
 
 
 def test_a_reused_tag_holding_its_1_00_item_reads_empty() -> None:
-    """90 holds 个人账户余额, not 允许脱网标志: no new value; 92 follows 90 (S2 appendix C)."""
+    """90 holds 个人账户余额, not 准许脱网医保结算标识: no new value; 92 follows 90
+    (S2 appendix C)."""
     card = one_dot_zero_card({"SSSE/DF04/EF06": OFFLINE_1_00})
     api = national(card)
     assert api.iReadCard(1, 1, CARD_INFO, "DF04EF06|90|92|93|$") == (0, "DF04EF06||||$")
@@ -90,9 +91,9 @@ def test_writing_reused_tags_pads_them_into_their_1_00_slots() -> None:
     address = "DF04EF06|90|92|93|$"
     assert api.iWriteCard(1, CARD_INFO, address, "DF04EF06|1|300|12|$") == (0, "")
     assert body(card, "SSSE/DF04/EF06") == bytes.fromhex(
-        "9004 31EEEEEE"  # 90 允许脱网标志 an 01 "1", right-padded with E
-        "9204 300FFFFF"  # 92 累计脱网结算次数 cn 04, kept as is: 90 tells its meaning
-        "9304 3132EEEE"  # 93 脱网结算次数上限 an 02 "12", right-padded with E
+        "9004 31EEEEEE"  # 90 准许脱网医保结算标识 an 01 "1", right-padded with E
+        "9204 300FFFFF"  # 92 脱网医保结算累计金额 cn 04, kept as is: 90 tells its meaning
+        "9304 3132EEEE"  # 93 脱网医保结算累计次数 an 02 "12", right-padded with E
     )
     assert api.iReadCard(1, 1, CARD_INFO, address) == (0, "DF04EF06|1|300|12|$")
     assert api.iReadCard(1, 1, CARD_INFO, "DF04EF06|92|$") == (0, "DF04EF06|300|$")
