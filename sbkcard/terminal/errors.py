@@ -82,7 +82,14 @@ class UnconfirmedPurchaseError(CardStatusError):
     """
 
     def __init__(self, refusal: CardStatusError, result: PurchaseResult) -> None:
-        super().__init__(refusal.sw, refusal.command, device=refusal.device)
+        super().__init__(
+            refusal.sw,
+            refusal.command,
+            device=refusal.device,
+            message=f"{refusal}: the card HAS DEBITED the purse (purchase sequence "
+            f"{result.card_seq:04X}, TAC {result.tac.hex().upper()}) but the purchase is not "
+            "confirmed; settle it by its TAC (S3 App. C.7)",
+        )
         self.result = result
         self.settlement = ""
 
