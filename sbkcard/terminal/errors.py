@@ -47,12 +47,13 @@ class WrongPinError(CardStatusError):
 
 
 class PinBlockedError(CardStatusError):
-    """The PIN is blocked (``6983``, or ``63C0`` on the last wrong try)."""
+    """The PIN is blocked (``6983``, or ``63C0`` on the last wrong try); ``remedy`` says
+    who unblocks it."""
 
-    def __init__(self, sw: int, command: str) -> None:
-        super().__init__(
-            sw, command, message=f"PIN blocked ({sw:04X} to {command}): the issuer must unblock it"
-        )
+    def __init__(
+        self, sw: int, command: str, *, remedy: str = "the issuer must unblock it"
+    ) -> None:
+        super().__init__(sw, command, message=f"PIN blocked ({sw:04X} to {command}): {remedy}")
 
 
 class ApplicationBlockedError(CardStatusError):
