@@ -234,3 +234,13 @@ def test_the_command_line_revives_a_locked_card(
     card = load_image(image)
     code, signature = NationalInterface(Terminal(card_reader=card)).PKI_SignData("86420", "x", 1)
     assert code == 0 and len(signature) == 129
+
+    second = tmp_path / "second.json"  # a second-generation card has no such PIN
+    assert main(["card", "new", "--profile", "2", "--out", str(second)]) == 0
+    capsys.readouterr()
+    pins.write_text("")  # refused before any PIN is asked for
+    assert main(["pin", "cert-change", "--card", str(second), "--pin-file", str(pins)]) == 1
+    assert capsys.readouterr().err == (
+        "sbkcard: error: card answered 6A82 to SELECT PKI (file not found): the card has no "
+        "certificate application (a third-generation card's, LD/T 6001.5 §7)\n"
+    )
