@@ -229,6 +229,14 @@ def test_a_redefined_tag_follows_the_tag_that_tells_it_apart() -> None:
     body = bytes.fromhex("9004 31EEEEEE 9204 00012350 9304 3033EEEE")
     assert new.encode(Layout.V1) == body
     assert OfflineSettlement.decode(body, Layout.V1) == new
+    # 92 with 90 empty: 90 is written all the same, empty and E-padded (as iWriteCard
+    # writes it), or 92 would be lost; read back and written again, byte for byte
+    lone = OfflineSettlement(offline_total="00012350")
+    body = bytes.fromhex("9004 00EEEEEE 9204 00012350")
+    assert lone.encode(Layout.V1) == body
+    assert OfflineSettlement.decode(body, Layout.V1) == lone
+    written = bytes.fromhex("9004 00EEEEEE 9204 123FFFFF 9304 3132EEEE")  # by iWriteCard
+    assert OfflineSettlement.decode(written, Layout.V1).encode(Layout.V1) == written
 
 
 def test_items_whose_definition_changed_follow_their_leader_on_1_00_cards() -> None:

@@ -77,6 +77,9 @@ def test_a_blocked_pin_cannot_be_changed_only_unblocked(card: SimulatedCard) -> 
     with pytest.raises(PinBlockedError) as blocked:
         pki.change_user_pin(s, P, USER, NEW)
     assert blocked.value.sw == 0x6983
+    assert str(blocked.value).endswith(
+        ": the administrator PIN unblocks it (GM/T 0016 SKF_UnblockPIN)"
+    )
     pki.unblock_user_pin(s, P, ADMIN, NEW)
     assert card.nvm.read(USER_PIN) == pin_record(pin_bcd(NEW), 3)
     assert card.nvm.read(ADMIN_PIN) == pin_record(pin_bcd(ADMIN), 5)
@@ -95,6 +98,7 @@ def test_a_wrong_administrator_pin_spends_its_tries_and_locks(card: SimulatedCar
     with pytest.raises(PinBlockedError) as locked:
         pki.unblock_user_pin(s, P, ADMIN, NEW)  # a locked administrator PIN unblocks nothing
     assert locked.value.sw == 0x6983
+    assert "administrator PIN unblocks" not in str(locked.value)
     assert card.nvm.read(USER_PIN) == bytes((0, 3)) + pin_hash(pin_bcd(USER))
 
 
@@ -230,3 +234,13 @@ def test_the_command_line_revives_a_locked_card(
     card = load_image(image)
     code, signature = NationalInterface(Terminal(card_reader=card)).PKI_SignData("86420", "x", 1)
     assert code == 0 and len(signature) == 129
+
+    second = tmp_path / "second.json"  # a second-generation card has no such PIN
+    assert main(["card", "new", "--profile", "2", "--out", str(second)]) == 0
+    capsys.readouterr()
+    pins.write_text("")  # refused before any PIN is asked for
+    assert main(["pin", "cert-change", "--card", str(second), "--pin-file", str(pins)]) == 1
+    assert capsys.readouterr().err == (
+        "sbkcard: error: card answered 6A82 to SELECT PKI (file not found): the card has no "
+        "certificate application (a third-generation card's, LD/T 6001.5 §7)\n"
+    )

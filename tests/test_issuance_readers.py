@@ -216,7 +216,9 @@ def test_a_stock_made_with_the_bureaus_transport_key(sbk_pcscd: PcscdStack, tmp_
         # issued with the demo keys: the first chip refuses the transport key, the batch stops
         env = {**os.environ, **sbk_pcscd.env}
         argv = _issue(sbk_pcscd, applicants, out, 0)
-        wrong = subprocess.run(bound_to_caller(argv), capture_output=True, text=True, env=env)
+        wrong = subprocess.run(
+            bound_to_caller(argv), capture_output=True, text=True, env=env, timeout=60
+        )
         assert (wrong.returncode, wrong.stdout) == (1, ""), repr(wrong.stderr)
         assert wrong.stderr.splitlines() == [
             "sbkcard: error: reader 'Virtual PCD 00 00': chip 00000001: the chip refused the "
@@ -263,7 +265,9 @@ def test_a_transport_key_held_in_the_store_is_the_batchs(
     refused = subprocess.run(bound_to_caller(sim), capture_output=True, text=True, timeout=60)
     assert refused.returncode == 2
     assert "give --batch NAME (the issuing line's --owner)" in refused.stderr
-    des = subprocess.run(bound_to_caller([*sim, "--profile", "2"]), capture_output=True, text=True)
+    des = subprocess.run(
+        bound_to_caller([*sim, "--profile", "2"]), capture_output=True, text=True, timeout=60
+    )
     assert des.returncode == 2
     assert "TK-HELD: SM4 key, but profile 2 chips take DES transport keys" in des.stderr
     made = subprocess.run(

@@ -16,7 +16,7 @@ from sbkcard.service.audit import AuditLog
 from sbkcard.service.hsm_client import HttpHsmClient
 from sbkcard.service.hsm_server import hsm_app
 from sbkcard.service.hsm_service import HsmService
-from sbkcard.terminal.errors import CardStatusError
+from sbkcard.terminal.errors import UnconfirmedPurchaseError
 from sbkcard.terminal.operations import purse
 from sbkcard.terminal.security.hsm import SoftwareKeyService
 from sbkcard.terminal.security.hsm_host import CardFacts, HsmHost
@@ -97,9 +97,15 @@ def test_the_psam_answers_the_same_code_for_the_same_wrong_mac2() -> None:
     assert re.search(re.escape(f"(S3 App. C.7): {settle}") + r"\d{12}\|00000001\|", text)
     assert national.iReadDebitRecord(1)[1].count("12.34") == 1  # the card did debit
     term = terminal(WrongMac2(user_card(3)), key_service=SoftwareKeyService())  # type: ignore[arg-type]
-    with pytest.raises(CardStatusError) as refused, term.session() as conn:
+    with pytest.raises(UnconfirmedPurchaseError) as refused, term.session() as conn:
         purse.purchase(conn, account=0, self_paid=1234, pooled=0)
     assert (refused.value.sw, refused.value.device) == (0x63CF, "HSM")
+    # what a caller prints or logs (the purse CLI's one line) says the card debited
+    tac = refused.value.result.tac.hex().upper()
+    assert str(refused.value).startswith("HSM answered 63CF to MAC2 check (")
+    assert f"the card HAS DEBITED the purse (purchase sequence 0000, TAC {tac})" in str(
+        refused.value
+    )
 
 
 def test_the_psam_mode_refusal_is_audited_as_debited(tmp_path: Path) -> None:

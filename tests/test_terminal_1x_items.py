@@ -15,6 +15,7 @@ from terminal_support import CARD_INFO, psam, terminal, user_card
 
 from sbkcard.applet_model.records import OfflineSettlement
 from sbkcard.applet_model.ssse import Layout
+from sbkcard.applet_model.traces.decode import decode_trace, decoded_text, read_trace
 from sbkcard.applet_model.user_card import FIRST_GENERATION
 from sbkcard.applet_model.user_card.personalise import DEMO_CARD_ID, card_atr, demo_card_content
 from sbkcard.simulator import SimulatedCard
@@ -53,7 +54,8 @@ def body(card: SimulatedCard, path: str) -> bytes:
 
 
 def test_a_reused_tag_holding_its_1_00_item_reads_empty() -> None:
-    """90 holds 个人账户余额, not 允许脱网标志: no new value; 92 follows 90 (S2 appendix C)."""
+    """90 holds 个人账户余额, not 准许脱网医保结算标识: no new value; 92 follows 90
+    (S2 appendix C)."""
     card = one_dot_zero_card({"SSSE/DF04/EF06": OFFLINE_1_00})
     api = national(card)
     assert api.iReadCard(1, 1, CARD_INFO, "DF04EF06|90|92|93|$") == (0, "DF04EF06||||$")
@@ -82,9 +84,9 @@ def test_writing_reused_tags_pads_them_into_their_1_00_slots() -> None:
     address = "DF04EF06|90|92|93|$"
     assert api.iWriteCard(1, CARD_INFO, address, "DF04EF06|1|300|12|$") == (0, "")
     assert body(card, "SSSE/DF04/EF06") == bytes.fromhex(
-        "9004 31EEEEEE"  # 90 允许脱网标志 an 01 "1", right-padded with E
-        "9204 300FFFFF"  # 92 累计脱网结算次数 cn 04, kept as is: 90 tells its meaning
-        "9304 3132EEEE"  # 93 脱网结算次数上限 an 02 "12", right-padded with E
+        "9004 31EEEEEE"  # 90 准许脱网医保结算标识 an 01 "1", right-padded with E
+        "9204 300FFFFF"  # 92 脱网医保结算累计金额 cn 04, kept as is: 90 tells its meaning
+        "9304 3132EEEE"  # 93 脱网医保结算累计次数 an 02 "12", right-padded with E
     )
     assert api.iReadCard(1, 1, CARD_INFO, address) == (0, "DF04EF06|1|300|12|$")
     assert api.iReadCard(1, 1, CARD_INFO, "DF04EF06|92|$") == (0, "DF04EF06|300|$")
@@ -174,3 +176,32 @@ def test_the_terminal_and_the_records_codec_agree(allowed: str, total: str, coun
     content = OfflineSettlement.decode(body(card, "SSSE/DF04/EF06"), Layout.V1)
     assert content == OfflineSettlement(allowed, total, count)
     assert api.iReadCard(1, 1, CARD_INFO, "DF04EF06|90|92|93|$") == (0, values)
+
+
+@pytest.mark.parametrize(
+    ("body", "shown"),
+    [
+        (  # 90 renewed: 92 is 脱网医保结算累计金额 (S2 appendix C: "'90'更新后要更新'92'")
+            "9004 31EEEEEE 9204 00000300 9304 3132EEEE",
+            ["1", "00000300", "12"],
+        ),
+        (  # 90 the 1.00 balance: 92 is the 1.00 年度个人自付累计金额
+            OFFLINE_1_00.hex(),
+            [
+                "00001234 (1.0x item 基本医疗保险个人账户余额)",
+                "00000567 (1.0x item 年度个人自付累计金额)",
+                "00000089 (1.0x item 年度统筹基金支付累计金额)",
+            ],
+        ),
+    ],
+)
+def test_the_trace_reads_a_follower_by_its_leader_in_the_same_answer(
+    body: str, shown: list[str]
+) -> None:
+    card = one_dot_zero_card({"SSSE/DF04/EF06": bytes.fromhex(body)})
+    api = national(card)
+    assert api.iReadCard(1, 1, CARD_INFO, "DF04EF06|90|92|93|$")[0] == 0
+    decoded = decoded_text(decode_trace(read_trace(api.terminal.trace.text())))
+    rows = [line.split(": ", 1) for line in decoded.splitlines()]
+    values = [row[1] for row in rows if row[0].lstrip().startswith(("90 ", "92 ", "93 "))]
+    assert values == shown

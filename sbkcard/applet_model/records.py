@@ -35,7 +35,8 @@ appendix C's cn 08, not table 9's an 10); an old value stays in ``extra``, and a
 value the slot cannot hold with an ``EE`` (DF02 EF06 ``4B`` an 05, ``4F`` an 06 in cn 04
 slots) is an error. A tag whose definition alone changed (DF04 EF06 ``92`` beside
 ``90``) carries the new item when the tag it follows does, and is otherwise an old
-value in ``extra``.
+value in ``extra``; a value of it is written with the tag it follows, ``E``-padded even
+when empty.
 An item whose length alone changed (S2 附表二: DF01 EF05 ``20`` 户口类别 an 01 → 02,
 DF04 EF05 ``8B`` an 0A → 1D) keeps its 1.00 length there: it is read at that length
 (a 1.00 card's one-character 户口类别 is its value), and a longer value is an error.
@@ -59,6 +60,7 @@ from typing import Any, ClassVar, Generic, Self, TypeVar, dataclass_transform, g
 
 from sbkcard.applet_model.data_items import (
     FILE_ITEMS,
+    LEGACY_ITEMS,
     ONE_OF,
     DataItem,
     Format,
@@ -351,16 +353,23 @@ def _encode_records(
         for occurrence in occurrences:
             raw = encode_sized(path, it, full, functools.partial(_typed_value, path, occurrence))
             if old is not None:
-                if occurrence == _empty(it):
-                    continue
-                leader = old.leader
-                if leader is not None and values[leader.field] == _empty(leader):
+                if occurrence == _empty(it) and not _leads_a_value(path, it, values):
                     continue
                 raw = v1_slot(path, it, raw)
             out += _tlv(it.tag, raw)
     for tag, raw in extra:
         out += _tlv(tag, raw)
     return bytes(out)
+
+
+def _leads_a_value(path: str, it: DataItem, values: Mapping[str, Any]) -> bool:
+    """Whether a "定义变更" item that follows ``it`` has a value: ``it`` is then written on
+    a 1.0x card even empty, its ``EE`` telling what the follower holds (S2 appendix C),
+    as the terminal writes it."""
+    return any(
+        lg.path == path and lg.follows == it.tag and values[lg.new.field] != _empty(lg.new)
+        for lg in LEGACY_ITEMS
+    )
 
 
 def _typed_value(path: str, value: Any, it: DataItem) -> bytes:

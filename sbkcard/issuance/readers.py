@@ -298,8 +298,7 @@ class ReaderLine(IssuingLine):
             except TransportKeyRefused as exc:
                 raise self._wrong_transport_key(reader, exc) from None
             except (*_CARD_FAILURES, RegistryError) as exc:
-                serial = self._ejected.get(reader, b"")[-4:].hex().upper() or "(no ATR)"
-                set_aside.append(f"chip {serial} set aside: {exc}")
+                set_aside.append(f"chip {self._serial(reader)} set aside: {exc}")
                 self._eject(chip, reader, Bin.REJECT)
                 continue
             self._eject(chip, reader, Bin.OUTPUT)
@@ -308,14 +307,17 @@ class ReaderLine(IssuingLine):
 
     def _wrong_transport_key(self, reader: str, refusal: TransportKeyRefused) -> BatchError:
         """The batch stops: the stock in ``reader`` holds another transport key."""
-        serial = self._ejected.get(reader, b"")[-4:].hex().upper()
         check = kcv(self.transport_key, self.keyset.algorithm).hex().upper()
         return BatchError(
-            f"reader {reader!r}: chip {serial}: {refusal}; the blank stock holds another "
-            f"transport key than this batch's (KCV {check}). Stopped before spending more "
-            "chips: none set aside, the cards stay reserved; run the same command with the "
-            "--keys and --transport-key the stock was made with"
+            f"reader {reader!r}: chip {self._serial(reader)}: {refusal}; the blank stock "
+            f"holds another transport key than this batch's (KCV {check}). Stopped before "
+            "spending more chips: none set aside, the cards stay reserved; run the same "
+            "command with the --keys and --transport-key the stock was made with"
         )
+
+    def _serial(self, reader: str) -> str:
+        """The serial (the ATR's last 4 bytes) of the chip last powered in ``reader``."""
+        return self._ejected.get(reader, b"")[-4:].hex().upper() or "(no ATR)"
 
     def _personalise(self, station: _Station, job: _Job, order: CardOrder) -> CardOrder:
         """Bind, personalise and check the chip in the station; the order as bound."""

@@ -7,7 +7,9 @@ The names a counter program needs, importable from here (guide:
   hotlist and the PIN pad; :meth:`Terminal.session` is one transaction;
 * the operations: :func:`read_basic_info`, :func:`check_authenticity`,
   :func:`external_authenticate`, :mod:`.operations.files` (read/write by file address),
-  :mod:`.operations.pin`, :mod:`.operations.purse`;
+  :mod:`.operations.pin`, :mod:`.operations.purse`, and the third-generation card's
+  certificate application :mod:`.operations.pki` (its user PIN at the counter:
+  :mod:`.operations.cert_pin`);
 * :class:`NationalInterface` — ``iReadCardBas`` and the other functions of the national
   reader interface; :class:`HsmHost` and :class:`SoftwareKeyService` — HSM mode;
 * :class:`ReaderApi` — ``ICC_Reader_Open`` and the other functions of the reader API

@@ -47,12 +47,13 @@ class WrongPinError(CardStatusError):
 
 
 class PinBlockedError(CardStatusError):
-    """The PIN is blocked (``6983``, or ``63C0`` on the last wrong try)."""
+    """The PIN is blocked (``6983``, or ``63C0`` on the last wrong try); ``remedy`` says
+    who unblocks it."""
 
-    def __init__(self, sw: int, command: str) -> None:
-        super().__init__(
-            sw, command, message=f"PIN blocked ({sw:04X} to {command}): the issuer must unblock it"
-        )
+    def __init__(
+        self, sw: int, command: str, *, remedy: str = "the issuer must unblock it"
+    ) -> None:
+        super().__init__(sw, command, message=f"PIN blocked ({sw:04X} to {command}): {remedy}")
 
 
 class ApplicationBlockedError(CardStatusError):
@@ -82,7 +83,14 @@ class UnconfirmedPurchaseError(CardStatusError):
     """
 
     def __init__(self, refusal: CardStatusError, result: PurchaseResult) -> None:
-        super().__init__(refusal.sw, refusal.command, device=refusal.device)
+        super().__init__(
+            refusal.sw,
+            refusal.command,
+            device=refusal.device,
+            message=f"{refusal}: the card HAS DEBITED the purse (purchase sequence "
+            f"{result.card_seq:04X}, TAC {result.tac.hex().upper()}) but the purchase is not "
+            "confirmed; settle it by its TAC (S3 App. C.7)",
+        )
         self.result = result
         self.settlement = ""
 

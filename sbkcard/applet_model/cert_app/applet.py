@@ -325,7 +325,7 @@ class CertApplication:
         matches: Callable[[bytes], bool],
         then: Callable[[bytes], dict[str, bytes] | int] | None = None,
     ) -> int:
-        """Spend a try, compare, and give the tries back on success (Part 5 §7.3).
+        """Spend a try, compare, and give the tries back on success (Part 5 §6.14).
 
         ``then(stored)``, run after a match, gives the writes that go in the same
         transaction as the tries given back (a new PIN record: after a power cut the old

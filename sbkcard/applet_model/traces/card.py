@@ -23,8 +23,8 @@ from sbkcard.apdu.builders import RecordMode
 from sbkcard.apdu.errors import TlvError
 from sbkcard.apdu.tlv import parse_ber_tlv, parse_simple_tlv
 from sbkcard.apdu.trace import command_name
-from sbkcard.applet_model.data_items import FILE_ITEMS, LEGACY_ITEMS, DataItem, item
-from sbkcard.applet_model.records import IssuerData, decode_file
+from sbkcard.applet_model.data_items import FILE_ITEMS, LEGACY_ITEMS, DataItem, item, legacy
+from sbkcard.applet_model.records import IssuerData, decode_file, renewed
 from sbkcard.applet_model.ssse import DIR_SFI, Layout, LayoutError, national_tree
 from sbkcard.applet_model.traces.layouts import CARD_COMMANDS, CARD_RESPONSES, Row
 from sbkcard.applet_model.traces.pki import PkiModel
@@ -225,21 +225,32 @@ class CardModel:
             records = parse_simple_tlv(data, allow_padding=True)
         except TlvError as exc:
             return [Row("", "not simple-TLV", "", f"{data.hex().upper()} ({exc.reason})")]
+        # on a 1.0x card a "定义变更" record is read by the tag it follows (S2 appendix C):
+        # the records of this answer holding new items go with it
+        renewed_records = b"".join(
+            bytes((tag, len(value))) + value
+            for tag, value in records
+            if self.layout is Layout.V1 and renewed(path, tag, value)
+        )
         rows = []
         seen: dict[int, int] = {}
         for tag, value in records:
             seen[tag] = seen.get(tag, 0) + 1
-            rows.append(self._item_row(path, tag, value, seen[tag]))
+            rows.append(self._item_row(path, tag, value, seen[tag], renewed_records))
         return rows
 
-    def _item_row(self, path: str, tag: int, value: bytes, occurrence: int) -> Row:
+    def _item_row(
+        self, path: str, tag: int, value: bytes, occurrence: int, renewed_records: bytes
+    ) -> Row:
         try:
             it = item(path, tag)
         except KeyError:
             return Row(f"{tag:02X}", "", "(not declared for this file)", value.hex().upper())
         label = f"{tag:02X}:{occurrence}" if it.repeat > 1 else f"{tag:02X}"
+        old = legacy(path, tag)
+        context = renewed_records if old is not None and old.follows is not None else b""
         try:
-            content = decode_file(path, bytes((tag, len(value))) + value, self.layout)
+            content = decode_file(path, context + bytes((tag, len(value))) + value, self.layout)
         except SbkcardError as exc:
             return Row(label, it.zh, it.en, f"{value.hex().upper()} (does not decode: {exc})")
         shown = _item_value(content, it, value, self.layout, path)

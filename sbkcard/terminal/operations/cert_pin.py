@@ -13,8 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from sbkcard.apdu.status import SW
 from sbkcard.applet_model.cert_app.profile import CertProfile
 from sbkcard.terminal.connection import Connection
+from sbkcard.terminal.errors import CardStatusError, UnsupportedCardError
 from sbkcard.terminal.operations import pki
 from sbkcard.terminal.operations.pin import PinResult
 from sbkcard.terminal.operations.pinpad import Pin, PinPrompt, enter_new_pin, enter_pin
@@ -33,12 +35,21 @@ def _new_pin(
     send: _Send,
     operation: str,
 ) -> PinResult:
-    """The new user PIN set with ``proof`` (each asked on the PIN pad when not given)."""
+    """The new user PIN set with ``proof`` (each asked on the PIN pad when not given,
+    once the card has shown it has the certificate application)."""
+    try:
+        pki.select_application(conn.card, pki.PROFILE)
+    except CardStatusError as exc:
+        if exc.sw != SW.FILE_NOT_FOUND:
+            raise
+        raise UnsupportedCardError(
+            f"{exc}: the card has no certificate application (a third-generation card's, "
+            "LD/T 6001.5 §7)"
+        ) from None
     if proof is None or new is None:
         pad = conn.pad()
         proof = proof or enter_pin(pad, prompt)
         new = new or enter_new_pin(pad)
-    pki.select_application(conn.card, pki.PROFILE)
     with conn.card.during(f"certificate PIN {operation}"):
         send(conn.card, pki.PROFILE, proof.reveal(), new.reveal())
     return PinResult(f"cert-{operation}", pki.PROFILE.user_tries)

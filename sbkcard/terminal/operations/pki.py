@@ -94,12 +94,21 @@ def select_application(card: ReaderSession, profile: CertProfile) -> None:
         card.call(CommandAPDU(0x00, 0xA4, 0x04, 0x00, data=name, le=256), "SELECT PKI")
 
 
-def _pin_status(card: ReaderSession, command: CommandAPDU, what: str) -> None:
+# the user PIN's way out (unblock_user_pin), not the SSSE PIN's issuer unblock
+_USER_PIN_BLOCKED = "the administrator PIN unblocks it (GM/T 0016 SKF_UnblockPIN)"
+
+
+def _pin_status(
+    card: ReaderSession, command: CommandAPDU, what: str, *, user: bool = False
+) -> None:
+    """Raise for the card's refusal of a PIN command (``user``: the user PIN's)."""
     response = card.send(command)
     if response.sw == SW.OK:
         return
     left = parse_tries_left(response.sw)
     if response.sw == SW.AUTH_BLOCKED or left == 0:
+        if user:
+            raise PinBlockedError(response.sw, what, remedy=_USER_PIN_BLOCKED)
         raise PinBlockedError(response.sw, what)
     if left is not None:
         raise WrongPinError(response.sw, what)
@@ -115,7 +124,7 @@ def verify_user_pin(card: ReaderSession, profile: CertProfile, pin: str) -> None
         CommandAPDU(0x00, 0x84, 0x00, 0x00, le=profile.challenge_length), "GET CHALLENGE"
     )
     cryptogram = encrypt_block(digest[:16], challenge, Algorithm.SM4)
-    _pin_status(card, _command(profile.verify_user, cryptogram), "VERIFY user PIN")
+    _pin_status(card, _command(profile.verify_user, cryptogram), "VERIFY user PIN", user=True)
 
 
 def verify_admin_pin(card: ReaderSession, profile: CertProfile, pin: str) -> None:
@@ -147,11 +156,11 @@ def change_admin_pin(card: ReaderSession, profile: CertProfile, old: str, new: s
 
 
 def _new_user_pin(
-    card: ReaderSession, header: bytes, authority: bytes, new: str, what: str
+    card: ReaderSession, header: bytes, authority: bytes, new: str, what: str, *, user: bool
 ) -> None:
     command = _command(header, _bcd(new, "new user PIN"))
     wrapped = wrap(command, _pin_key(card, authority), Algorithm.SM4, encrypt=True)
-    _pin_status(card, wrapped, what)
+    _pin_status(card, wrapped, what, user=user)
 
 
 def change_user_pin(card: ReaderSession, profile: CertProfile, old: str, new: str) -> None:
@@ -159,7 +168,7 @@ def change_user_pin(card: ReaderSession, profile: CertProfile, old: str, new: st
     under the old one's session key.  A wrong old PIN spends a user try
     (:class:`WrongPinError`); a blocked one needs :func:`unblock_user_pin`."""
     old_bcd = _bcd(old, "user PIN")
-    _new_user_pin(card, profile.change_user, old_bcd, new, "CHANGE user PIN")
+    _new_user_pin(card, profile.change_user, old_bcd, new, "CHANGE user PIN", user=True)
 
 
 def unblock_user_pin(card: ReaderSession, profile: CertProfile, admin: str, new: str) -> None:
@@ -167,7 +176,7 @@ def unblock_user_pin(card: ReaderSession, profile: CertProfile, admin: str, new:
     enciphered and MACed under the administrator PIN's session key.  A wrong
     administrator PIN spends an administrator try (:class:`WrongPinError`)."""
     admin_bcd = _bcd(admin, "administrator PIN")
-    _new_user_pin(card, profile.unblock_user, admin_bcd, new, "UNBLOCK user PIN")
+    _new_user_pin(card, profile.unblock_user, admin_bcd, new, "UNBLOCK user PIN", user=False)
 
 
 def read_public_key(card: ReaderSession, profile: CertProfile, fid: int | None = None) -> bytes:
