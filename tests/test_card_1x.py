@@ -265,6 +265,10 @@ def test_card_new_profile_1_makes_a_1_00_card(
     assert main(["card", "show", str(image)]) == 0
     shown = capsys.readouterr().out
     assert "V1" in shown and "DF07" not in shown and "4101000001" in shown
+    # DF04 EF05 on a 1.00 card: 81 (a reused tag, its new value E-padded) is shown, the
+    # ★ items LB002-2000 has no record for (7D 工伤协议医疗机构代码 1 …) are not
+    assert "│ 81 " in shown and "31001100" in shown
+    assert "工伤协议医疗机构代码 1" not in shown and "生育定点医疗机构代码 1" not in shown
 
 
 def test_issuing_profile_1_cards(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -38,7 +38,7 @@ from rich.table import Table
 from sbkcard.apdu.tlv import parse_ber_tlv
 from sbkcard.apdu.trace import Tracer
 from sbkcard.applet_model.cert_app.content import is_secret
-from sbkcard.applet_model.data_items import FILE_ITEMS, DataItem
+from sbkcard.applet_model.data_items import FILE_ITEMS, DataItem, v1_length
 from sbkcard.applet_model.psam import ApplicationInfo, PublicInfo, TerminalInfo
 from sbkcard.applet_model.psam import KeyRecord as PsamKeyRecord
 from sbkcard.applet_model.psam.files import decode_sequence
@@ -426,6 +426,8 @@ def _item_rows(
     by_field = {it.field: it for it in items}
     for f in dataclasses.fields(content):
         value = getattr(content, f.name)
+        if f.name != "extra" and f.name not in by_field:
+            continue  # an item this layout's card does not have (★ on a 1.00 card)
         if f.name == "extra":
             for tag, raw in value:
                 yield (f"{prefix}{tag:02X}", "(not in the standard's tables)", raw.hex().upper())
@@ -435,8 +437,12 @@ def _item_rows(
         yield (f"{prefix}{it.label if it else '-'}", label, _value(value))
 
 
-def _file_rows(path: str, content: FileContent) -> list[tuple[str, ...]]:
-    items = FILE_ITEMS.get(path, ())
+def _file_rows(path: str, content: FileContent, layout: Layout) -> list[tuple[str, ...]]:
+    items = [
+        it
+        for it in FILE_ITEMS.get(path, ())
+        if layout is not Layout.V1 or v1_length(path, it) is not None
+    ]
     records = getattr(content, "records", None)
     if isinstance(records, tuple):
         rows: list[tuple[str, ...]] = []
@@ -492,7 +498,7 @@ def _user_card(
             continue
         rows: Sequence[Sequence[str]]
         try:
-            rows = _file_rows(path, decode_file(path, body, layout))
+            rows = _file_rows(path, decode_file(path, body, layout), layout)
         except SbkcardError as exc:
             rows = [("", f"does not decode: {exc}", body.hex().upper())]
         sections.append(Section(title, ("tag", "item", "value"), rows))

@@ -55,21 +55,23 @@ class HsmService:
         if operation != "read_card_bas" and card is None:
             return 400, _error(Code.BAD_PARAMETER, f'{operation}: "card" is required')
         step1 = message.get("step1")
-        if operation == "check_mac2" and not isinstance(step1, str):
-            return 400, _error(Code.BAD_PARAMETER, 'check_mac2: "step1" (a string) is required')
+        if not isinstance(step1, str):
+            if operation == "check_mac2":
+                return 400, _error(Code.BAD_PARAMETER, 'check_mac2: "step1" (a string) is required')
+            step1 = ""
         try:
             return 200, {"code": 0, "pKey": self._compute(operation, step, card, step1)}
         except SbkcardError as exc:
             code, text = code_for(exc)
             return 200, {"code": code, "message": text}
 
-    def _compute(self, operation: str, step: str, card: str | None, step1: object) -> str:
+    def _compute(self, operation: str, step: str, card: str | None, step1: str) -> str:
         host = self.host
         if operation == "read_card_bas":
             return host.read_card_bas(step)
         facts = CardFacts.from_basic(card or "")
         if operation == "check_mac2":
-            return _verdict(host.check_mac2(str(step1), step, facts))
+            return _verdict(host.check_mac2(step1, step, facts))
         if operation == "check_tac":
             return _verdict(host.check_tac(step, facts))
         compute: Callable[[str, CardFacts], str] = getattr(host, operation)
